@@ -1,0 +1,48 @@
+package cases
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// pageToken is the opaque next_page_token. It binds the cursor to the filter
+// and order it was issued for, so a token cannot be replayed against another
+// query (AIP-158).
+type pageToken struct {
+	ID       string   `json:"i"`
+	Priority Priority `json:"p,omitempty"`
+	Query    string   `json:"q"`
+}
+
+func queryFingerprint(q Query) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{
+		strings.Join(q.Departments, ","), string(q.Status), q.Assignee, string(q.Order),
+	}, "\x00")))
+	return base64.RawURLEncoding.EncodeToString(h[:9])
+}
+
+func encodePageToken(q Query, last Case) string {
+	b, _ := json.Marshal(pageToken{ID: last.ID, Priority: last.Priority, Query: queryFingerprint(q)})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(q Query, s string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var t pageToken
+	if err == nil {
+		err = json.Unmarshal(b, &t)
+	}
+	if err != nil || t.ID == "" {
+		return nil, fmt.Errorf("%w: malformed page_token", ErrInvalidArgument)
+	}
+	if t.Query != queryFingerprint(q) {
+		return nil, fmt.Errorf("%w: page_token was issued for different filters or order", ErrInvalidArgument)
+	}
+	return &Cursor{ID: t.ID, Priority: t.Priority}, nil
+}

@@ -1,0 +1,185 @@
+// Package intake turns inbound contacts from any channel into cases: it
+// validates them, routes each to a department and hands them to the Store,
+// which creates the cases in one transaction. It knows nothing of NATS or SQL:
+// services/events feeds it and services/storage stores for it.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sportello/sportello/services/directory"
+)
+
+// Contact is one inbound message as a channel normalised it.
+type Contact struct {
+	ID           string // id returned to the sender
+	ChannelKind  string
+	ChannelID    string
+	ExternalID   string
+	SenderName   string
+	SenderEmail  string
+	Subject      string
+	Body         string
+	ReceivedAt   time.Time
+	CategoryHint string
+}
+
+// NewCase is a case to open for a contact, already routed.
+type NewCase struct {
+	Contact
+	Department string
+	Category   string // "" when the hint was unknown
+	Subject    string // never empty
+}
+
+// Outcome is what happened to one contact.
+type Outcome struct {
+	CaseID    string
+	Reference string
+	// Duplicate is true when the contact had been stored before (same channel
+	// and external id); CaseID then names the existing case.
+	Duplicate bool
+	// Err is set when the contact itself is invalid and will never be stored;
+	// the caller dead-letters it.
+	Err error
+}
+
+// Store creates cases. services/storage implements it.
+type Store interface {
+	// CreateCases stores, in ONE transaction, a case with its first message for
+	// every new case whose (channel kind, channel id, external id) is not yet
+	// stored, allocating references in year. It returns one outcome per input,
+	// in order; for a contact stored before it returns Duplicate with the
+	// existing case. Either all are stored or none.
+	CreateCases(ctx context.Context, year int, cases []NewCase) ([]Outcome, error)
+}
+
+// ErrInvalidContact marks a contact that can never be stored.
+var ErrInvalidContact = errors.New("invalid inbound contact")
+
+// Limits on what intake stores; channels enforce tighter ones of their own.
+const (
+	maxSubjectRunes = 300
+	maxBodyBytes    = 1 << 20
+	maxIDBytes      = 512
+)
+
+// Service is the intake use case.
+type Service struct {
+	store     Store
+	directory directory.Store
+	loc       *time.Location
+	now       func() time.Time
+
+	mu         sync.Mutex
+	categories map[string]directory.Category
+	loadedAt   time.Time
+}
+
+// New returns an intake Service. Case references use the calendar year in loc.
+func New(store Store, dir directory.Store, loc *time.Location) *Service {
+	return &Service{store: store, directory: dir, loc: loc, now: time.Now}
+}
+
+// categoryTTL bounds how stale the cached catalogue may be.
+const categoryTTL = 30 * time.Second
+
+// Ingest stores contacts as cases. Invalid contacts get an Outcome.Err and
+// are skipped; the others are stored together in one transaction. A returned
+// error means nothing was stored and the whole call may be retried.
+func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, error) {
+	cats, err := s.catalogue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Outcome, len(contacts))
+	var batch []NewCase
+	var index []int
+	for i, c := range contacts {
+		if err := validate(c); err != nil {
+			out[i].Err = err
+			continue
+		}
+		batch = append(batch, route(c, cats))
+		index = append(index, i)
+	}
+	if len(batch) == 0 {
+		return out, nil
+	}
+	stored, err := s.store.CreateCases(ctx, s.now().In(s.loc).Year(), batch)
+	if err != nil {
+		return nil, fmt.Errorf("create cases: %w", err)
+	}
+	for j, o := range stored {
+		out[index[j]] = o
+	}
+	return out, nil
+}
+
+func (s *Service) catalogue(ctx context.Context) (map[string]directory.Category, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.categories != nil && s.now().Sub(s.loadedAt) < categoryTTL {
+		return s.categories, nil
+	}
+	list, err := s.directory.ListCategories(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load categories: %w", err)
+	}
+	m := make(map[string]directory.Category, len(list))
+	for _, c := range list {
+		m[c.Code] = c
+	}
+	s.categories, s.loadedAt = m, s.now()
+	return m, nil
+}
+
+func validate(c Contact) error {
+	switch {
+	case c.ChannelKind == "" || c.ChannelID == "" || c.ExternalID == "":
+		return fmt.Errorf("%w: channel kind, channel id and external id are required", ErrInvalidContact)
+	case len(c.ExternalID) > maxIDBytes || len(c.ChannelID) > maxIDBytes || len(c.ID) > maxIDBytes:
+		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidContact, maxIDBytes)
+	case len(c.Body) > maxBodyBytes:
+		return fmt.Errorf("%w: body larger than %d bytes", ErrInvalidContact, maxBodyBytes)
+	case !utf8.ValidString(c.Subject) || !utf8.ValidString(c.Body) || !utf8.ValidString(c.SenderName) || !utf8.ValidString(c.SenderEmail):
+		return fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidContact)
+	case strings.ContainsRune(c.ExternalID+c.ChannelID+c.ChannelKind, 0):
+		return fmt.Errorf("%w: NUL byte in an id", ErrInvalidContact)
+	}
+	return nil
+}
+
+// route picks the department: the category's when the hint names a known
+// category, otherwise triage. Routing rules (issue #3) slot in here.
+func route(c Contact, cats map[string]directory.Category) NewCase {
+	nc := NewCase{Contact: c, Department: directory.TriageDepartment, Subject: subjectOf(c)}
+	if cat, ok := cats[c.CategoryHint]; ok {
+		nc.Category, nc.Department = cat.Code, cat.DepartmentID
+	}
+	return nc
+}
+
+// subjectOf returns the contact's subject, or the first line of its body when
+// it has none, cut to maxSubjectRunes.
+func subjectOf(c Contact) string {
+	s := strings.TrimSpace(c.Subject)
+	if s == "" {
+		s, _, _ = strings.Cut(strings.TrimSpace(c.Body), "\n")
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "(senza oggetto)"
+	}
+	if utf8.RuneCountInString(s) > maxSubjectRunes {
+		r := []rune(s)
+		s = string(r[:maxSubjectRunes-1]) + "…"
+	}
+	return s
+}

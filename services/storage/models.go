@@ -1,0 +1,70 @@
+package storage
+
+import "time"
+
+// Table rows. Field names map to the columns of migrations/*; the schema is
+// owned by the migrations, never by AutoMigrate.
+
+type departmentRow struct {
+	ID        string `gorm:"primaryKey"`
+	Name      string
+	CreatedAt time.Time
+}
+
+func (departmentRow) TableName() string { return "departments" }
+
+type categoryRow struct {
+	Code         string `gorm:"primaryKey"`
+	Name         string
+	Description  string
+	DepartmentID string
+	CreatedAt    time.Time
+}
+
+func (categoryRow) TableName() string { return "categories" }
+
+type contactRow struct {
+	ID          string `gorm:"primaryKey"`
+	DisplayName string
+	Email       *string
+	CreatedAt   time.Time
+}
+
+func (contactRow) TableName() string { return "contacts" }
+
+type caseRow struct {
+	ID           string `gorm:"primaryKey"`
+	Reference    string
+	Subject      string
+	Description  string
+	Status       string
+	Priority     int
+	CategoryCode string
+	DepartmentID string
+	AssigneeID   string
+	ChannelKind  string
+	ChannelID    string
+	ContactID    string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	Version      int64
+}
+
+func (caseRow) TableName() string { return "cases" }
+
+type messageRow struct {
+	ID          string `gorm:"primaryKey"`
+	CaseID      string
+	Direction   string
+	ChannelKind string
+	ChannelID   string
+	ExternalID  string
+	InboundID   string
+	AuthorName  string
+	AuthorEmail string
+	BodyText    string
+	ReceivedAt  time.Time
+	CreatedAt   time.Time
+}
+
+func (messageRow) TableName() string { return "messages" }
