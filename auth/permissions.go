@@ -1,0 +1,40 @@
+package auth
+
+// Access is who may call a method. Object-level checks (which case, which
+// department) are made by the service on top of this.
+type Access int
+
+const (
+	// Public: anyone, authenticated or not.
+	Public Access = iota + 1
+	// Staff: operators, supervisors, admins and service accounts.
+	Staff
+	// Admin: administrators only.
+	Admin
+)
+
+// Permissions is the one permission table: every gRPC method served (and so
+// every REST route of the gateway) must have an entry; the server refuses a
+// method that has none, and a test fails if one is missing.
+var Permissions = map[string]Access{
+	"/sportello.cases.v1.CaseService/GetCase":                  Staff,
+	"/sportello.cases.v1.CaseService/ListCases":                Staff,
+	"/sportello.directory.v1.DirectoryService/ListCategories":  Public,
+	"/sportello.directory.v1.DirectoryService/ListDepartments": Public,
+	"/grpc.health.v1.Health/Check":                             Public,
+	"/grpc.health.v1.Health/List":                              Public,
+	"/grpc.health.v1.Health/Watch":                             Public,
+}
+
+// Allows reports whether p (nil when anonymous) may call a method with access a.
+func (a Access) Allows(p *Principal) bool {
+	switch a {
+	case Public:
+		return true
+	case Staff:
+		return p != nil && p.Staff()
+	case Admin:
+		return p != nil && p.Role == RoleAdmin
+	}
+	return false
+}

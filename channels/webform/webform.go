@@ -1,0 +1,325 @@
+// Package webform is the web-form channel: citizens (or the portal) POST a
+// request as JSON or as an HTML form to /v1/channels/webform/submissions.
+// It validates the submission, hands it to the Sink, and answers 202 only
+// once the contact is durably stored. It never touches storage.
+package webform
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	inboundv1 "github.com/sportello/sportello/api/sportello/inbound/v1"
+	"github.com/sportello/sportello/channels"
+)
+
+// Kind is the channel kind of this adapter.
+const Kind = "webform"
+
+// Path is the route of the submission endpoint (a contract for integrators).
+const Path = "/v1/channels/webform/submissions"
+
+// Limits on a submission.
+const (
+	MaxBodyBytes       = 64 << 10
+	maxNameRunes       = 200
+	maxEmailBytes      = 254
+	maxSubjectRunes    = 200
+	maxMessageRunes    = 20000
+	maxIdempotencyKey  = 255
+	maxCategoryBytes   = 64
+	defaultChannelName = "webform"
+)
+
+// Config configures the channel.
+type Config struct {
+	// ChannelID names this instance; "webform" by default.
+	ChannelID string
+	Sink      channels.Sink
+	// KnownCategory reports whether code is a category of the catalogue.
+	KnownCategory func(ctx context.Context, code string) (bool, error)
+	Logger        *slog.Logger
+}
+
+// Handler serves the submission endpoint.
+type Handler struct {
+	cfg Config
+}
+
+// New returns the channel's HTTP handler.
+func New(cfg Config) *Handler {
+	if cfg.ChannelID == "" {
+		cfg.ChannelID = defaultChannelName
+	}
+	return &Handler{cfg: cfg}
+}
+
+// Submission is the JSON body (and the form fields) of a request.
+type Submission struct {
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Category string `json:"category"`
+	Subject  string `json:"subject"`
+	Message  string `json:"message"`
+}
+
+// FieldViolation names one bad field.
+type FieldViolation struct {
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "use POST to submit a request", nil)
+		return
+	}
+	sub, status, msg := decode(w, r)
+	if status != 0 {
+		writeError(w, status, msg, nil)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Idempotency-Key must be at most %d printable ASCII characters", maxIdempotencyKey), nil)
+		return
+	}
+	violations, err := h.validate(r.Context(), &sub)
+	if err != nil {
+		h.cfg.Logger.Error("webform: category lookup failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the service catalogue is unavailable; retry shortly", nil)
+		return
+	}
+	if len(violations) > 0 {
+		writeError(w, http.StatusBadRequest, "the submission has invalid fields", violations)
+		return
+	}
+	c := h.contact(sub, key, r)
+	if err := h.cfg.Sink.Deliver(r.Context(), c); err != nil {
+		h.cfg.Logger.Error("webform: could not store submission", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the submission could not be stored; retry (with the same Idempotency-Key)", nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]string{"contactId": c.Id})
+}
+
+// decode reads the body in the content type the client declared. It returns
+// a non-zero HTTP status with a message when the body is unusable.
+func decode(w http.ResponseWriter, r *http.Request) (Submission, int, string) {
+	var sub Submission
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && mt != "application/x-www-form-urlencoded") {
+		return sub, http.StatusUnsupportedMediaType, "Content-Type must be application/json or application/x-www-form-urlencoded"
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return sub, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)
+	case err != nil:
+		return sub, http.StatusBadRequest, "the request body could not be read"
+	case len(bytes.TrimSpace(body)) == 0:
+		return sub, http.StatusBadRequest, "the request body is empty"
+	}
+	if mt == "application/json" {
+		if !utf8.Valid(body) {
+			return sub, http.StatusBadRequest, "the request body is not valid UTF-8"
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&sub); err != nil {
+			return sub, http.StatusBadRequest, "the request body is not a valid JSON submission: " + jsonProblem(err)
+		}
+		if dec.More() {
+			return sub, http.StatusBadRequest, "the request body has data after the JSON object"
+		}
+		return sub, 0, ""
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return sub, http.StatusBadRequest, "the form body is not valid application/x-www-form-urlencoded"
+	}
+	for k, vs := range form {
+		for _, v := range vs {
+			if !utf8.ValidString(v) || !utf8.ValidString(k) {
+				return sub, http.StatusBadRequest, "the form body is not valid UTF-8"
+			}
+		}
+	}
+	sub = Submission{Name: form.Get("name"), Email: form.Get("email"), Category: form.Get("category"),
+		Subject: form.Get("subject"), Message: form.Get("message")}
+	return sub, 0, ""
+}
+
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q must be a %s", typ.Field, typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "malformed JSON"
+}
+
+// validate trims the fields and reports every bad one.
+func (h *Handler) validate(ctx context.Context, s *Submission) ([]FieldViolation, error) {
+	s.Name = clean(s.Name)
+	s.Email = strings.TrimSpace(s.Email)
+	s.Category = strings.TrimSpace(s.Category)
+	s.Subject = clean(s.Subject)
+	s.Message = strings.TrimSpace(strings.ReplaceAll(s.Message, "\r\n", "\n"))
+	var v []FieldViolation
+	add := func(f, d string) { v = append(v, FieldViolation{Field: f, Description: d}) }
+	text := func(field, val string, max int) {
+		switch {
+		case val == "":
+			add(field, "is required")
+		case utf8.RuneCountInString(val) > max:
+			add(field, fmt.Sprintf("must be at most %d characters", max))
+		case strings.ContainsFunc(val, forbidden):
+			add(field, "contains control characters")
+		}
+	}
+	text("name", s.Name, maxNameRunes)
+	switch {
+	case s.Email == "":
+		add("email", "is required")
+	case len(s.Email) > maxEmailBytes:
+		add("email", fmt.Sprintf("must be at most %d characters", maxEmailBytes))
+	default:
+		if a, err := mail.ParseAddress(s.Email); err != nil || a.Address != s.Email || !strings.Contains(a.Address[strings.LastIndex(a.Address, "@")+1:], ".") {
+			add("email", "is not a valid e-mail address (like nome@example.it)")
+		}
+	}
+	text("subject", s.Subject, maxSubjectRunes)
+	text("message", s.Message, maxMessageRunes)
+	if s.Category != "" {
+		if len(s.Category) > maxCategoryBytes {
+			add("category", "is not a known category code (see GET /v1/categories)")
+		} else {
+			ok, err := h.cfg.KnownCategory(ctx, s.Category)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				add("category", fmt.Sprintf("%q is not a known category code (see GET /v1/categories)", s.Category))
+			}
+		}
+	}
+	return v, nil
+}
+
+// clean trims a one-line field and folds its inner whitespace.
+func clean(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// forbidden matches control and bidi-override characters in a one-line
+// field or a message (newlines and tabs are fine in a message).
+func forbidden(r rune) bool {
+	if r == '\n' || r == '\t' {
+		return false
+	}
+	return unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
+}
+
+// idempotencyNS is the UUIDv5 namespace of idempotent submissions.
+var idempotencyNS = uuid.MustParse("6f1c3b52-6a3e-4f0e-9a51-5e7f0d0c9b11")
+
+// contact builds the InboundContact. With an Idempotency-Key the id is
+// derived from the key AND the submission, so a retried POST maps to the same
+// contact (and JetStream and intake drop the copy), while a different
+// submission that reuses a key is never silently discarded.
+func (h *Handler) contact(s Submission, key string, r *http.Request) *inboundv1.InboundContact {
+	id := uuid.Must(uuid.NewV7()).String()
+	if key != "" {
+		sum := sha256.New()
+		for _, f := range []string{key, s.Name, s.Email, s.Category, s.Subject, s.Message} {
+			sum.Write([]byte(f))
+			sum.Write([]byte{0})
+		}
+		id = uuid.NewSHA1(idempotencyNS, sum.Sum(nil)).String()
+	}
+	md := map[string]string{}
+	if ua := r.UserAgent(); ua != "" {
+		md["user_agent"] = truncate(ua, 256)
+	}
+	if key != "" {
+		md["idempotency_key"] = key
+	}
+	return &inboundv1.InboundContact{
+		Id: id, ChannelKind: Kind, ChannelId: h.cfg.ChannelID, ExternalId: id,
+		Sender:       &inboundv1.Sender{Name: s.Name, Email: strings.ToLower(s.Email)},
+		Subject:      s.Subject,
+		BodyText:     s.Message,
+		ReceivedAt:   timestamppb.New(time.Now()),
+		CategoryHint: s.Category,
+		Metadata:     md,
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// writeError answers in the shape the REST gateway uses for gRPC errors
+// (google.rpc.Status with a BadRequest detail), so clients parse one format.
+func writeError(w http.ResponseWriter, status int, msg string, fields []FieldViolation) {
+	body := map[string]any{"code": grpcCode(status), "message": msg}
+	details := []any{}
+	if len(fields) > 0 {
+		details = append(details, map[string]any{
+			"@type":           "type.googleapis.com/google.rpc.BadRequest",
+			"fieldViolations": fields,
+		})
+	}
+	body["details"] = details
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// grpcCode maps an HTTP status to the google.rpc.Code the gateway would use.
+func grpcCode(status int) int {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType:
+		return 3 // INVALID_ARGUMENT
+	case http.StatusRequestEntityTooLarge:
+		return 8 // RESOURCE_EXHAUSTED
+	case http.StatusMethodNotAllowed:
+		return 12 // UNIMPLEMENTED
+	case http.StatusServiceUnavailable:
+		return 14 // UNAVAILABLE
+	}
+	return 2 // UNKNOWN
+}

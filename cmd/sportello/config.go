@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sportello/sportello/auth"
+)
+
+// Config is the whole configuration. Precedence: flags, then SPORTELLO_*
+// environment variables, then the YAML file, then defaults.
+type Config struct {
+	Listen   string   `yaml:"listen"`
+	DataDir  string   `yaml:"data_dir"`
+	LogLevel string   `yaml:"log_level"`
+	Timezone string   `yaml:"timezone"`
+	Demo     *bool    `yaml:"demo"`
+	Database Database `yaml:"database"`
+	NATS     NATS     `yaml:"nats"`
+	Auth     Auth     `yaml:"auth"`
+}
+
+// Database configures storage; an empty DSN means SQLite in the data dir.
+type Database struct {
+	DSN string `yaml:"dsn"`
+}
+
+// NATS configures messaging; an empty URL means the embedded server.
+type NATS struct {
+	URL      string `yaml:"url"`
+	Listen   string `yaml:"listen"`   // embedded server only: expose it on host:port
+	Replicas int    `yaml:"replicas"` // stream replicas on a cluster
+}
+
+// Auth configures API access.
+type Auth struct {
+	Tokens []auth.StaticToken `yaml:"tokens"`
+}
+
+// Embedded reports whether this is the embedded default (no external
+// database or NATS): the mode with demo data and the development token.
+func (c Config) Embedded() bool { return c.Database.DSN == "" && c.NATS.URL == "" }
+
+// DemoData reports whether demo departments and categories are seeded.
+func (c Config) DemoData() bool {
+	if c.Demo != nil {
+		return *c.Demo
+	}
+	return c.Embedded()
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: want host:port", c.Listen))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must not be empty"))
+	}
+	if c.NATS.Listen != "" {
+		if c.NATS.URL != "" {
+			errs = append(errs, errors.New("nats.listen applies to the embedded server only; unset it or nats.url"))
+		} else if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("nats.listen %q: want host:port", c.NATS.Listen))
+		}
+	}
+	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("nats.replicas %d: want 1 to 5", c.NATS.Replicas))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("timezone %q: %v", c.Timezone, err))
+	}
+	if _, err := auth.NewStaticTokens(c.Auth.Tokens); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func defaults() Config {
+	return Config{Listen: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", Timezone: "Europe/Rome"}
+}
+
+// setting is one option that a flag and an environment variable can set.
+type setting struct {
+	flag, env, usage string
+	set              func(c *Config, v string) error
+}
+
+func str(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+var settings = []setting{
+	{"listen", "SPORTELLO_LISTEN", "address for gRPC, REST and web (host:port)", str(func(c *Config) *string { return &c.Listen })},
+	{"data-dir", "SPORTELLO_DATA_DIR", "directory for the SQLite file, the embedded JetStream store and attachments", str(func(c *Config) *string { return &c.DataDir })},
+	{"database-dsn", "SPORTELLO_DATABASE_DSN", "PostgreSQL DSN (postgres://...); empty uses SQLite in the data dir", str(func(c *Config) *string { return &c.Database.DSN })},
+	{"nats-url", "SPORTELLO_NATS_URL", "NATS cluster URLs (nats://a:4222,nats://b:4222); empty runs NATS embedded", str(func(c *Config) *string { return &c.NATS.URL })},
+	{"nats-listen", "SPORTELLO_NATS_LISTEN", "embedded NATS only: also listen on host:port (default: in-process only)", str(func(c *Config) *string { return &c.NATS.Listen })},
+	{"log-level", "SPORTELLO_LOG_LEVEL", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+	{"timezone", "SPORTELLO_TIMEZONE", "time zone of the administration (case reference years, business hours)", str(func(c *Config) *string { return &c.Timezone })},
+	{"demo", "SPORTELLO_DEMO", "seed demo departments and categories (default: only in the embedded mode)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		c.Demo = &b
+		return nil
+	}},
+}
+
+// loadConfig reads file, environment and flags (args without the command).
+func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	configPath := fs.String("config", getenv("SPORTELLO_CONFIG"), "YAML configuration file (env SPORTELLO_CONFIG)")
+	flagVals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		flagVals[s.flag] = fs.String(s.flag, "", s.usage+" (env "+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	cfg := defaults()
+	if *configPath != "" {
+		data, err := os.ReadFile(*configPath)
+		if err != nil {
+			return Config{}, fmt.Errorf("config file: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("config file %s: %w", *configPath, err)
+		}
+	}
+	var errs []error
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			if err := s.set(&cfg, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
+			}
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.flag == f.Name {
+				if err := s.set(&cfg, *flagVals[s.flag]); err != nil {
+					errs = append(errs, fmt.Errorf("--%s: %w", s.flag, err))
+				}
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return cfg, cfg.Validate()
+}

@@ -1,0 +1,125 @@
+// Command sportello runs the Sportello server: `sportello serve` starts
+// everything (embedded SQLite and NATS when nothing else is configured);
+// `sportello migrate` applies database migrations and exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // Europe/Rome on machines without zoneinfo
+
+	"github.com/sportello/sportello/services/storage"
+)
+
+const usage = `usage: sportello <command> [flags]
+
+commands:
+  serve     run the server (gRPC, REST, channels, intake)
+  migrate   apply database migrations and exit
+
+Run "sportello <command> -h" for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("sportello "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	switch cmd {
+	case "serve", "migrate":
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	cfg, err := loadConfig(fs, rest, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sportello: configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	if cmd == "migrate" {
+		return migrate(ctx, cfg, log)
+	}
+	return serve(ctx, cfg, log, stdout)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) int {
+	a, err := start(ctx, cfg, log)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	base := "http://" + a.Addr()
+	log.Info("sportello started", "listen", a.Addr(), "data_dir", cfg.DataDir, "database", a.db.Dialect(), "embedded_nats", a.ns != nil)
+	fmt.Fprintf(stdout, "\nSportello is running: %s\n", base)
+	fmt.Fprintf(stdout, "  submit a request:  curl -H 'Content-Type: application/json' -d '{\"name\":\"Maria Rossi\",\"email\":\"maria@example.it\",\"category\":\"microdata\",\"subject\":\"Microdati\",\"message\":\"Vorrei i microdati.\"}' %s/v1/channels/webform/submissions\n", base)
+	if a.devToken != "" {
+		fmt.Fprintf(stdout, "  list cases:        curl -H \"Authorization: Bearer $(cat %s/dev-admin-token)\" %s/v1/cases\n", cfg.DataDir, base)
+	}
+	fmt.Fprintf(stdout, "  categories: %s/v1/categories   OpenAPI: %s/openapi.json   metrics: %s/metrics\n\n", base, base, base)
+	select {
+	case <-ctx.Done():
+	case err := <-a.serveDone:
+		log.Error("server stopped", "err", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a.stop(sctx)
+	log.Info("stopped")
+	return 0
+}
+
+func migrate(ctx context.Context, cfg Config, log *slog.Logger) int {
+	dsn := cfg.Database.DSN
+	if dsn == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			log.Error("data dir", "err", err)
+			return 1
+		}
+		dsn = cfg.DataDir + "/sportello.db"
+	}
+	db, err := storage.Open(ctx, dsn)
+	if err != nil {
+		log.Error("migrate", "err", err)
+		return 1
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, log); err != nil {
+		log.Error("migrate", "err", err)
+		return 1
+	}
+	cur, _, _ := db.MigrationStatus(ctx)
+	log.Info("database is up to date", "version", cur, "database", db.Dialect())
+	return 0
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/channels/webform"
+	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/directory"
+	"github.com/sportello/sportello/services/events"
+	"github.com/sportello/sportello/services/intake"
+	"github.com/sportello/sportello/services/server"
+	"github.com/sportello/sportello/services/storage"
+)
+
+// app is a running Sportello: every part started by start, stopped by stop.
+type app struct {
+	log       *slog.Logger
+	db        *storage.DB
+	ns        *natsserver.Server // nil with an external cluster
+	nc        *nats.Conn
+	publisher *events.Publisher
+	srv       *server.Server
+	ln        net.Listener
+
+	stopIntake context.CancelFunc
+	intakeDone chan struct{}
+	serveDone  chan error    // Serve's result, for the caller to watch
+	served     chan struct{} // closed when Serve has returned
+	devToken   string
+}
+
+// Addr is the address the server listens on.
+func (a *app) Addr() string { return a.ln.Addr().String() }
+
+// start opens storage and messaging, declares streams, starts intake and
+// serves. On error it undoes what it started.
+func start(ctx context.Context, cfg Config, log *slog.Logger) (a *app, err error) {
+	a = &app{log: log}
+	defer func() {
+		if err != nil {
+			a.stop(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	loc, _ := time.LoadLocation(cfg.Timezone)
+
+	dsn := cfg.Database.DSN
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "sportello.db")
+	}
+	if a.db, err = storage.Open(ctx, dsn); err != nil {
+		return nil, err
+	}
+	if err := a.db.Migrate(ctx, log); err != nil {
+		return nil, err
+	}
+	if cfg.DemoData() {
+		if err := a.db.UpsertDepartments(ctx, directory.Demo.Departments); err != nil {
+			return nil, fmt.Errorf("seed demo departments: %w", err)
+		}
+		if err := a.db.UpsertCategories(ctx, directory.Demo.Categories); err != nil {
+			return nil, fmt.Errorf("seed demo categories: %w", err)
+		}
+	}
+
+	if cfg.NATS.URL == "" {
+		if a.ns, err = events.StartEmbedded(events.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Listen: cfg.NATS.Listen}); err != nil {
+			return nil, err
+		}
+		a.nc, err = events.ConnectEmbedded(a.ns, "sportello")
+	} else {
+		a.nc, err = events.Connect(cfg.NATS.URL, "sportello")
+	}
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(a.nc)
+	if err != nil {
+		return nil, err
+	}
+	consumer, err := events.EnsureStreams(ctx, js, events.StreamConfig{Replicas: cfg.NATS.Replicas})
+	if err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	intakeCtx, stopIntake := context.WithCancel(context.Background())
+	a.stopIntake, a.intakeDone = stopIntake, make(chan struct{})
+	in := &events.Intake{JS: js, Consumer: consumer, Ingester: intake.New(a.db, a.db, loc), Log: log, Metrics: events.NewIntakeMetrics(reg)}
+	go func() {
+		defer close(a.intakeDone)
+		if err := in.Run(intakeCtx); err != nil {
+			log.Error("intake stopped", "err", err)
+		}
+	}()
+
+	a.publisher = events.NewPublisher(js, events.NewPublisherMetrics(reg))
+	tokens, err := auth.NewStaticTokens(cfg.Auth.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	var authn auth.Authenticator = tokens
+	if cfg.Embedded() {
+		if a.devToken, err = devToken(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		dev, _ := auth.NewStaticTokens([]auth.StaticToken{{Name: "dev-admin", SHA256: auth.HashToken(a.devToken), Role: auth.RoleAdmin}})
+		authn = anyOf{dev, tokens}
+	}
+
+	a.srv, err = server.New(ctx, server.Deps{
+		Logger: log, Registry: reg, Authenticator: authn,
+		Ready:     a.ready(js),
+		Cases:     cases.NewServer(a.db),
+		Directory: directory.NewServer(a.db),
+		Routes: map[string]http.Handler{
+			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log}),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	a.serveDone, a.served = make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(a.served)
+		a.serveDone <- a.srv.Serve(a.ln)
+	}()
+	return a, nil
+}
+
+// ready is the readiness check: schema current, JetStream answering.
+func (a *app) ready(js jetstream.JetStream) func(context.Context) error {
+	return func(ctx context.Context) error {
+		cur, latest, err := a.db.MigrationStatus(ctx)
+		if err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		if cur < latest {
+			return fmt.Errorf("database schema at version %d, want %d", cur, latest)
+		}
+		if _, err := js.AccountInfo(ctx); err != nil {
+			return fmt.Errorf("jetstream: %w", err)
+		}
+		return nil
+	}
+}
+
+// stop shuts down in dependency order: stop taking requests (in-flight
+// submissions finish publishing), then let intake drain what it holds
+// (commit, then ack), then close messaging and storage.
+func (a *app) stop(ctx context.Context) {
+	if a.srv != nil {
+		if err := a.srv.Shutdown(ctx); err != nil {
+			a.log.Warn("http shutdown", "err", err)
+		}
+		if a.served != nil {
+			<-a.served
+		}
+	}
+	if a.publisher != nil {
+		a.publisher.Close()
+	}
+	if a.stopIntake != nil {
+		a.stopIntake()
+		select {
+		case <-a.intakeDone:
+		case <-ctx.Done():
+			a.log.Warn("intake did not drain in time; unacked messages will be redelivered")
+		}
+	}
+	if a.nc != nil {
+		a.nc.Close()
+	}
+	if a.ns != nil {
+		a.ns.Shutdown()
+		a.ns.WaitForShutdown()
+	}
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+}
+
+// devToken returns the development admin token of the data dir, creating
+// it on first use. It exists only in the embedded mode.
+func devToken(dir string) (string, error) {
+	path := filepath.Join(dir, "dev-admin-token")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := "dev_" + base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write development token: %w", err)
+	}
+	return tok, nil
+}
+
+// anyOf tries authenticators in turn.
+type anyOf []auth.Authenticator
+
+func (as anyOf) Authenticate(ctx context.Context, tok string) (auth.Principal, error) {
+	for _, a := range as {
+		if p, err := a.Authenticate(ctx, tok); err == nil {
+			return p, nil
+		}
+	}
+	return auth.Principal{}, auth.ErrUnauthenticated
+}
+
+// knownCategory answers from a catalogue cached for a few seconds, so a
+// burst of submissions does not query the database once each.
+func knownCategory(store directory.Store) func(context.Context, string) (bool, error) {
+	var (
+		mu     sync.Mutex
+		codes  map[string]bool
+		loaded time.Time
+	)
+	return func(ctx context.Context, code string) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if codes == nil || time.Since(loaded) > 10*time.Second {
+			list, err := store.ListCategories(ctx)
+			if err != nil {
+				return false, err
+			}
+			codes = make(map[string]bool, len(list))
+			for _, c := range list {
+				codes[c.Code] = true
+			}
+			loaded = time.Now()
+		}
+		return codes[code], nil
+	}
+}

@@ -1,0 +1,24 @@
+package directory
+
+// Demo is the institute-like organisation the embedded default starts with.
+var Demo = struct {
+	Departments []Department
+	Categories  []Category
+}{
+	Departments: []Department{
+		{ID: "statistics", Name: "Statistica"},
+		{ID: "communication", Name: "Comunicazione"},
+		{ID: "it", Name: "Servizi informatici"},
+	},
+	Categories: []Category{
+		{Code: "data-request", Name: "Richiesta di dati", Description: "Dati statistici pubblicati o non ancora pubblicati.", DepartmentID: "statistics"},
+		{Code: "microdata", Name: "File di microdati", Description: "Accesso ai file di microdati per la ricerca.", DepartmentID: "statistics"},
+		{Code: "custom-tabulation", Name: "Elaborazioni personalizzate", Description: "Tavole su richiesta a partire dai dati dell'istituto.", DepartmentID: "statistics"},
+		{Code: "eu-data", Name: "Dati europei", Description: "Statistiche europee e confronti tra paesi.", DepartmentID: "statistics"},
+		{Code: "press-desk", Name: "Ufficio stampa", Description: "Richieste dei giornalisti.", DepartmentID: "communication"},
+		{Code: "publications", Name: "Pubblicazioni", Description: "Volumi, report e mappe.", DepartmentID: "communication"},
+		{Code: "library", Name: "Biblioteca", Description: "Ricerche bibliografiche e consultazione.", DepartmentID: "communication"},
+		{Code: "portal-account", Name: "Portale e account", Description: "Problemi di accesso al portale e alle credenziali.", DepartmentID: "it"},
+		{Code: "survey-respondents", Name: "Rispondenti alle indagini", Description: "Domande di chi partecipa a un'indagine.", DepartmentID: "it"},
+	},
+}
