@@ -33,6 +33,9 @@ type Config struct {
 // Database configures storage; an empty DSN means SQLite in the data dir.
 type Database struct {
 	DSN string `yaml:"dsn"`
+	// MaxOpenConns caps this replica's connection pool (PostgreSQL); 0
+	// means 32. Replicas × this must stay below the server's max_connections.
+	MaxOpenConns int `yaml:"max_open_conns"`
 }
 
 // NATS configures messaging; an empty URL means the embedded server.
@@ -74,6 +77,14 @@ func (c Config) Validate() error {
 		} else if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("nats.listen %q: want host:port", c.NATS.Listen))
 		}
+	}
+	if c.NATS.URL != "" && c.Database.DSN == "" {
+		// Stateless replicas on a NATS cluster must share one database; a
+		// silent SQLite fallback would give each its own, and lose it.
+		errs = append(errs, errors.New("nats.url is set but database.dsn is not: set database.dsn (PostgreSQL, or an SQLite path on purpose) or unset nats.url for the embedded mode"))
+	}
+	if c.Database.MaxOpenConns < 0 {
+		errs = append(errs, fmt.Errorf("database.max_open_conns %d: must not be negative", c.Database.MaxOpenConns))
 	}
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("nats.replicas %d: want 1 to 5", c.NATS.Replicas))

@@ -68,7 +68,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (a *app, err error
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "sportello.db")
 	}
-	if a.db, err = storage.Open(ctx, dsn); err != nil {
+	if a.db, err = storage.Open(ctx, dsn, storage.WithMaxOpenConns(cfg.Database.MaxOpenConns)); err != nil {
 		return nil, err
 	}
 	if err := a.db.Migrate(ctx, log); err != nil {

@@ -62,6 +62,9 @@ type Intake struct {
 	Ingester Ingester
 	Log      *slog.Logger
 	Metrics  *IntakeMetrics
+	// Backoff must be the schedule the consumer was declared with
+	// (StreamConfig.Backoff); DefaultBackoff when nil.
+	Backoff []time.Duration
 }
 
 // Per transaction: at most this many JetStream messages and contacts.
@@ -204,14 +207,15 @@ func (in *Intake) ingest(ctx context.Context, items []decoded) {
 // retryLater naks m with the backoff for its delivery count, or moves it to
 // the dead-letter stream once the count is exhausted.
 func (in *Intake) retryLater(m jetstream.Msg, cause error) {
+	backoff := in.backoff()
 	md, err := m.Metadata()
-	if err == nil && md.NumDelivered >= MaxDeliver {
+	if err == nil && int(md.NumDelivered) > len(backoff) {
 		in.deadLetter(m, m.Data(), fmt.Sprintf("gave up after %d deliveries: %v", md.NumDelivered, cause))
 		return
 	}
-	delay := time.Second
-	if err == nil && int(md.NumDelivered) <= len(intakeBackoff) {
-		delay = intakeBackoff[md.NumDelivered-1]
+	delay := backoff[0]
+	if err == nil && md.NumDelivered >= 1 {
+		delay = backoff[md.NumDelivered-1]
 	}
 	in.Metrics.Retries.Inc()
 	in.Log.Warn("intake: will retry", "subject", m.Subject(), "delay", delay, "err", cause)
@@ -223,7 +227,7 @@ func (in *Intake) retryLater(m jetstream.Msg, cause error) {
 // deadLetter moves a whole message to the DLQ and terminates it.
 func (in *Intake) deadLetter(m jetstream.Msg, data []byte, reason string) {
 	if !in.publishDeadLetter(m, data, reason, "") {
-		_ = m.NakWithDelay(intakeBackoff[len(intakeBackoff)-1])
+		_ = m.NakWithDelay(in.backoff()[len(in.backoff())-1])
 		return
 	}
 	if err := m.TermWithReason(truncate(reason, 200)); err != nil {
@@ -249,6 +253,13 @@ func (in *Intake) publishDeadLetter(m jetstream.Msg, data []byte, reason, suffix
 	in.Metrics.DeadLetters.Inc()
 	in.Log.Error("intake: dead-lettered", "subject", m.Subject(), "reason", reason)
 	return true
+}
+
+func (in *Intake) backoff() []time.Duration {
+	if in.Backoff == nil {
+		return DefaultBackoff
+	}
+	return in.Backoff
 }
 
 func truncate(s string, n int) string {

@@ -81,16 +81,16 @@ const (
 	IntakeConsumer   = "intake"
 )
 
-// Intake redelivery: capped, with growing delays; after the last attempt
-// the message goes to the dead-letter stream.
-var intakeBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
-
-// MaxDeliver is how many times intake tries one message.
-const MaxDeliver = 6
+// DefaultBackoff is the intake redelivery schedule: capped, with growing
+// delays; after the last attempt (len+1 deliveries) the message goes to the
+// dead-letter stream.
+var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
 
 // StreamConfig sets what differs between the embedded server and a cluster.
 type StreamConfig struct {
 	Replicas int // 1 embedded; 3 on a cluster
+	// Backoff is the intake redelivery schedule; DefaultBackoff when nil.
+	Backoff []time.Duration
 }
 
 // EnsureStreams declares the streams and the intake consumer, creating or
@@ -98,6 +98,9 @@ type StreamConfig struct {
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Consumer, error) {
 	if cfg.Replicas < 1 {
 		cfg.Replicas = 1
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = DefaultBackoff
 	}
 	inbound, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        InboundStream,
@@ -128,8 +131,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 		Description:   "services/intake: turns inbound contacts into cases.",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
-		MaxDeliver:    MaxDeliver,
-		BackOff:       intakeBackoff,
+		MaxDeliver:    len(cfg.Backoff) + 1,
+		BackOff:       cfg.Backoff,
 		MaxAckPending: 20000,
 		FilterSubject: InboundSubjects,
 	})

@@ -47,8 +47,12 @@ type DB struct {
 // key=value string containing "host=") selects PostgreSQL; anything else is
 // a path to an SQLite file. SQLite runs in WAL mode with synchronous=FULL
 // and immediate write transactions, so a committed case survives power loss.
-// Open does not migrate: call Migrate.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+// Open does not migrate: call Migrate. Options tune the pool.
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	o := options{maxOpenConns: 32}
+	for _, f := range opts {
+		f(&o)
+	}
 	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: false}
 	var (
 		g       *gorm.DB
@@ -74,7 +78,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// concurrent under WAL without piling up writers on the busy handler.
 		sdb.SetMaxOpenConns(4)
 	} else {
-		sdb.SetMaxOpenConns(32)
+		sdb.SetMaxOpenConns(o.maxOpenConns)
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := sdb.PingContext(ctx); err != nil {
@@ -82,6 +86,21 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
 	return &DB{gorm: g, sql: sdb, dialect: dialect}, nil
+}
+
+type options struct{ maxOpenConns int }
+
+// Option tunes Open.
+type Option func(*options)
+
+// WithMaxOpenConns caps the PostgreSQL connection pool (n > 0); SQLite
+// keeps its own small pool.
+func WithMaxOpenConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxOpenConns = n
+		}
+	}
 }
 
 func isPostgres(dsn string) bool {
@@ -155,7 +174,8 @@ func (db *DB) migrator() (*goose.Provider, error) {
 	gd := goose.DialectSQLite3
 	if db.dialect == Postgres {
 		gd = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		// Poll every second for up to five minutes while another replica migrates.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, err
 		}

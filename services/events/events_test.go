@@ -1,0 +1,269 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
+
+	inboundv1 "github.com/sportello/sportello/api/sportello/inbound/v1"
+	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/directory"
+	"github.com/sportello/sportello/services/events"
+	"github.com/sportello/sportello/services/intake"
+	"github.com/sportello/sportello/services/storage"
+	"github.com/sportello/sportello/services/storage/storetest"
+)
+
+type rig struct {
+	js      jetstream.JetStream
+	nc      *nats.Conn
+	db      *storage.DB
+	metrics *events.IntakeMetrics
+	pub     *events.Publisher
+}
+
+var fastBackoff = []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond}
+
+// newRig starts an embedded JetStream and an SQLite store; ingester wraps
+// the real intake service when non-nil.
+func newRig(t *testing.T, wrap func(events.Ingester) events.Ingester) *rig {
+	t.Helper()
+	ns, err := events.StartEmbedded(events.EmbeddedConfig{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := events.ConnectEmbedded(ns, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	cons, err := events.EnsureStreams(context.Background(), js, events.StreamConfig{Backoff: fastBackoff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.Open(t, storetest.SQLiteDSN(t))
+	if err := db.UpsertDepartments(context.Background(), directory.Demo.Departments); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.UpsertCategories(context.Background(), directory.Demo.Categories); err != nil {
+		t.Fatal(err)
+	}
+	var ing events.Ingester = intake.New(db, db, time.UTC)
+	if wrap != nil {
+		ing = wrap(ing)
+	}
+	reg := prometheus.NewRegistry()
+	r := &rig{js: js, nc: nc, db: db, metrics: events.NewIntakeMetrics(reg), pub: events.NewPublisher(js, events.NewPublisherMetrics(reg))}
+	in := &events.Intake{JS: js, Consumer: cons, Ingester: ing, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: r.metrics, Backoff: fastBackoff}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = in.Run(ctx) }()
+	t.Cleanup(func() { r.pub.Close(); cancel(); <-done })
+	return r
+}
+
+func contact(ext string) *inboundv1.InboundContact {
+	return &inboundv1.InboundContact{Id: ext, ChannelKind: "webform", ChannelId: "webform", ExternalId: ext,
+		Sender: &inboundv1.Sender{Name: "Maria", Email: "maria@example.it"}, Subject: "Richiesta " + ext,
+		BodyText: "testo", CategoryHint: "microdata"}
+}
+
+func (r *rig) publishRaw(t *testing.T, msgID string, data []byte) {
+	t.Helper()
+	m := nats.NewMsg("sportello.inbound.webform.webform")
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, msgID)
+	if _, err := r.js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func batch(cs ...*inboundv1.InboundContact) []byte {
+	b, _ := proto.Marshal(&inboundv1.InboundBatch{Contacts: cs})
+	return b
+}
+
+func (r *rig) cases(t *testing.T) []cases.Case {
+	t.Helper()
+	list, err := r.db.ListCases(context.Background(), cases.Query{Limit: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (r *rig) dlqCount(t *testing.T) uint64 {
+	s, err := r.js.Stream(context.Background(), events.DeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func (r *rig) pending(t *testing.T) (int, uint64) {
+	c, err := r.js.Consumer(context.Background(), events.InboundStream, events.IntakeConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.NumAckPending, info.NumPending
+}
+
+func TestPublisherGroupCommit(t *testing.T) {
+	r := newRig(t, nil)
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs <- r.pub.Deliver(context.Background(), contact(fmt.Sprintf("c-%d", i)))
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := r.js.Stream(context.Background(), events.InboundStream)
+	info, _ := s.Info(context.Background())
+	if info.State.Msgs >= n {
+		t.Errorf("%d contacts took %d JetStream messages: no batching", n, info.State.Msgs)
+	}
+	eventually(t, "all contacts become cases", func() bool { return len(r.cases(t)) == n })
+	t.Logf("%d contacts in %d JetStream messages", n, info.State.Msgs)
+}
+
+func TestPublisherClosed(t *testing.T) {
+	r := newRig(t, nil)
+	r.pub.Close()
+	if err := r.pub.Deliver(context.Background(), contact("late")); !errors.Is(err, events.ErrClosed) {
+		t.Fatalf("Deliver after Close = %v, want ErrClosed", err)
+	}
+	big := contact("big")
+	big.BodyText = string(make([]byte, events.MaxBatchBytes+1))
+	if err := events.NewPublisher(r.js, nil).Deliver(context.Background(), big); err == nil {
+		t.Fatal("oversized contact was accepted")
+	}
+}
+
+// TestRedeliveredMessage publishes the same contact in two messages that
+// JetStream cannot deduplicate (different ids): intake stores it once.
+func TestRedeliveredMessage(t *testing.T) {
+	r := newRig(t, nil)
+	r.publishRaw(t, "one", batch(contact("same")))
+	r.publishRaw(t, "two", batch(contact("same"), contact("other")))
+	eventually(t, "both messages acked", func() bool { a, p := r.pending(t); return a == 0 && p == 0 })
+	if got := len(r.cases(t)); got != 2 {
+		t.Fatalf("%d cases, want 2", got)
+	}
+	if got := testutil.ToFloat64(r.metrics.Contacts.WithLabelValues("duplicate")); got != 1 {
+		t.Fatalf("duplicates counted = %v, want 1", got)
+	}
+}
+
+// crashAfterCommit commits through the real service, then fails the first
+// n calls as a process that died before acking would.
+type crashAfterCommit struct {
+	events.Ingester
+	left atomic.Int32
+}
+
+func (c *crashAfterCommit) Ingest(ctx context.Context, cs []intake.Contact) ([]intake.Outcome, error) {
+	out, err := c.Ingester.Ingest(ctx, cs)
+	if err == nil && c.left.Add(-1) >= 0 {
+		return nil, errors.New("simulated crash between commit and ack")
+	}
+	return out, err
+}
+
+func TestCrashBetweenCommitAndAck(t *testing.T) {
+	var crash *crashAfterCommit
+	r := newRig(t, func(i events.Ingester) events.Ingester {
+		crash = &crashAfterCommit{Ingester: i}
+		crash.left.Store(1)
+		return crash
+	})
+	r.publishRaw(t, "m1", batch(contact("a"), contact("b")))
+	eventually(t, "message acked after redelivery", func() bool { a, p := r.pending(t); return a == 0 && p == 0 && crash.left.Load() < 0 })
+	if got := len(r.cases(t)); got != 2 {
+		t.Fatalf("%d cases, want 2", got)
+	}
+}
+
+func TestPoisonAndInvalidGoToDeadLetters(t *testing.T) {
+	r := newRig(t, nil)
+	r.publishRaw(t, "garbage", []byte("\xff\xfe not a protobuf"))
+	bad := contact("")
+	bad.ExternalId = "" // can never be stored
+	r.publishRaw(t, "mixed", batch(contact("good"), bad))
+	eventually(t, "two dead letters", func() bool { return r.dlqCount(t) == 2 })
+	eventually(t, "good contact stored", func() bool { return len(r.cases(t)) == 1 })
+	if got := testutil.ToFloat64(r.metrics.DeadLetters); got != 2 {
+		t.Fatalf("dead letters counted = %v, want 2", got)
+	}
+	s, _ := r.js.Stream(context.Background(), events.DeadLetterStream)
+	m, err := s.GetMsg(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get("Sportello-Dlq-Reason") == "" || m.Header.Get("Sportello-Original-Subject") != "sportello.inbound.webform.webform" {
+		t.Fatalf("dead letter headers = %v", m.Header)
+	}
+}
+
+type alwaysFails struct{ calls atomic.Int32 }
+
+func (a *alwaysFails) Ingest(context.Context, []intake.Contact) ([]intake.Outcome, error) {
+	a.calls.Add(1)
+	return nil, errors.New("database unavailable")
+}
+
+func TestRetriesAreCappedThenDeadLettered(t *testing.T) {
+	fail := &alwaysFails{}
+	r := newRig(t, func(events.Ingester) events.Ingester { return fail })
+	r.publishRaw(t, "x", batch(contact("x")))
+	eventually(t, "dead-lettered after the last retry", func() bool { return r.dlqCount(t) == 1 })
+	if got, want := int(fail.calls.Load()), len(fastBackoff)+1; got != want {
+		t.Fatalf("%d attempts, want %d", got, want)
+	}
+	if got := testutil.ToFloat64(r.metrics.Retries); got != float64(len(fastBackoff)) {
+		t.Fatalf("retries counted = %v, want %d", got, len(fastBackoff))
+	}
+}
