@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -303,6 +304,7 @@ func TestIntegrationConcurrentSubmissions(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		s := startServer(t, testConfig(t, b))
 		const n = 200
+		start := time.Now()
 		var wg sync.WaitGroup
 		for i := 0; i < n; i++ {
 			wg.Add(1)
@@ -312,7 +314,9 @@ func TestIntegrationConcurrentSubmissions(t *testing.T) {
 			}(i)
 		}
 		wg.Wait()
+		accepted := time.Since(start)
 		got := s.waitForCases(n)
+		t.Logf("%d submissions accepted in %v, visible in %v", n, accepted, time.Since(start))
 		seen := map[string]bool{}
 		for _, c := range got {
 			if seen[c.Reference] {

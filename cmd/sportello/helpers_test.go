@@ -71,16 +71,21 @@ func testConfig(t *testing.T, b storetest.Backend) Config {
 }
 
 type testServer struct {
-	t    *testing.T
-	app  *app
-	base string
-	conn *grpc.ClientConn
+	t      *testing.T
+	app    *app
+	base   string
+	conn   *grpc.ClientConn
+	client *http.Client
 }
 
 // startServer runs Sportello in-process until the test ends.
 func startServer(t *testing.T, cfg Config) *testServer {
 	t.Helper()
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	var w io.Writer = io.Discard
+	if os.Getenv("SPORTELLO_TEST_LOG") != "" {
+		w = os.Stderr
+	}
+	log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := start(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("start: %v", err)
@@ -89,9 +94,13 @@ func startServer(t *testing.T, cfg Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{t: t, app: a, base: "http://" + a.Addr(), conn: conn}
+	// A client of its own: its idle connections are closed before stop, or
+	// http.Server.Shutdown would wait 5 s for each one dialed but unused.
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	s := &testServer{t: t, app: a, base: "http://" + a.Addr(), conn: conn, client: &http.Client{Transport: tr}}
 	t.Cleanup(func() {
 		_ = conn.Close()
+		tr.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		a.stop(ctx)
@@ -126,7 +135,7 @@ func (s *testServer) do(method, path, contentType string, body []byte, header ma
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}

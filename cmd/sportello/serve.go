@@ -174,6 +174,8 @@ func (a *app) ready(js jetstream.JetStream) func(context.Context) error {
 // submissions finish publishing), then let intake drain what it holds
 // (commit, then ack), then close messaging and storage.
 func (a *app) stop(ctx context.Context) {
+	t0 := time.Now()
+	phase := func(name string) { a.log.Debug("shutdown phase done", "phase", name, "elapsed", time.Since(t0)) }
 	if a.srv != nil {
 		if err := a.srv.Shutdown(ctx); err != nil {
 			a.log.Warn("http shutdown", "err", err)
@@ -181,9 +183,11 @@ func (a *app) stop(ctx context.Context) {
 		if a.served != nil {
 			<-a.served
 		}
+		phase("http")
 	}
 	if a.publisher != nil {
 		a.publisher.Close()
+		phase("publisher")
 	}
 	if a.stopIntake != nil {
 		a.stopIntake()
@@ -192,6 +196,7 @@ func (a *app) stop(ctx context.Context) {
 		case <-ctx.Done():
 			a.log.Warn("intake did not drain in time; unacked messages will be redelivered")
 		}
+		phase("intake")
 	}
 	if a.nc != nil {
 		a.nc.Close()
@@ -199,6 +204,7 @@ func (a *app) stop(ctx context.Context) {
 	if a.ns != nil {
 		a.ns.Shutdown()
 		a.ns.WaitForShutdown()
+		phase("nats")
 	}
 	if a.db != nil {
 		_ = a.db.Close()

@@ -1,0 +1,411 @@
+// Command sportello-bench measures the web-form path end to end: it starts
+// a real `sportello serve` process, posts N submissions over HTTP at
+// concurrency C, and polls ListCases over gRPC until every submission is a
+// case. It reports accepted/s, visible/s, POST-to-visible latency, the
+// server's CPU time and peak RSS, and writes a Markdown report.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/auth"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+)
+
+const token = "bench-admin-token-0123456789abcdef"
+
+func main() {
+	var (
+		server   = flag.String("server", "./bin/sportello", "sportello binary")
+		n        = flag.Int("n", 20000, "submissions per run")
+		c        = flag.Int("c", 64, "concurrent HTTP clients")
+		out      = flag.String("out", "", "write the Markdown report here (appends nothing; rewrites the file)")
+		backends = flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
+		pgDSN    = flag.String("postgres", firstEnv("SPORTELLO_BENCH_POSTGRES_DSN", "SPORTELLO_TEST_POSTGRES_DSN"), "PostgreSQL DSN (postgres://...) for the postgres run")
+	)
+	flag.Parse()
+	var results []result
+	for _, b := range strings.Split(*backends, ",") {
+		b = strings.TrimSpace(b)
+		if b == "postgres" && *pgDSN == "" {
+			fmt.Fprintln(os.Stderr, "skipping postgres: set -postgres or SPORTELLO_BENCH_POSTGRES_DSN")
+			continue
+		}
+		r, err := runOne(b, *server, *pgDSN, *n, *c)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", b, err)
+			os.Exit(1)
+		}
+		fmt.Println(r.line())
+		results = append(results, r)
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(report(results, *n, *c)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+type result struct {
+	backend                 string
+	n, c                    int
+	acceptSecs, visibleSecs float64
+	p50, p99, acceptP99     time.Duration
+	cpuSecs                 float64
+	peakRSSMB               float64
+	meanBatch, meanTxMs     float64
+	txCount, publishCount   float64
+	failures                int
+}
+
+func (r result) line() string {
+	return fmt.Sprintf("%-8s n=%d c=%d  accepted %.0f/s  visible %.0f/s  POST→visible p50 %v p99 %v  (202 p99 %v)  server CPU %.1fs  peak RSS %.0f MB  mean batch %.1f  tx %0.f (mean %.2f ms)  failures %d",
+		r.backend, r.n, r.c, float64(r.n)/r.acceptSecs, float64(r.n)/r.visibleSecs, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
+		r.acceptP99.Round(time.Millisecond), r.cpuSecs, r.peakRSSMB, r.meanBatch, r.txCount, r.meanTxMs, r.failures)
+}
+
+func runOne(backend, bin, pgDSN string, n, c int) (result, error) {
+	res := result{backend: backend, n: n, c: c}
+	dir, err := os.MkdirTemp("", "sportello-bench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	cfg := fmt.Sprintf("demo: true\nauth:\n  tokens:\n    - {name: bench, role: admin, sha256: %s}\n", auth.HashToken(token))
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-level", "warn"}
+	if backend == "postgres" {
+		schema, drop, err := pgSchema(pgDSN)
+		if err != nil {
+			return res, err
+		}
+		defer drop()
+		args = append(args, "--database-dsn", schema)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
+		return res, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "SPORTELLO_CONFIG="+filepath.Join(dir, "config.yaml"))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	base, err := waitForAddress(stdout)
+	if err != nil {
+		return res, err
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+
+	conn, err := grpc.NewClient(strings.TrimPrefix(base, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return res, err
+	}
+	defer conn.Close()
+	client := casesv1.NewCaseServiceClient(conn)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}, Timeout: 30 * time.Second}
+	// Warm up connections and the server, then count from an empty queue.
+	warm := runLoad(hc, base, "warm", 200, c)
+	if warm.failures > 0 {
+		return res, fmt.Errorf("%d warm-up submissions failed", warm.failures)
+	}
+	if _, err := poll(ctx, client, nil, 200, nil); err != nil {
+		return res, err
+	}
+	cpu0 := cpuSeconds(cmd.Process.Pid)
+	metrics0 := scrape(base)
+
+	start := time.Now()
+	visible := make(map[string]time.Time, n)
+	var mu sync.Mutex
+	pollErr := make(chan error, 1)
+	load := make(chan loadResult, 1)
+	go func() { load <- runLoad(hc, base, "run", n, c) }()
+	go func() {
+		_, err := poll(ctx, client, func(subject string, at time.Time) {
+			mu.Lock()
+			visible[subject] = at
+			mu.Unlock()
+		}, 200+n, nil)
+		pollErr <- err
+	}()
+	l := <-load
+	if err := <-pollErr; err != nil {
+		return res, err
+	}
+	res.failures = l.failures
+	var lat, acc []time.Duration
+	var lastVisible time.Time
+	for subject, posted := range l.posted {
+		v, ok := visible[subject]
+		if !ok {
+			return res, fmt.Errorf("submission %s accepted but never visible", subject)
+		}
+		lat = append(lat, v.Sub(posted))
+		acc = append(acc, l.accepted[subject].Sub(posted))
+		if v.After(lastVisible) {
+			lastVisible = v
+		}
+	}
+	res.acceptSecs = l.end.Sub(start).Seconds()
+	res.visibleSecs = lastVisible.Sub(start).Seconds()
+	res.p50, res.p99 = percentile(lat, 50), percentile(lat, 99)
+	res.acceptP99 = percentile(acc, 99)
+	res.cpuSecs = cpuSeconds(cmd.Process.Pid) - cpu0
+	res.peakRSSMB = peakRSS(cmd.Process.Pid)
+	m := scrape(base)
+	bs, bc := m["sportello_inbound_publish_batch_size_sum"]-metrics0["sportello_inbound_publish_batch_size_sum"], m["sportello_inbound_publish_batch_size_count"]-metrics0["sportello_inbound_publish_batch_size_count"]
+	ts, tc := m["sportello_intake_transaction_seconds_sum"]-metrics0["sportello_intake_transaction_seconds_sum"], m["sportello_intake_transaction_seconds_count"]-metrics0["sportello_intake_transaction_seconds_count"]
+	if bc > 0 {
+		res.meanBatch, res.publishCount = bs/bc, bc
+	}
+	if tc > 0 {
+		res.meanTxMs, res.txCount = ts/tc*1000, tc
+	}
+	return res, nil
+}
+
+type loadResult struct {
+	posted, accepted map[string]time.Time
+	end              time.Time
+	failures         int
+}
+
+func runLoad(hc *http.Client, base, prefix string, n, c int) loadResult {
+	r := loadResult{posted: make(map[string]time.Time, n), accepted: make(map[string]time.Time, n)}
+	var mu sync.Mutex
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				subject := fmt.Sprintf("%s-%d", prefix, i)
+				body := fmt.Sprintf(`{"name":"Maria Rossi","email":"m%d@example.it","category":"microdata","subject":%q,"message":"Vorrei i microdati del censimento 2021, tavola %d."}`, i%1000, subject, i)
+				t0 := time.Now()
+				resp, err := hc.Post(base+"/v1/channels/webform/submissions", "application/json", strings.NewReader(body))
+				ok := err == nil && resp.StatusCode == http.StatusAccepted
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				t1 := time.Now()
+				mu.Lock()
+				if ok {
+					r.posted[subject], r.accepted[subject] = t0, t1
+				} else {
+					r.failures++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	r.end = time.Now()
+	return r
+}
+
+// poll reads new cases in creation order until total cases exist. Intake
+// commits serially in id order, so a keyset cursor never skips a case.
+func poll(ctx context.Context, client casesv1.CaseServiceClient, seen func(string, time.Time), total int, _ any) (int, error) {
+	count, token := 0, ""
+	known := map[string]bool{}
+	deadline := time.Now().Add(10 * time.Minute)
+	for count < total {
+		if time.Now().After(deadline) {
+			return count, fmt.Errorf("only %d of %d cases visible after 10 minutes", count, total)
+		}
+		resp, err := client.ListCases(ctx, &casesv1.ListCasesRequest{PageSize: 500, PageToken: token})
+		if err != nil {
+			return count, err
+		}
+		now := time.Now()
+		for _, c := range resp.Cases {
+			if !known[c.Id] {
+				known[c.Id] = true
+				count++
+				if seen != nil {
+					seen(c.Subject, now)
+				}
+			}
+		}
+		if resp.NextPageToken != "" {
+			token = resp.NextPageToken
+			continue
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return count, nil
+}
+
+var addrRE = regexp.MustCompile(`Sportello is running: (http://\S+)`)
+
+func waitForAddress(r io.Reader) (string, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+			return m[1], nil
+		}
+	}
+	return "", fmt.Errorf("server exited before printing its address")
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	i := int(float64(len(d)-1) * p / 100)
+	return d[i]
+}
+
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+func peakRSS(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func scrape(base string) map[string]float64 {
+	m := map[string]float64{}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return m
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		name, val, ok := strings.Cut(l, " ")
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+		}
+		if v, err := strconv.ParseFloat(val, 64); ok && err == nil {
+			m[name] += v
+		}
+	}
+	return m
+}
+
+func pgSchema(dsn string) (string, func(), error) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		conn.Close(ctx)
+		return "", nil, err
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(ctx)
+	}, nil
+}
+
+func machine() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+			mem = fmt.Sprintf("%.0f GiB", kb/1024/1024)
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%d CPUs (%s), %s RAM, Linux %s, %s", runtime.NumCPU(), model, mem, strings.TrimSpace(string(kernel)), runtime.Version())
+}
+
+func report(rs []result, n, c int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (cmd/sportello-bench) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Machine: %s\n", machine())
+	fmt.Fprintf(&b, "- Command: `%s`\n", strings.Join(os.Args, " "))
+	fmt.Fprintf(&b, "- Path: %d web-form submissions (JSON, ~250 B) over HTTP/1.1 keep-alive from %d concurrent clients to a real `sportello serve` process; a gRPC client polls `ListCases` until every submission is a case. Durable storage throughout: JetStream file store with `sync_interval: always`, SQLite WAL with `synchronous=FULL` or PostgreSQL with its defaults (`fsync=on`, `synchronous_commit=on`).\n\n", n, c)
+	b.WriteString("## Web-form submission to visible case\n\n")
+	b.WriteString("| backend | accepted/s | visible/s | POST→visible p50 | POST→visible p99 | 202 p99 | server CPU s | peak RSS MB | contacts per JetStream msg | intake tx (mean ms) | failed |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %v | %v | %v | %.1f | %.0f | %.1f | %.0f (%.2f) | %d |\n", r.backend,
+			float64(r.n)/r.acceptSecs, float64(r.n)/r.visibleSecs, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
+			r.acceptP99.Round(time.Millisecond), r.cpuSecs, r.peakRSSMB, r.meanBatch, r.txCount, r.meanTxMs, r.failures)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
