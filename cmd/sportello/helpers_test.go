@@ -179,7 +179,9 @@ func withToken(token string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
 }
 
-func (s *testServer) grpcCases() casesv1.CaseServiceClient { return casesv1.NewCaseServiceClient(s.conn) }
+func (s *testServer) grpcCases() casesv1.CaseServiceClient {
+	return casesv1.NewCaseServiceClient(s.conn)
+}
 
 // waitForCases polls ListCases over gRPC until n cases exist.
 func (s *testServer) waitForCases(n int) []*casesv1.Case {

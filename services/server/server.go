@@ -195,6 +195,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Methods lists every served gRPC method ("/pkg.Service/Method").
+func (s *Server) Methods() []string {
+	var out []string
+	for svc, info := range s.grpc.GetServiceInfo() {
+		for _, m := range info.Methods {
+			out = append(out, "/"+svc+"/"+m.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // MissingPermissions lists served methods with no permission table entry.
 func MissingPermissions(g *grpc.Server) []string {
 	var missing []string

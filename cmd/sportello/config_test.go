@@ -1,0 +1,113 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := func(body string) string {
+		p := filepath.Join(dir, strings.NewReplacer(" ", "", ":", "", "\n", "").Replace(body)[:min(10, len(body))]+".yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr []string
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			if c.Listen != "127.0.0.1:8080" || c.DataDir != "./data" || !c.Embedded() || !c.DemoData() {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "the contract flags", args: []string{"--listen", "127.0.0.1:9999", "--data-dir", "/tmp/x"}, check: func(t *testing.T, c Config) {
+			if c.Listen != "127.0.0.1:9999" || c.DataDir != "/tmp/x" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "env", env: map[string]string{"SPORTELLO_LISTEN": "127.0.0.1:7000", "SPORTELLO_DATA_DIR": "/srv/d"}, check: func(t *testing.T, c Config) {
+			if c.Listen != "127.0.0.1:7000" || c.DataDir != "/srv/d" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "flags beat env beat file",
+			args: []string{"--listen", "127.0.0.1:1", "--config", file("listen: 127.0.0.1:3\ndata_dir: /from/file\nlog_level: debug\n")},
+			env:  map[string]string{"SPORTELLO_LISTEN": "127.0.0.1:2", "SPORTELLO_DATA_DIR": "/from/env"},
+			check: func(t *testing.T, c Config) {
+				if c.Listen != "127.0.0.1:1" || c.DataDir != "/from/env" || c.LogLevel != "debug" {
+					t.Fatalf("%+v", c)
+				}
+			}},
+		{name: "config from env", env: map[string]string{"SPORTELLO_CONFIG": file("database:\n  dsn: postgres://u@h/db\nnats:\n  url: nats://n:4222\n  replicas: 3\n")},
+			check: func(t *testing.T, c Config) {
+				if c.Embedded() || c.DemoData() || c.NATS.Replicas != 3 || c.Database.DSN != "postgres://u@h/db" {
+					t.Fatalf("%+v", c)
+				}
+			}},
+		{name: "empty file", args: []string{"--config", file("")}, check: func(t *testing.T, c Config) {}},
+		{name: "unknown field", args: []string{"--config", file("listn: 127.0.0.1:1\n")}, wantErr: []string{"field listn not found"}},
+		{name: "every problem at once", args: []string{"--listen", "nope", "--log-level", "loud", "--timezone", "Mars/Olympus"},
+			wantErr: []string{`listen "nope"`, `log_level "loud"`, `timezone "Mars/Olympus"`}},
+		{name: "external NATS needs a database", args: []string{"--nats-url", "nats://x:4222"}, wantErr: []string{"database.dsn is not"}},
+		{name: "bad demo", env: map[string]string{"SPORTELLO_DEMO": "maybe"}, wantErr: []string{"SPORTELLO_DEMO"}},
+		{name: "bad token", args: []string{"--config", file("auth:\n  tokens:\n    - {name: x, sha256: abc, role: operator}\n")}, wantErr: []string{"sha256 must be 64 hex digits"}},
+		{name: "stray argument", args: []string{"extra"}, wantErr: []string{"unexpected arguments"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			c, err := loadConfig(fs, tt.args, func(k string) string { return tt.env[k] })
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("no error, want %v", tt.wantErr)
+				}
+				for _, w := range tt.wantErr {
+					contains(t, "error", err.Error(), w)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run(nil, &out, &errOut, func(string) string { return "" }); code != 2 || !strings.Contains(errOut.String(), "usage") {
+		t.Fatalf("no command: %d %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"frobnicate"}, &out, &errOut, func(string) string { return "" }); code != 2 || !strings.Contains(errOut.String(), `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: %d %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"serve", "--listen", "bad"}, &out, &errOut, func(string) string { return "" }); code != 2 || !strings.Contains(errOut.String(), "configuration") {
+		t.Fatalf("bad config: %d %q", code, errOut.String())
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut strings.Builder
+	if code := run([]string{"migrate", "--data-dir", dir}, &out, &errOut, func(string) string { return "" }); code != 0 {
+		t.Fatalf("migrate: %d %s", code, errOut.String())
+	}
+	contains(t, "log", errOut.String(), "database is up to date")
+	if _, err := os.Stat(filepath.Join(dir, "sportello.db")); err != nil {
+		t.Fatal(err)
+	}
+}
