@@ -71,7 +71,7 @@ type Intake struct {
 const (
 	maxMsgsPerTx     = 256
 	maxContactsPerTx = 2000
-	ingestTimeout    = 60 * time.Second
+	ingestTimeout    = AckWait * 2 / 3
 )
 
 // Run consumes until ctx is cancelled, then drains: it stops pulling,

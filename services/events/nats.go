@@ -86,6 +86,10 @@ const (
 // dead-letter stream.
 var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
 
+// AckWait is how long JetStream waits for an ack before it redelivers to
+// another consumer; intake's transaction timeout stays well below it.
+const AckWait = 30 * time.Second
+
 // StreamConfig sets what differs between the embedded server and a cluster.
 type StreamConfig struct {
 	Replicas int // 1 embedded; 3 on a cluster
@@ -127,12 +131,16 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 		return nil, fmt.Errorf("declare stream %s: %w", DeadLetterStream, err)
 	}
 	cons, err := inbound.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       IntakeConsumer,
-		Description:   "services/intake: turns inbound contacts into cases.",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		Durable:     IntakeConsumer,
+		Description: "services/intake: turns inbound contacts into cases.",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		// No BackOff here: with BackOff set, JetStream takes BackOff[0] as
+		// the ack wait of the first delivery, and a transaction slower than
+		// that would be redelivered while it runs. Retries are explicit
+		// naks with the backoff delay instead (Intake.retryLater); AckWait
+		// only covers a consumer that died.
+		AckWait:       AckWait,
 		MaxDeliver:    len(cfg.Backoff) + 1,
-		BackOff:       cfg.Backoff,
 		MaxAckPending: 20000,
 		FilterSubject: InboundSubjects,
 	})
