@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,18 @@ Run "sportello <command> -h" for the flags of a command.
 `
 
 func main() {
+	// SPORTELLO_CPUPROFILE=file profiles the whole run (used by make bench
+	// to say where the time goes).
+	if path := os.Getenv("SPORTELLO_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				code := run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+				pprof.StopCPUProfile()
+				_ = f.Close()
+				os.Exit(code)
+			}
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
