@@ -42,33 +42,73 @@ func main() {
 	var (
 		server   = flag.String("server", "./bin/sportello", "sportello binary")
 		n        = flag.Int("n", 20000, "submissions per run")
-		c        = flag.Int("c", 64, "concurrent HTTP clients")
-		out      = flag.String("out", "", "write the Markdown report here (appends nothing; rewrites the file)")
+		cs       = flag.String("c", "16,64,256", "comma-separated concurrent HTTP clients, one run each")
+		control  = flag.Bool("control", true, "also run SQLite with group commit off (nats.publish_batch: 1) at the middle concurrency")
+		out      = flag.String("out", "", "Markdown report: replaces the part between the bench markers, or writes the file")
 		backends = flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
 		pgDSN    = flag.String("postgres", firstEnv("SPORTELLO_BENCH_POSTGRES_DSN", "SPORTELLO_TEST_POSTGRES_DSN"), "PostgreSQL DSN (postgres://...) for the postgres run")
 	)
 	flag.Parse()
-	var results []result
+	var conc []int
+	for _, f := range strings.Split(*cs, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			fmt.Fprintf(os.Stderr, "bad -c value %q\n", f)
+			os.Exit(2)
+		}
+		conc = append(conc, v)
+	}
+	type plan struct {
+		backend string
+		c       int
+		batch   int
+	}
+	var plans []plan
 	for _, b := range strings.Split(*backends, ",") {
 		b = strings.TrimSpace(b)
 		if b == "postgres" && *pgDSN == "" {
 			fmt.Fprintln(os.Stderr, "skipping postgres: set -postgres or SPORTELLO_BENCH_POSTGRES_DSN")
 			continue
 		}
-		r, err := runOne(b, *server, *pgDSN, *n, *c)
+		for _, c := range conc {
+			plans = append(plans, plan{b, c, 0})
+		}
+	}
+	if *control {
+		plans = append(plans, plan{"sqlite", conc[len(conc)/2], 1})
+	}
+	var results []result
+	for _, p := range plans {
+		r, err := runOne(p.backend, *server, *pgDSN, *n, p.c, p.batch)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", b, err)
+			fmt.Fprintf(os.Stderr, "%s c=%d: %v\n", p.backend, p.c, err)
 			os.Exit(1)
 		}
 		fmt.Println(r.line())
 		results = append(results, r)
 	}
 	if *out != "" {
-		if err := os.WriteFile(*out, []byte(report(results, *n, *c)), 0o644); err != nil {
+		if err := writeReport(*out, report(results, *n)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
+}
+
+const beginMarker, endMarker = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+// writeReport replaces the generated part of path, keeping the prose
+// around the markers; without markers it writes the whole file.
+func writeReport(path, generated string) error {
+	generated = beginMarker + "\n" + generated + endMarker
+	old, err := os.ReadFile(path)
+	if err == nil {
+		s := string(old)
+		if i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker); i >= 0 && j > i {
+			return os.WriteFile(path, []byte(s[:i]+generated+s[j+len(endMarker):]), 0o644)
+		}
+	}
+	return os.WriteFile(path, []byte("# Benchmarks\n\n"+generated+"\n"), 0o644)
 }
 
 func firstEnv(names ...string) string {
@@ -82,6 +122,7 @@ func firstEnv(names ...string) string {
 
 type result struct {
 	backend                 string
+	batch                   int // nats.publish_batch; 0 is the default
 	n, c                    int
 	acceptSecs, visibleSecs float64
 	p50, p99, acceptP99     time.Duration
@@ -93,19 +134,26 @@ type result struct {
 }
 
 func (r result) line() string {
-	return fmt.Sprintf("%-8s n=%d c=%d  accepted %.0f/s  visible %.0f/s  POST→visible p50 %v p99 %v  (202 p99 %v)  server CPU %.1fs  peak RSS %.0f MB  mean batch %.1f  tx %0.f (mean %.2f ms)  failures %d",
-		r.backend, r.n, r.c, float64(r.n)/r.acceptSecs, float64(r.n)/r.visibleSecs, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
+	return fmt.Sprintf("%-8s %s n=%d c=%d  accepted %.0f/s  visible %.0f/s  POST→visible p50 %v p99 %v  (202 p99 %v)  server CPU %.1fs  peak RSS %.0f MB  mean batch %.1f  tx %0.f (mean %.2f ms)  failures %d",
+		r.backend, r.variant(), r.n, r.c, float64(r.n)/r.acceptSecs, float64(r.n)/r.visibleSecs, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
 		r.acceptP99.Round(time.Millisecond), r.cpuSecs, r.peakRSSMB, r.meanBatch, r.txCount, r.meanTxMs, r.failures)
 }
 
-func runOne(backend, bin, pgDSN string, n, c int) (result, error) {
-	res := result{backend: backend, n: n, c: c}
+func (r result) variant() string {
+	if r.batch == 1 {
+		return "group commit off"
+	}
+	return "group commit"
+}
+
+func runOne(backend, bin, pgDSN string, n, c, batch int) (result, error) {
+	res := result{backend: backend, n: n, c: c, batch: batch}
 	dir, err := os.MkdirTemp("", "sportello-bench-")
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	cfg := fmt.Sprintf("demo: true\nauth:\n  tokens:\n    - {name: bench, role: admin, sha256: %s}\n", auth.HashToken(token))
+	cfg := fmt.Sprintf("demo: true\nnats:\n  publish_batch: %d\nauth:\n  tokens:\n    - {name: bench, role: admin, sha256: %s}\n", batch, auth.HashToken(token))
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-level", "warn"}
 	if backend == "postgres" {
 		schema, drop, err := pgSchema(pgDSN)
@@ -247,6 +295,11 @@ func runLoad(hc *http.Client, base, prefix string, n, c int) loadResult {
 	return r
 }
 
+// pollPage bounds what the poller re-reads: the last page has no
+// next_page_token, so it is read again until it fills up. Small pages keep
+// the poller's own load on the server low.
+const pollPage = 100
+
 // poll reads new cases in creation order until total cases exist. Intake
 // commits serially in id order, so a keyset cursor never skips a case.
 func poll(ctx context.Context, client casesv1.CaseServiceClient, seen func(string, time.Time), total int, _ any) (int, error) {
@@ -257,7 +310,7 @@ func poll(ctx context.Context, client casesv1.CaseServiceClient, seen func(strin
 		if time.Now().After(deadline) {
 			return count, fmt.Errorf("only %d of %d cases visible after 10 minutes", count, total)
 		}
-		resp, err := client.ListCases(ctx, &casesv1.ListCasesRequest{PageSize: 500, PageToken: token})
+		resp, err := client.ListCases(ctx, &casesv1.ListCasesRequest{PageSize: pollPage, PageToken: token})
 		if err != nil {
 			return count, err
 		}
@@ -275,7 +328,7 @@ func poll(ctx context.Context, client casesv1.CaseServiceClient, seen func(strin
 			token = resp.NextPageToken
 			continue
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 	return count, nil
 }
@@ -392,20 +445,18 @@ func machine() string {
 	return fmt.Sprintf("%d CPUs (%s), %s RAM, Linux %s, %s", runtime.NumCPU(), model, mem, strings.TrimSpace(string(kernel)), runtime.Version())
 }
 
-func report(rs []result, n, c int) string {
+func report(rs []result, n int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (cmd/sportello-bench) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "Generated by `make bench` (cmd/sportello-bench) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Machine: %s\n", machine())
 	fmt.Fprintf(&b, "- Command: `%s`\n", strings.Join(os.Args, " "))
-	fmt.Fprintf(&b, "- Path: %d web-form submissions (JSON, ~250 B) over HTTP/1.1 keep-alive from %d concurrent clients to a real `sportello serve` process; a gRPC client polls `ListCases` until every submission is a case. Durable storage throughout: JetStream file store with `sync_interval: always`, SQLite WAL with `synchronous=FULL` or PostgreSQL with its defaults (`fsync=on`, `synchronous_commit=on`).\n\n", n, c)
-	b.WriteString("## Web-form submission to visible case\n\n")
-	b.WriteString("| backend | accepted/s | visible/s | POST→visible p50 | POST→visible p99 | 202 p99 | server CPU s | peak RSS MB | contacts per JetStream msg | intake tx (mean ms) | failed |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "- Each run: a fresh `sportello serve` process and empty database; %d web-form submissions (JSON, ~250 B) over HTTP/1.1 keep-alive from C concurrent clients on the same machine; a gRPC client polls `ListCases` until every submission is a case. Storage is durable throughout: JetStream file store with `sync_interval: always`; SQLite WAL with `synchronous=FULL`; PostgreSQL 15 with `fsync=on`, `synchronous_commit=on`.\n\n", n)
+	b.WriteString("| backend | publishing | C | accepted/s | visible/s | POST→visible p50 | p99 | 202 p99 | server CPU s | peak RSS MB | contacts per JetStream msg | intake tx | tx mean ms | failed |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %v | %v | %v | %.1f | %.0f | %.1f | %.0f (%.2f) | %d |\n", r.backend,
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.0f | %v | %v | %v | %.1f | %.0f | %.1f | %.0f | %.2f | %d |\n", r.backend, r.variant(), r.c,
 			float64(r.n)/r.acceptSecs, float64(r.n)/r.visibleSecs, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
 			r.acceptP99.Round(time.Millisecond), r.cpuSecs, r.peakRSSMB, r.meanBatch, r.txCount, r.meanTxMs, r.failures)
 	}
-	b.WriteString("\n")
 	return b.String()
 }

@@ -43,6 +43,9 @@ type NATS struct {
 	URL      string `yaml:"url"`
 	Listen   string `yaml:"listen"`   // embedded server only: expose it on host:port
 	Replicas int    `yaml:"replicas"` // stream replicas on a cluster
+	// PublishBatch caps contacts per JetStream message (group commit);
+	// 0 means 512, 1 turns group commit off.
+	PublishBatch int `yaml:"publish_batch"`
 }
 
 // Auth configures API access.
@@ -85,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if c.Database.MaxOpenConns < 0 {
 		errs = append(errs, fmt.Errorf("database.max_open_conns %d: must not be negative", c.Database.MaxOpenConns))
+	}
+	if c.NATS.PublishBatch < 0 || c.NATS.PublishBatch > 512 {
+		errs = append(errs, fmt.Errorf("nats.publish_batch %d: want 1 to 512 (0 for the default)", c.NATS.PublishBatch))
 	}
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("nats.replicas %d: want 1 to 5", c.NATS.Replicas))

@@ -116,7 +116,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (a *app, err error
 		}
 	}()
 
-	a.publisher = events.NewPublisher(js, events.NewPublisherMetrics(reg))
+	a.publisher = events.NewPublisher(js, events.NewPublisherMetrics(reg), cfg.NATS.PublishBatch)
 	tokens, err := auth.NewStaticTokens(cfg.Auth.Tokens)
 	if err != nil {
 		return nil, err

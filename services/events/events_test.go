@@ -67,7 +67,7 @@ func newRig(t *testing.T, wrap func(events.Ingester) events.Ingester) *rig {
 		ing = wrap(ing)
 	}
 	reg := prometheus.NewRegistry()
-	r := &rig{js: js, nc: nc, db: db, metrics: events.NewIntakeMetrics(reg), pub: events.NewPublisher(js, events.NewPublisherMetrics(reg))}
+	r := &rig{js: js, nc: nc, db: db, metrics: events.NewIntakeMetrics(reg), pub: events.NewPublisher(js, events.NewPublisherMetrics(reg), 0)}
 	in := &events.Intake{JS: js, Consumer: cons, Ingester: ing, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: r.metrics, Backoff: fastBackoff}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -178,7 +178,7 @@ func TestPublisherClosed(t *testing.T) {
 	}
 	big := contact("big")
 	big.BodyText = string(make([]byte, events.MaxBatchBytes+1))
-	if err := events.NewPublisher(r.js, nil).Deliver(context.Background(), big); err == nil {
+	if err := events.NewPublisher(r.js, nil, 0).Deliver(context.Background(), big); err == nil {
 		t.Fatal("oversized contact was accepted")
 	}
 }

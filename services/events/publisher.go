@@ -28,8 +28,9 @@ import (
 // InboundBatch message. Under no load a batch has one contact and adds no
 // delay; under load batches grow while the previous publish is in flight.
 type Publisher struct {
-	js      jetstream.JetStream
-	metrics *PublisherMetrics
+	js       jetstream.JetStream
+	metrics  *PublisherMetrics
+	maxBatch int
 
 	// mu guards flushers and closed; Deliver holds it for reading while it
 	// sends, so Close (which takes it for writing) never closes a queue
@@ -75,9 +76,14 @@ type pending struct {
 	done    chan error
 }
 
-// NewPublisher returns a Publisher on js.
-func NewPublisher(js jetstream.JetStream, m *PublisherMetrics) *Publisher {
-	return &Publisher{js: js, metrics: m, flushers: make(map[string]chan *pending)}
+// NewPublisher returns a Publisher on js that puts at most maxBatch
+// contacts in one message (MaxBatch when maxBatch is out of 1..MaxBatch;
+// 1 turns group commit off).
+func NewPublisher(js jetstream.JetStream, m *PublisherMetrics, maxBatch int) *Publisher {
+	if maxBatch < 1 || maxBatch > MaxBatch {
+		maxBatch = MaxBatch
+	}
+	return &Publisher{js: js, metrics: m, maxBatch: maxBatch, flushers: make(map[string]chan *pending)}
 }
 
 // ErrClosed is returned by Deliver after Close.
@@ -154,7 +160,7 @@ func (p *Publisher) flush(subject, kind string, q chan *pending) {
 		batch := []*pending{first}
 		bytes := first.size
 	fill:
-		for len(batch) < MaxBatch {
+		for len(batch) < p.maxBatch {
 			select {
 			case r, ok := <-q:
 				if !ok {

@@ -58,7 +58,7 @@ type messageRow struct {
 	Direction   string
 	ChannelKind string
 	ChannelID   string
-	ExternalID  string
+	ExternalID  *string // nil until the channel gives one
 	InboundID   string
 	AuthorName  string
 	AuthorEmail string

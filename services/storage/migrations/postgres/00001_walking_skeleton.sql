@@ -58,7 +58,7 @@ CREATE TABLE messages (
     direction    TEXT NOT NULL,
     channel_kind TEXT NOT NULL,
     channel_id   TEXT NOT NULL,
-    external_id  TEXT NOT NULL DEFAULT '',
+    external_id  TEXT, -- NULL until the channel gives one (outbound)
     inbound_id   TEXT NOT NULL DEFAULT '',
     author_name  TEXT NOT NULL DEFAULT '',
     author_email TEXT NOT NULL DEFAULT '',
@@ -66,8 +66,9 @@ CREATE TABLE messages (
     received_at  TIMESTAMPTZ NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL
 );
--- What makes a redelivered or retried inbound contact harmless.
-CREATE UNIQUE INDEX messages_channel_external ON messages (channel_kind, channel_id, external_id) WHERE external_id <> '';
+-- What makes a redelivered or retried inbound contact harmless. Not a
+-- partial index: neither planner can match "external_id IN (...)" to one.
+CREATE UNIQUE INDEX messages_channel_external ON messages (channel_kind, channel_id, external_id);
 CREATE INDEX messages_case ON messages (case_id, id);
 
 -- +goose Down
