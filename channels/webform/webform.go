@@ -55,6 +55,15 @@ type Config struct {
 	// KnownCategory reports whether code is a category of the catalogue.
 	KnownCategory func(ctx context.Context, code string) (bool, error)
 	Logger        *slog.Logger
+	// HTML, when set, answers browsers (a form post that accepts
+	// text/html) with pages instead of JSON.
+	HTML Responder
+}
+
+// Responder renders the outcome of a browser's form post.
+type Responder interface {
+	Accepted(w http.ResponseWriter, r *http.Request, contactID string)
+	Rejected(w http.ResponseWriter, r *http.Request, status int, msg string, sub Submission, fields []FieldViolation)
 }
 
 // Handler serves the submission endpoint.
@@ -79,10 +88,13 @@ type Submission struct {
 	Message  string `json:"message"`
 }
 
-// FieldViolation names one bad field.
+// FieldViolation names one bad field (google.rpc.BadRequest.FieldViolation).
 type FieldViolation struct {
 	Field       string `json:"field"`
 	Description string `json:"description"`
+	// Reason is machine-readable: REQUIRED, TOO_LONG, INVALID_EMAIL,
+	// CONTROL_CHARACTERS, UNKNOWN_CATEGORY.
+	Reason string `json:"reason"`
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -92,6 +104,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub, status, msg := decode(w, r)
+	writeError := writeError
+	if h.cfg.HTML != nil && wantsHTML(r) {
+		writeError = func(w http.ResponseWriter, status int, msg string, fields []FieldViolation) {
+			h.cfg.HTML.Rejected(w, r, status, msg, sub, fields)
+		}
+	}
 	if status != 0 {
 		writeError(w, status, msg, nil)
 		return
@@ -118,9 +136,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "the submission could not be stored; retry (with the same Idempotency-Key)", nil)
 		return
 	}
+	if h.cfg.HTML != nil && wantsHTML(r) {
+		h.cfg.HTML.Accepted(w, r, c.Id)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string]string{"contactId": c.Id})
+}
+
+// wantsHTML: a browser posting the HTML form (JSON clients get JSON).
+func wantsHTML(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded" && strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 // decode reads the body in the content type the client declared. It returns
@@ -193,41 +221,41 @@ func (h *Handler) validate(ctx context.Context, s *Submission) ([]FieldViolation
 	s.Subject = clean(s.Subject)
 	s.Message = strings.TrimSpace(strings.ReplaceAll(s.Message, "\r\n", "\n"))
 	var v []FieldViolation
-	add := func(f, d string) { v = append(v, FieldViolation{Field: f, Description: d}) }
+	add := func(f, reason, d string) { v = append(v, FieldViolation{Field: f, Description: d, Reason: reason}) }
 	text := func(field, val string, max int) {
 		switch {
 		case val == "":
-			add(field, "is required")
+			add(field, "REQUIRED", "is required")
 		case utf8.RuneCountInString(val) > max:
-			add(field, fmt.Sprintf("must be at most %d characters", max))
+			add(field, "TOO_LONG", fmt.Sprintf("must be at most %d characters", max))
 		case strings.ContainsFunc(val, forbidden):
-			add(field, "contains control characters")
+			add(field, "CONTROL_CHARACTERS", "contains control characters")
 		}
 	}
 	text("name", s.Name, maxNameRunes)
 	switch {
 	case s.Email == "":
-		add("email", "is required")
+		add("email", "REQUIRED", "is required")
 	case len(s.Email) > maxEmailBytes:
-		add("email", fmt.Sprintf("must be at most %d characters", maxEmailBytes))
+		add("email", "TOO_LONG", fmt.Sprintf("must be at most %d characters", maxEmailBytes))
 	default:
 		if a, err := mail.ParseAddress(s.Email); err != nil || a.Address != s.Email || !strings.Contains(a.Address[strings.LastIndex(a.Address, "@")+1:], ".") {
-			add("email", "is not a valid e-mail address (like nome@example.it)")
+			add("email", "INVALID_EMAIL", "is not a valid e-mail address (like nome@example.it)")
 		}
 	}
 	text("subject", s.Subject, maxSubjectRunes)
 	text("message", s.Message, maxMessageRunes)
 	if s.Category != "" {
-		if len(s.Category) > maxCategoryBytes {
-			add("category", "is not a known category code (see GET /v1/categories)")
-		} else {
+		known := false
+		if len(s.Category) <= maxCategoryBytes {
 			ok, err := h.cfg.KnownCategory(ctx, s.Category)
 			if err != nil {
 				return nil, err
 			}
-			if !ok {
-				add("category", fmt.Sprintf("%q is not a known category code (see GET /v1/categories)", s.Category))
-			}
+			known = ok
+		}
+		if !known {
+			add("category", "UNKNOWN_CATEGORY", "is not a known category code (see GET /v1/categories)")
 		}
 	}
 	return v, nil

@@ -28,6 +28,7 @@ import (
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/server"
 	"github.com/sportello/sportello/services/storage"
+	"github.com/sportello/sportello/web"
 )
 
 // app is a running Sportello: every part started by start, stopped by stop.
@@ -130,13 +131,15 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (a *app, err error
 		authn = anyOf{dev, tokens}
 	}
 
+	site := web.New(a.db, log)
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
 		Ready:     a.ready(js),
 		Cases:     cases.NewServer(a.db),
 		Directory: directory.NewServer(a.db),
 		Routes: map[string]http.Handler{
-			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log}),
+			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
+			"GET /{$}":   http.HandlerFunc(site.Home),
 		},
 	})
 	if err != nil {
