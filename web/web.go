@@ -60,7 +60,8 @@ func (s *Site) renderForm(w http.ResponseWriter, r *http.Request, status int, p 
 		http.Error(w, "servizio non disponibile / service unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	p.Categories, p.Lang, p.T, p.Action = cats, lang(r), texts[lang(r)], webform.Path
+	// The post keeps the page's language for the page that answers it.
+	p.Categories, p.Lang, p.T, p.Action = cats, lang(r), texts[lang(r)], webform.Path+"?lang="+lang(r)
 	s.render(w, status, "form.html", p)
 }
 

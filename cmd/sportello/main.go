@@ -95,6 +95,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	base := "http://" + a.Addr()
 	log.Info("sportello started", "listen", a.Addr(), "data_dir", cfg.DataDir, "database", a.db.Dialect(), "embedded_nats", a.ns != nil)
 	fmt.Fprintf(stdout, "\nSportello is running: %s\n", base)
+	fmt.Fprintf(stdout, "  request form:      %s/ (open it in a browser)\n", base)
 	fmt.Fprintf(stdout, "  submit a request:  curl -H 'Content-Type: application/json' -d '{\"name\":\"Maria Rossi\",\"email\":\"maria@example.it\",\"category\":\"microdata\",\"subject\":\"Microdati\",\"message\":\"Vorrei i microdati.\"}' %s/v1/channels/webform/submissions\n", base)
 	if a.devToken != "" {
 		fmt.Fprintf(stdout, "  list cases:        curl -H \"Authorization: Bearer $(cat %s/dev-admin-token)\" %s/v1/cases\n", cfg.DataDir, base)

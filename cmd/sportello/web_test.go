@@ -19,7 +19,7 @@ func TestIntegrationBrowserForm(t *testing.T) {
 	if home.Status != 200 || !strings.Contains(home.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("home: %d %s", home.Status, home.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{`<html lang="it">`, `action="/v1/channels/webform/submissions"`, `<option value="microdata"`, "File di microdati", `for="f-email"`} {
+	for _, want := range []string{`<html lang="it">`, `action="/v1/channels/webform/submissions?lang=it"`, `<option value="microdata"`, "File di microdati", `for="f-email"`} {
 		contains(t, "home page", string(home.Body), want)
 	}
 	if en := s.do("GET", "/?lang=en", "", nil, nil); !strings.Contains(string(en.Body), "Send a request") {
@@ -46,6 +46,9 @@ func TestIntegrationBrowserForm(t *testing.T) {
 		t.Fatalf("valid form: %d %s", r.Status, r.Body)
 	}
 	contains(t, "confirmation", string(r.Body), "Richiesta ricevuta")
+	// A language chosen on the page holds on the page that answers the post.
+	r = s.do("POST", webformPath+"?lang=en", formType, []byte(bad.Encode()), browser)
+	contains(t, "English error page", string(r.Body), "is not a valid e-mail address")
 	if c := s.waitForCases(1); c[0].Department != "communication" {
 		t.Fatalf("case = %v", c[0])
 	}
