@@ -45,6 +45,7 @@ const (
 	maxIdempotencyKey  = 255
 	maxCategoryBytes   = 64
 	defaultChannelName = "webform"
+	readTimeout        = 30 * time.Second
 )
 
 // Config configures the channel.
@@ -103,40 +104,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "use POST to submit a request", nil)
 		return
 	}
+	// Bound the time a client may take to send its body, not only its size.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
 	sub, status, msg := decode(w, r)
-	writeError := writeError
-	if h.cfg.HTML != nil && wantsHTML(r) {
-		writeError = func(w http.ResponseWriter, status int, msg string, fields []FieldViolation) {
+	html := h.cfg.HTML != nil && wantsHTML(r)
+	fail := func(status int, msg string, fields []FieldViolation) {
+		if html {
 			h.cfg.HTML.Rejected(w, r, status, msg, sub, fields)
+			return
 		}
+		writeError(w, status, msg, fields)
 	}
 	if status != 0 {
-		writeError(w, status, msg, nil)
+		fail(status, msg, nil)
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdempotencyKey || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("Idempotency-Key must be at most %d printable ASCII characters", maxIdempotencyKey), nil)
+		fail(http.StatusBadRequest, fmt.Sprintf("Idempotency-Key must be at most %d printable ASCII characters", maxIdempotencyKey), nil)
 		return
 	}
 	violations, err := h.validate(r.Context(), &sub)
 	if err != nil {
 		h.cfg.Logger.Error("webform: category lookup failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the service catalogue is unavailable; retry shortly", nil)
+		fail(http.StatusServiceUnavailable, "the service catalogue is unavailable; retry shortly", nil)
 		return
 	}
 	if len(violations) > 0 {
-		writeError(w, http.StatusBadRequest, "the submission has invalid fields", violations)
+		fail(http.StatusBadRequest, "the submission has invalid fields", violations)
 		return
 	}
 	c := h.contact(sub, key, r)
 	if err := h.cfg.Sink.Deliver(r.Context(), c); err != nil {
 		h.cfg.Logger.Error("webform: could not store submission", "err", err)
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "the submission could not be stored; retry (with the same Idempotency-Key)", nil)
+		fail(http.StatusServiceUnavailable, "the submission could not be stored; retry (with the same Idempotency-Key)", nil)
 		return
 	}
-	if h.cfg.HTML != nil && wantsHTML(r) {
+	if html {
 		h.cfg.HTML.Accepted(w, r, c.Id)
 		return
 	}

@@ -3,10 +3,7 @@
 // packages for its logic.
 package directory
 
-import (
-	"context"
-	"errors"
-)
+import "context"
 
 // Department is an office cases are routed to ("statistics").
 type Department struct {
@@ -28,9 +25,6 @@ type Store interface {
 	ListDepartments(ctx context.Context) ([]Department, error)
 	ListCategories(ctx context.Context) ([]Category, error)
 }
-
-// ErrNotFound is returned for an unknown department or category.
-var ErrNotFound = errors.New("not found")
 
 // TriageDepartment receives what no category or rule routes elsewhere.
 const TriageDepartment = "triage"

@@ -178,29 +178,32 @@ func (in *Intake) ingest(ctx context.Context, items []decoded) {
 	}
 	k := 0
 	for _, d := range items {
-		for i := range d.contacts {
-			o := outcomes[k]
-			k++
-			switch {
-			case o.Err != nil:
-				in.Metrics.Contacts.WithLabelValues("invalid").Inc()
-				data, _ := proto.Marshal(&inboundv1.InboundBatch{Contacts: d.protos[i : i+1]})
-				if !in.publishDeadLetter(d.msg, data, o.Err.Error(), fmt.Sprintf(":%d", i)) {
-					// Not in the DLQ yet: redeliver the whole message
-					// later; its stored contacts will be duplicates then.
-					in.retryLater(d.msg, errors.New("dead-letter publish failed"))
-					goto next
-				}
-			case o.Duplicate:
-				in.Metrics.Contacts.WithLabelValues("duplicate").Inc()
-			default:
-				in.Metrics.Contacts.WithLabelValues("created").Inc()
+		in.settle(d, outcomes[k:k+len(d.contacts)])
+		k += len(d.contacts)
+	}
+}
+
+// settle acks a message whose contacts were all stored, after moving any
+// invalid ones to the dead-letter stream. If that move fails the message is
+// redelivered later instead (its stored contacts are duplicates then).
+func (in *Intake) settle(d decoded, outcomes []intake.Outcome) {
+	for i, o := range outcomes {
+		switch {
+		case o.Err != nil:
+			in.Metrics.Contacts.WithLabelValues("invalid").Inc()
+			data, _ := proto.Marshal(&inboundv1.InboundBatch{Contacts: d.protos[i : i+1]})
+			if !in.publishDeadLetter(d.msg, data, o.Err.Error(), fmt.Sprintf(":%d", i)) {
+				in.retryLater(d.msg, errors.New("dead-letter publish failed"))
+				return
 			}
+		case o.Duplicate:
+			in.Metrics.Contacts.WithLabelValues("duplicate").Inc()
+		default:
+			in.Metrics.Contacts.WithLabelValues("created").Inc()
 		}
-		if err := d.msg.Ack(); err != nil {
-			in.Log.Warn("intake: ack failed; the message will be redelivered and deduplicated", "err", err)
-		}
-	next:
+	}
+	if err := d.msg.Ack(); err != nil {
+		in.Log.Warn("intake: ack failed; the message will be redelivered and deduplicated", "err", err)
 	}
 }
 

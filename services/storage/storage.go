@@ -128,9 +128,6 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // Close closes the connection pool.
 func (db *DB) Close() error { return db.sql.Close() }
 
-// Ping checks the database answers.
-func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
-
 // Migrate applies every pending migration. On PostgreSQL a session advisory
 // lock makes concurrent replicas wait for each other instead of racing.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
