@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,5 +112,36 @@ func TestMigrateCommand(t *testing.T) {
 	contains(t, "log", errOut.String(), "database is up to date")
 	if _, err := os.Stat(filepath.Join(dir, "sportello.db")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStartFailureCleansUp: a start that fails reports why, does not panic,
+// and releases what it had started (here the embedded NATS store), so the
+// next start on the same data dir works.
+func TestStartFailureCleansUp(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = taken.Addr().String()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err := start(context.Background(), cfg, log); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("start on a taken port = %v, want a listen error", err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	a, err := start(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("restart after a failed start: %v", err)
+	}
+	a.stop(context.Background())
+
+	bad := defaults()
+	bad.DataDir = t.TempDir()
+	bad.Database.DSN = "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"
+	if _, err := start(context.Background(), bad, log); err == nil || !strings.Contains(err.Error(), "postgres") {
+		t.Fatalf("start with an unreachable database = %v", err)
 	}
 }

@@ -53,8 +53,10 @@ func (a *app) Addr() string { return a.ln.Addr().String() }
 
 // start opens storage and messaging, declares streams, starts intake and
 // serves. On error it undoes what it started.
-func start(ctx context.Context, cfg Config, log *slog.Logger) (a *app, err error) {
-	a = &app{log: log}
+func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error) {
+	a := &app{log: log}
+	// Not "a" as a named result: "return nil, err" would nil it before
+	// this cleanup runs.
 	defer func() {
 		if err != nil {
 			a.stop(context.Background())
