@@ -68,7 +68,8 @@ func newRig(t *testing.T, wrap func(events.Ingester) events.Ingester) *rig {
 	}
 	reg := prometheus.NewRegistry()
 	r := &rig{js: js, nc: nc, db: db, metrics: events.NewIntakeMetrics(reg), pub: events.NewPublisher(js, events.NewPublisherMetrics(reg), 0)}
-	in := &events.Intake{JS: js, Consumer: cons, Ingester: ing, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: r.metrics, Backoff: fastBackoff}
+	in := &events.Intake{JS: js, Consumer: cons, Ingester: ing, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: r.metrics,
+		Backoff: fastBackoff, LagInterval: 10 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = in.Run(ctx) }()
@@ -266,4 +267,29 @@ func TestRetriesAreCappedThenDeadLettered(t *testing.T) {
 	if got := testutil.ToFloat64(r.metrics.Retries); got != float64(len(fastBackoff)) {
 		t.Fatalf("retries counted = %v, want %d", got, len(fastBackoff))
 	}
+}
+
+// blocked holds every Ingest until released, so messages pile up.
+type blocked struct {
+	events.Ingester
+	release chan struct{}
+}
+
+func (b *blocked) Ingest(ctx context.Context, cs []intake.Contact) ([]intake.Outcome, error) {
+	<-b.release
+	return b.Ingester.Ingest(ctx, cs)
+}
+
+func TestLagGauges(t *testing.T) {
+	release := make(chan struct{})
+	r := newRig(t, func(i events.Ingester) events.Ingester { return &blocked{Ingester: i, release: release} })
+	for i := 0; i < 5; i++ {
+		r.publishRaw(t, fmt.Sprint("lag-", i), batch(contact(fmt.Sprint("lag-", i))))
+	}
+	eventually(t, "lag of 5 messages", func() bool { return testutil.ToFloat64(r.metrics.Pending) == 5 })
+	close(release)
+	r.publishRaw(t, "poison", []byte("\xff"))
+	eventually(t, "lag back to 0 and one dead letter", func() bool {
+		return testutil.ToFloat64(r.metrics.Pending) == 0 && testutil.ToFloat64(r.metrics.DeadLetterDepth) == 1
+	})
 }

@@ -28,6 +28,10 @@ type IntakeMetrics struct {
 	DeadLetters prometheus.Counter
 	Retries     prometheus.Counter
 	TxSeconds   prometheus.Histogram
+	// Pending is the intake lag: messages in INBOUND not yet acked.
+	Pending prometheus.Gauge
+	// DeadLetterDepth is how many messages INBOUND_DLQ holds.
+	DeadLetterDepth prometheus.Gauge
 }
 
 // NewIntakeMetrics registers the collectors on reg.
@@ -47,7 +51,13 @@ func NewIntakeMetrics(reg prometheus.Registerer) *IntakeMetrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.Contacts, m.DeadLetters, m.Retries, m.TxSeconds)
+	m.Pending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "sportello_intake_pending_messages", Help: "Messages on the INBOUND stream that intake has not acked yet (lag).",
+	})
+	m.DeadLetterDepth = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "sportello_intake_dead_letter_messages", Help: "Messages held by the INBOUND_DLQ stream.",
+	})
+	reg.MustRegister(m.Contacts, m.DeadLetters, m.Retries, m.TxSeconds, m.Pending, m.DeadLetterDepth)
 	return m
 }
 
@@ -65,6 +75,8 @@ type Intake struct {
 	// Backoff must be the schedule the consumer was declared with
 	// (StreamConfig.Backoff); DefaultBackoff when nil.
 	Backoff []time.Duration
+	// LagInterval is how often the lag gauges are refreshed; 5s when zero.
+	LagInterval time.Duration
 }
 
 // Per transaction: at most this many JetStream messages and contacts.
@@ -101,6 +113,7 @@ func (in *Intake) Run(ctx context.Context) error {
 		<-ctx.Done()
 		it.Drain()
 	}()
+	go in.watchLag(ctx)
 	for first := range msgs {
 		batch := []jetstream.Msg{first}
 	fill:
@@ -256,6 +269,34 @@ func (in *Intake) publishDeadLetter(m jetstream.Msg, data []byte, reason, suffix
 	in.Metrics.DeadLetters.Inc()
 	in.Log.Error("intake: dead-lettered", "subject", m.Subject(), "reason", reason)
 	return true
+}
+
+// watchLag keeps the lag gauges current until ctx ends. The numbers come
+// from JetStream, so every replica reports the same, shared lag.
+func (in *Intake) watchLag(ctx context.Context) {
+	every := in.LagInterval
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		qctx, cancel := context.WithTimeout(ctx, every)
+		if info, err := in.Consumer.Info(qctx); err == nil {
+			in.Metrics.Pending.Set(float64(info.NumPending + uint64(info.NumAckPending)))
+		}
+		if s, err := in.JS.Stream(qctx, DeadLetterStream); err == nil {
+			if info, err := s.Info(qctx); err == nil {
+				in.Metrics.DeadLetterDepth.Set(float64(info.State.Msgs))
+			}
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (in *Intake) backoff() []time.Duration {
