@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,12 @@ import (
 	inboundv1 "github.com/sportello/sportello/api/sportello/inbound/v1"
 	"github.com/sportello/sportello/channels"
 )
+
+// OpenAPI documents Path as a Swagger 2.0 fragment (paths and
+// definitions) for the server to merge into /openapi.json.
+//
+//go:embed openapi.json
+var OpenAPI []byte
 
 // Kind is the channel kind of this adapter.
 const Kind = "webform"

@@ -285,6 +285,24 @@ func TestIntegrationOperationalEndpoints(t *testing.T) {
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	s.submit(defaultSubmit)
 	s.waitForCases(1)
+	doc := s.get("/openapi.json", "")
+	var api struct {
+		Paths       map[string]map[string]any
+		Definitions map[string]any
+	}
+	if err := json.Unmarshal(doc.Body, &api); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/v1/cases", "/v1/cases/{id}", "/v1/categories", webformPath} {
+		if api.Paths[p] == nil {
+			t.Errorf("/openapi.json lacks %s", p)
+		}
+	}
+	for _, d := range []string{"webformSubmission", "googleRpcStatus", "v1Case"} {
+		if api.Definitions[d] == nil {
+			t.Errorf("/openapi.json lacks definition %s", d)
+		}
+	}
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/openapi.json": `"/v1/cases/{id}"`,
 		"/metrics": `sportello_intake_contacts_total{outcome="created"} 1`} {
 		r := s.get(path, "")

@@ -143,6 +143,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
 			"GET /{$}":   http.HandlerFunc(site.Home),
 		},
+		OpenAPI: [][]byte{webform.OpenAPI},
 	})
 	if err != nil {
 		return nil, err

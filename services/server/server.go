@@ -43,6 +43,9 @@ type Deps struct {
 	Directory directoryv1.DirectoryServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
+	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
+	// Routes; merged into the generated document served at /openapi.json.
+	OpenAPI [][]byte
 }
 
 // Server is the running server.
@@ -92,6 +95,10 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 
+	doc, err := mergeOpenAPI(openapi.Document, d.OpenAPI...)
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", gw)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
@@ -99,7 +106,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openapi.Document)
+		_, _ = w.Write(doc)
 	})
 	for pattern, h := range d.Routes {
 		mux.Handle(pattern, h)

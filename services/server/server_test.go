@@ -61,3 +61,22 @@ func TestPermissionsNameServedMethods(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeOpenAPIRefusesRedefinition(t *testing.T) {
+	base := []byte(`{"paths":{"/a":{}},"definitions":{}}`)
+	if _, err := server.MergeOpenAPIForTest(base, []byte(`{"paths":{"/a":{}}}`)); err == nil {
+		t.Fatal("a fragment redefining a path was merged")
+	}
+	out, err := server.MergeOpenAPIForTest(base, []byte(`{"paths":{"/b":{}},"definitions":{"x":{}}}`))
+	if err != nil || !strings.Contains(string(out), `"/b"`) || !strings.Contains(string(out), `"x"`) {
+		t.Fatalf("merge = %s, %v", out, err)
+	}
+}
+
+func TestMergeOpenAPIRefusesDanglingRefs(t *testing.T) {
+	base := []byte(`{"paths":{},"definitions":{"a":{}}}`)
+	_, err := server.MergeOpenAPIForTest(base, []byte(`{"paths":{"/b":{"post":{"responses":{"200":{"schema":{"$ref":"#/definitions/nope"}}}}}}}`))
+	if err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("dangling $ref accepted: %v", err)
+	}
+}

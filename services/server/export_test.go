@@ -1,0 +1,4 @@
+package server
+
+// MergeOpenAPIForTest exposes mergeOpenAPI to the external tests.
+var MergeOpenAPIForTest = mergeOpenAPI
