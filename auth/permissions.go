@@ -21,6 +21,8 @@ var Permissions = map[string]Access{
 	"/sportello.cases.v1.CaseService/ListCases":                Staff,
 	"/sportello.directory.v1.DirectoryService/ListCategories":  Public,
 	"/sportello.directory.v1.DirectoryService/ListDepartments": Public,
+	"/sportello.admin.v1.DeadLetterService/ListDeadLetters":    Admin,
+	"/sportello.admin.v1.DeadLetterService/ReplayDeadLetter":   Admin,
 	"/grpc.health.v1.Health/Check":                             Public,
 	"/grpc.health.v1.Health/List":                              Public,
 	"/grpc.health.v1.Health/Watch":                             Public,

@@ -23,6 +23,7 @@ import (
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/deadletters"
 	"github.com/sportello/sportello/services/directory"
 	"github.com/sportello/sportello/services/events"
 	"github.com/sportello/sportello/services/intake"
@@ -136,9 +137,10 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	site := web.New(a.db, log)
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
-		Ready:     a.ready(js),
-		Cases:     cases.NewServer(a.db),
-		Directory: directory.NewServer(a.db),
+		Ready:       a.ready(js),
+		Cases:       cases.NewServer(a.db),
+		Directory:   directory.NewServer(a.db),
+		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{
 			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
 			"GET /{$}":   http.HandlerFunc(site.Home),

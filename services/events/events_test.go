@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	inboundv1 "github.com/sportello/sportello/api/sportello/inbound/v1"
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/deadletters"
 	"github.com/sportello/sportello/services/directory"
 	"github.com/sportello/sportello/services/events"
 	"github.com/sportello/sportello/services/intake"
@@ -292,4 +294,55 @@ func TestLagGauges(t *testing.T) {
 	eventually(t, "lag back to 0 and one dead letter", func() bool {
 		return testutil.ToFloat64(r.metrics.Pending) == 0 && testutil.ToFloat64(r.metrics.DeadLetterDepth) == 1
 	})
+}
+
+// outage fails every Ingest while down is set.
+type outage struct {
+	events.Ingester
+	down atomic.Bool
+}
+
+func (o *outage) Ingest(ctx context.Context, cs []intake.Contact) ([]intake.Outcome, error) {
+	if o.down.Load() {
+		return nil, errors.New("database unavailable")
+	}
+	return o.Ingester.Ingest(ctx, cs)
+}
+
+// TestDeadLetterReplay: contacts dead-lettered during an outage are listed
+// (without their content) and become cases when replayed afterwards.
+func TestDeadLetterReplay(t *testing.T) {
+	var o *outage
+	r := newRig(t, func(i events.Ingester) events.Ingester {
+		o = &outage{Ingester: i}
+		o.down.Store(true)
+		return o
+	})
+	r.publishRaw(t, "a", batch(contact("a"), contact("b")))
+	r.publishRaw(t, "c", batch(contact("c")))
+	eventually(t, "two dead letters", func() bool { return r.dlqCount(t) == 2 })
+	o.down.Store(false)
+
+	dl := &events.DeadLetters{JS: r.js}
+	list, err := dl.List(context.Background(), 0, 10)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if list[0].Contacts != 2 || list[0].OriginalSubject != "sportello.inbound.webform.webform" || !strings.Contains(list[0].Reason, "database unavailable") {
+		t.Fatalf("entry = %+v", list[0])
+	}
+	if page, _ := dl.List(context.Background(), list[0].Sequence, 10); len(page) != 1 || page[0].Sequence != list[1].Sequence {
+		t.Fatalf("second page = %+v", page)
+	}
+	if err := dl.Replay(context.Background(), list[0].Sequence); err != nil {
+		t.Fatal(err)
+	}
+	if err := dl.Replay(context.Background(), list[0].Sequence); !errors.Is(err, deadletters.ErrNotFound) {
+		t.Fatalf("second replay = %v, want ErrNotFound", err)
+	}
+	eventually(t, "replayed contacts become cases", func() bool { return len(r.cases(t)) == 2 })
+	rest, err := dl.List(context.Background(), 0, 10)
+	if err != nil || len(rest) != 1 || rest[0].Sequence != list[1].Sequence {
+		t.Fatalf("after replay List = %+v, %v", rest, err)
+	}
 }

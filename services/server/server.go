@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/sportello/sportello/api/openapi"
+	adminv1 "github.com/sportello/sportello/api/sportello/admin/v1"
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
 	"github.com/sportello/sportello/auth"
@@ -38,9 +39,10 @@ type Deps struct {
 	Authenticator auth.Authenticator
 	// Ready reports whether the process can do its work (database migrated,
 	// JetStream reachable); /readyz and the gRPC health service follow it.
-	Ready     func(context.Context) error
-	Cases     casesv1.CaseServiceServer
-	Directory directoryv1.DirectoryServiceServer
+	Ready       func(context.Context) error
+	Cases       casesv1.CaseServiceServer
+	Directory   directoryv1.DirectoryServiceServer
+	DeadLetters adminv1.DeadLetterServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
@@ -71,6 +73,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	)
 	casesv1.RegisterCaseServiceServer(s.grpc, d.Cases)
 	directoryv1.RegisterDirectoryServiceServer(s.grpc, d.Directory)
+	adminv1.RegisterDeadLetterServiceServer(s.grpc, d.DeadLetters)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -92,6 +95,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	if err := directoryv1.RegisterDirectoryServiceHandler(ctx, gw, conn); err != nil {
+		return nil, err
+	}
+	if err := adminv1.RegisterDeadLetterServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
 
