@@ -35,7 +35,7 @@ generate:
 ## verify: generated code in sync, formatted, vetted, linted
 verify: generate lint
 	@git diff --exit-code -- api || { echo "generated code is out of date: run make generate and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- api)" || { echo "untracked generated files:"; git status --porcelain -- api; exit 1; }
+	@test -z "$$(git status --porcelain -- api | grep '^??')" || { echo "generated files not added to git:"; git status --porcelain -- api | grep '^??'; exit 1; }
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^api/')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
