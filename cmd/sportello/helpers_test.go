@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/auth"
@@ -233,3 +234,5 @@ func contains(t *testing.T, what, s, sub string) {
 }
 
 func jsonUnmarshal(b []byte, m *casesv1.ListCasesResponse) error { return protojson.Unmarshal(b, m) }
+
+func jsonUnmarshalAny(b []byte, m proto.Message) error { return protojson.Unmarshal(b, m) }

@@ -44,6 +44,8 @@ type app struct {
 
 	stopIntake context.CancelFunc
 	intakeDone chan struct{}
+	stopRelay  context.CancelFunc
+	relayDone  chan struct{}
 	serveDone  chan error    // Serve's result, for the caller to watch
 	served     chan struct{} // closed when Serve has returned
 	devToken   string
@@ -120,6 +122,14 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		}
 	}()
 
+	relayCtx, stopRelay := context.WithCancel(context.Background())
+	a.stopRelay, a.relayDone = stopRelay, make(chan struct{})
+	relay := &events.Relay{JS: js, Outbox: a.db, Log: log, Published: events.NewRelayCounter(reg)}
+	go func() {
+		defer close(a.relayDone)
+		relay.Run(relayCtx)
+	}()
+
 	a.publisher = events.NewPublisher(js, events.NewPublisherMetrics(reg), cfg.NATS.PublishBatch)
 	tokens, err := auth.NewStaticTokens(cfg.Auth.Tokens)
 	if err != nil {
@@ -138,7 +148,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
 		Ready:       a.ready(js),
-		Cases:       cases.NewServer(a.db),
+		Cases:       cases.NewServer(a.db, a.db),
 		Directory:   directory.NewServer(a.db),
 		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{
@@ -205,6 +215,12 @@ func (a *app) stop(ctx context.Context) {
 			a.log.Warn("intake did not drain in time; unacked messages will be redelivered")
 		}
 		phase("intake")
+	}
+	if a.stopRelay != nil {
+		// What it has not published yet stays in the outbox for the next start.
+		a.stopRelay()
+		<-a.relayDone
+		phase("relay")
 	}
 	if a.nc != nil {
 		a.nc.Close()

@@ -3,8 +3,10 @@ package cases
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -17,11 +19,12 @@ import (
 // Server implements casesv1.CaseServiceServer.
 type Server struct {
 	casesv1.UnimplementedCaseServiceServer
-	store Store
+	store   Store
+	history History
 }
 
-// NewServer returns the gRPC CaseService on store.
-func NewServer(store Store) *Server { return &Server{store: store} }
+// NewServer returns the gRPC CaseService on store and history.
+func NewServer(store Store, history History) *Server { return &Server{store: store, history: history} }
 
 const (
 	defaultPageSize = 50
@@ -100,8 +103,97 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 	return resp, nil
 }
 
+// ChangeStatus moves a case the caller works along its lifecycle.
+func (s *Server) ChangeStatus(ctx context.Context, req *casesv1.ChangeStatusRequest) (*casesv1.Case, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	to, ok := statusFromProto[req.GetStatus()]
+	if !ok {
+		return nil, status.Error(codes.InvalidArgument, "status is required")
+	}
+	version, err := parseEtag(req.GetEtag())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if len(req.GetReason()) > maxReasonBytes {
+		return nil, status.Errorf(codes.InvalidArgument, "reason longer than %d bytes", maxReasonBytes)
+	}
+	c, err := s.history.UpdateCase(ctx, req.GetId(), version, func(c *Case) ([]Event, error) {
+		// Checked inside the transaction: the case may have moved since.
+		if !p.InDepartment(c.Department) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, req.GetId())
+		}
+		return ChangeStatus(p.Subject, to, req.GetReason())(c)
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return toProto(c), nil
+}
+
+// ListCaseEvents returns the history of a case the caller may see.
+func (s *Server) ListCaseEvents(ctx context.Context, req *casesv1.ListCaseEventsRequest) (*casesv1.ListCaseEventsResponse, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	c, err := s.store.GetCase(ctx, req.GetCaseId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if !p.InDepartment(c.Department) {
+		return nil, status.Errorf(codes.NotFound, "case %s not found", req.GetCaseId())
+	}
+	limit := int(req.GetPageSize())
+	switch {
+	case limit < 0:
+		return nil, status.Error(codes.InvalidArgument, "page_size must not be negative")
+	case limit == 0:
+		limit = 100
+	case limit > 1000:
+		limit = 1000
+	}
+	evs, err := s.history.ListCaseEvents(ctx, c.ID, req.GetPageToken(), limit+1)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &casesv1.ListCaseEventsResponse{}
+	if len(evs) > limit {
+		evs = evs[:limit]
+		resp.NextPageToken = evs[len(evs)-1].ID
+	}
+	for _, e := range evs {
+		resp.Events = append(resp.Events, EventToProto(e))
+	}
+	return resp, nil
+}
+
+// EventToProto is the wire form of an event, on the API and CASE_EVENTS.
+func EventToProto(e Event) *casesv1.CaseEvent {
+	ch := make(map[string]*casesv1.FieldChange, len(e.Changes))
+	for k, v := range e.Changes {
+		ch[k] = &casesv1.FieldChange{Before: v.Before, After: v.After}
+	}
+	return &casesv1.CaseEvent{Id: e.ID, CaseId: e.CaseID, Type: string(e.Type), Actor: e.Actor, Reason: e.Reason,
+		Changes: ch, Department: e.Department, CaseVersion: e.CaseVersion, Time: timestamppb.New(e.Time)}
+}
+
+const maxReasonBytes = 2000
+
+// parseEtag reads W/"<version>"; "" means any version.
+func parseEtag(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(s, `W/"`), `"`), 10, 64)
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("%w: malformed etag %q", ErrInvalidArgument, s)
+	}
+	return v, nil
+}
+
 func toStatus(err error) error {
 	switch {
+	case errors.Is(err, ErrConflict):
+		return status.Error(codes.Aborted, err.Error())
+	case errors.Is(err, ErrFailedPrecondition):
+		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrInvalidArgument):
@@ -119,6 +211,14 @@ var statusToProto = map[Status]casesv1.Status{
 	StatusPendingCitizen: casesv1.Status_STATUS_PENDING_CITIZEN, StatusOnHold: casesv1.Status_STATUS_ON_HOLD,
 	StatusResolved: casesv1.Status_STATUS_RESOLVED, StatusClosed: casesv1.Status_STATUS_CLOSED,
 }
+
+var statusFromProto = func() map[casesv1.Status]Status {
+	m := make(map[casesv1.Status]Status, len(statusToProto))
+	for k, v := range statusToProto {
+		m[v] = k
+	}
+	return m
+}()
 
 func toProto(c Case) *casesv1.Case {
 	return &casesv1.Case{

@@ -79,6 +79,8 @@ const (
 	DeadLetterStream = "INBOUND_DLQ"
 	DeadLetterPrefix = "sportello.dlq.inbound."
 	IntakeConsumer   = "intake"
+	CaseEventsStream = "CASE_EVENTS"
+	CaseEventsPrefix = "sportello.case."
 )
 
 // DefaultBackoff is the intake redelivery schedule: capped, with growing
@@ -129,6 +131,18 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 	})
 	if err != nil {
 		return nil, fmt.Errorf("declare stream %s: %w", DeadLetterStream, err)
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        CaseEventsStream,
+		Description: "Case history, relayed from the database outbox: sportello.case.<type>.",
+		Subjects:    []string{CaseEventsPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      30 * 24 * time.Hour,
+		Duplicates:  10 * time.Minute,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("declare stream %s: %w", CaseEventsStream, err)
 	}
 	cons, err := inbound.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:     IntakeConsumer,

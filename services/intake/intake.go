@@ -36,6 +36,8 @@ type NewCase struct {
 	Department string
 	Category   string // "" when the hint was unknown
 	Subject    string // never empty
+	// RoutingNote explains the department, for the case history.
+	RoutingNote string
 }
 
 // Outcome is what happened to one contact.
@@ -160,8 +162,14 @@ func validate(c Contact) error {
 // category, otherwise triage. Routing rules (issue #3) slot in here.
 func route(c Contact, cats map[string]directory.Category) NewCase {
 	nc := NewCase{Contact: c, Department: directory.TriageDepartment, Subject: subjectOf(c)}
-	if cat, ok := cats[c.CategoryHint]; ok {
+	switch cat, ok := cats[c.CategoryHint]; {
+	case ok:
 		nc.Category, nc.Department = cat.Code, cat.DepartmentID
+		nc.RoutingNote = fmt.Sprintf("routed to %s by category %q", cat.DepartmentID, cat.Code)
+	case c.CategoryHint != "":
+		nc.RoutingNote = fmt.Sprintf("routed to %s: unknown category %q", directory.TriageDepartment, c.CategoryHint)
+	default:
+		nc.RoutingNote = fmt.Sprintf("routed to %s: no category", directory.TriageDepartment)
 	}
 	return nc
 }

@@ -83,10 +83,23 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase)
 			}
 			out[i] = intake.Outcome{CaseID: id, Reference: ref}
 		}
+		var evRows []caseEventRow
+		for n, i := range fresh {
+			c := caseRows[n].toCase()
+			rows, err := eventRows(c, []cases.Event{{Type: cases.EventCreated, Actor: cases.SystemActor, Reason: batch[i].RoutingNote,
+				Changes: map[string]cases.Change{"status": {After: string(cases.StatusNew)}, "department": {After: c.Department}}}}, now)
+			if err != nil {
+				return err
+			}
+			evRows = append(evRows, rows...)
+		}
 		if err := tx.CreateInBatches(caseRows, db.rowsPerInsert()).Error; err != nil {
 			return err
 		}
-		return tx.CreateInBatches(msgRows, db.rowsPerInsert()).Error
+		if err := tx.CreateInBatches(msgRows, db.rowsPerInsert()).Error; err != nil {
+			return err
+		}
+		return tx.CreateInBatches(evRows, db.rowsPerInsert()).Error
 	})
 	if isUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: %v", ErrConflict, err)

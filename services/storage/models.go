@@ -68,3 +68,18 @@ type messageRow struct {
 }
 
 func (messageRow) TableName() string { return "messages" }
+
+type caseEventRow struct {
+	ID           string `gorm:"primaryKey"`
+	CaseID       string
+	Type         string
+	Actor        string
+	Reason       string
+	Changes      string
+	DepartmentID string
+	CaseVersion  int64
+	CreatedAt    time.Time
+	PublishedAt  *time.Time
+}
+
+func (caseEventRow) TableName() string { return "case_events" }

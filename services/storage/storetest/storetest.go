@@ -36,6 +36,7 @@ func RunTests(t *testing.T, b Backend) {
 		{"ListCasesPaging", testListCasesPaging},
 		{"GetCaseNotFound", testGetCaseNotFound},
 	}
+	tests = append(tests, historyTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -19,8 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CaseService_GetCase_FullMethodName   = "/sportello.cases.v1.CaseService/GetCase"
-	CaseService_ListCases_FullMethodName = "/sportello.cases.v1.CaseService/ListCases"
+	CaseService_GetCase_FullMethodName        = "/sportello.cases.v1.CaseService/GetCase"
+	CaseService_ListCases_FullMethodName      = "/sportello.cases.v1.CaseService/ListCases"
+	CaseService_ChangeStatus_FullMethodName   = "/sportello.cases.v1.CaseService/ChangeStatus"
+	CaseService_ListCaseEvents_FullMethodName = "/sportello.cases.v1.CaseService/ListCaseEvents"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -34,6 +36,11 @@ type CaseServiceClient interface {
 	GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// ListCases pages through cases with a cursor.
 	ListCases(ctx context.Context, in *ListCasesRequest, opts ...grpc.CallOption) (*ListCasesResponse, error)
+	// ChangeStatus moves a case along its lifecycle. An illegal transition is
+	// FAILED_PRECONDITION naming the allowed ones; a stale etag is ABORTED.
+	ChangeStatus(ctx context.Context, in *ChangeStatusRequest, opts ...grpc.CallOption) (*Case, error)
+	// ListCaseEvents returns the case's history, oldest first.
+	ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error)
 }
 
 type caseServiceClient struct {
@@ -64,6 +71,26 @@ func (c *caseServiceClient) ListCases(ctx context.Context, in *ListCasesRequest,
 	return out, nil
 }
 
+func (c *caseServiceClient) ChangeStatus(ctx context.Context, in *ChangeStatusRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseService_ChangeStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCaseEventsResponse)
+	err := c.cc.Invoke(ctx, CaseService_ListCaseEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -75,6 +102,11 @@ type CaseServiceServer interface {
 	GetCase(context.Context, *GetCaseRequest) (*Case, error)
 	// ListCases pages through cases with a cursor.
 	ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error)
+	// ChangeStatus moves a case along its lifecycle. An illegal transition is
+	// FAILED_PRECONDITION naming the allowed ones; a stale etag is ABORTED.
+	ChangeStatus(context.Context, *ChangeStatusRequest) (*Case, error)
+	// ListCaseEvents returns the case's history, oldest first.
+	ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -90,6 +122,12 @@ func (UnimplementedCaseServiceServer) GetCase(context.Context, *GetCaseRequest) 
 }
 func (UnimplementedCaseServiceServer) ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCases not implemented")
+}
+func (UnimplementedCaseServiceServer) ChangeStatus(context.Context, *ChangeStatusRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChangeStatus not implemented")
+}
+func (UnimplementedCaseServiceServer) ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCaseEvents not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -148,6 +186,42 @@ func _CaseService_ListCases_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_ChangeStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChangeStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).ChangeStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_ChangeStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).ChangeStatus(ctx, req.(*ChangeStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_ListCaseEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCaseEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).ListCaseEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_ListCaseEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).ListCaseEvents(ctx, req.(*ListCaseEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +236,14 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCases",
 			Handler:    _CaseService_ListCases_Handler,
+		},
+		{
+			MethodName: "ChangeStatus",
+			Handler:    _CaseService_ChangeStatus_Handler,
+		},
+		{
+			MethodName: "ListCaseEvents",
+			Handler:    _CaseService_ListCaseEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
