@@ -130,13 +130,14 @@ type result struct {
 	peakRSSMB               float64
 	meanBatch, meanTxMs     float64
 	txCount, publishCount   float64
+	relayedAtVisible        float64 // case events on CASE_EVENTS when the last case became visible
 	failures                int
 }
 
 func (r result) line() string {
-	return fmt.Sprintf("%-8s %s n=%d c=%d  accepted %.0f/s  visible %.0f/s  POST→visible p50 %v p99 %v  (202 p99 %v)  server CPU %.1fs  peak RSS %.0f MB  mean batch %.1f  tx %0.f (mean %.2f ms)  failures %d",
+	return fmt.Sprintf("%-8s %s n=%d c=%d  accepted %.0f/s  visible %.0f/s  POST→visible p50 %v p99 %v  (202 p99 %v)  server CPU %.1fs  peak RSS %.0f MB  mean batch %.1f  tx %0.f (mean %.2f ms)  events relayed %.0f  failures %d",
 		r.backend, r.variant(), r.n, r.c, float64(r.n)/r.acceptSecs, float64(r.n)/r.visibleSecs, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
-		r.acceptP99.Round(time.Millisecond), r.cpuSecs, r.peakRSSMB, r.meanBatch, r.txCount, r.meanTxMs, r.failures)
+		r.acceptP99.Round(time.Millisecond), r.cpuSecs, r.peakRSSMB, r.meanBatch, r.txCount, r.meanTxMs, r.relayedAtVisible, r.failures)
 }
 
 func (r result) variant() string {
@@ -218,7 +219,9 @@ func runOne(backend, bin, pgDSN string, n, c, batch int) (result, error) {
 	if err := <-pollErr; err != nil {
 		return res, err
 	}
+	relayed := scrape(base)["sportello_case_events_published_total"] - metrics0["sportello_case_events_published_total"]
 	res.failures = l.failures
+	res.relayedAtVisible = relayed
 	var lat, acc []time.Duration
 	var lastVisible time.Time
 	for subject, posted := range l.posted {
@@ -451,12 +454,12 @@ func report(rs []result, n int) string {
 	fmt.Fprintf(&b, "- Machine: %s\n", machine())
 	fmt.Fprintf(&b, "- Command: `%s`\n", strings.Join(os.Args, " "))
 	fmt.Fprintf(&b, "- Each run: a fresh `sportello serve` process and empty database; %d web-form submissions (JSON, ~250 B) over HTTP/1.1 keep-alive from C concurrent clients on the same machine; a gRPC client polls `ListCases` until every submission is a case. Storage is durable throughout: JetStream file store with `sync_interval: always`; SQLite WAL with `synchronous=FULL`; PostgreSQL 15 with `fsync=on`, `synchronous_commit=on`.\n\n", n)
-	b.WriteString("| backend | publishing | C | accepted/s | visible/s | POST→visible p50 | p99 | 202 p99 | server CPU s | peak RSS MB | contacts per JetStream msg | intake tx | tx mean ms | failed |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| backend | publishing | C | accepted/s | visible/s | POST→visible p50 | p99 | 202 p99 | server CPU s | peak RSS MB | contacts per JetStream msg | intake tx | tx mean ms | case events relayed when all visible | failed |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.0f | %v | %v | %v | %.1f | %.0f | %.1f | %.0f | %.2f | %d |\n", r.backend, r.variant(), r.c,
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.0f | %v | %v | %v | %.1f | %.0f | %.1f | %.0f | %.2f | %.0f of %d | %d |\n", r.backend, r.variant(), r.c,
 			float64(r.n)/r.acceptSecs, float64(r.n)/r.visibleSecs, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
-			r.acceptP99.Round(time.Millisecond), r.cpuSecs, r.peakRSSMB, r.meanBatch, r.txCount, r.meanTxMs, r.failures)
+			r.acceptP99.Round(time.Millisecond), r.cpuSecs, r.peakRSSMB, r.meanBatch, r.txCount, r.meanTxMs, r.relayedAtVisible, r.n, r.failures)
 	}
 	return b.String()
 }

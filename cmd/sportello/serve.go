@@ -104,7 +104,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
-	consumer, err := events.EnsureStreams(ctx, js, events.StreamConfig{Replicas: cfg.NATS.Replicas})
+	consumer, err := events.EnsureStreams(ctx, js, events.StreamConfig{Replicas: cfg.NATS.Replicas, AsyncCaseEvents: a.ns != nil})
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 
 	relayCtx, stopRelay := context.WithCancel(context.Background())
 	a.stopRelay, a.relayDone = stopRelay, make(chan struct{})
-	relay := &events.Relay{JS: js, Outbox: a.db, Log: log, Published: events.NewRelayCounter(reg)}
+	relay := &events.Relay{JS: js, Outbox: a.db, Log: log, Published: events.NewRelayCounter(reg), Requeue: a.ns != nil}
 	go func() {
 		defer close(a.relayDone)
 		relay.Run(relayCtx)

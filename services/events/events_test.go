@@ -346,3 +346,37 @@ func TestDeadLetterReplay(t *testing.T) {
 		t.Fatalf("after replay List = %+v, %v", rest, err)
 	}
 }
+
+// TestRelayRequeueIsDeduplicated: events republished at start-up (after a
+// possible power loss) do not appear twice on CASE_EVENTS.
+func TestRelayRequeueIsDeduplicated(t *testing.T) {
+	r := newRig(t, nil)
+	r.publishRaw(t, "a", batch(contact("a"), contact("b")))
+	eventually(t, "two cases", func() bool { return len(r.cases(t)) == 2 })
+	count := func() uint64 {
+		s, err := r.js.Stream(context.Background(), events.CaseEventsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := s.Info(context.Background())
+		return info.State.Msgs
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for i, requeue := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		published := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
+		relay := &events.Relay{JS: r.js, Outbox: r.db, Log: log, Idle: 5 * time.Millisecond, Requeue: requeue, Published: published}
+		go func() { defer close(done); relay.Run(ctx) }()
+		// The first run publishes both events; the second, requeueing, must
+		// publish both again, and JetStream must drop them.
+		eventually(t, fmt.Sprintf("run %d publishes both events", i), func() bool {
+			return testutil.ToFloat64(published) == 2 && count() == 2
+		})
+		cancel()
+		<-done
+	}
+	if got := count(); got != 2 {
+		t.Fatalf("CASE_EVENTS holds %d messages after a requeue, want 2", got)
+	}
+}

@@ -88,6 +88,15 @@ const (
 // dead-letter stream.
 var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
 
+// CaseEventsDuplicates is CASE_EVENTS' duplicate window; it must exceed
+// the tail the relay republishes at start-up (RequeueWindow).
+const CaseEventsDuplicates = 10 * time.Minute
+
+// RequeueWindow is how far back the relay republishes at start-up when
+// CASE_EVENTS is stored asynchronously: more than the server's 2-minute
+// background sync, less than the duplicate window.
+const RequeueWindow = 5 * time.Minute
+
 // AckWait is how long JetStream waits for an ack before it redelivers to
 // another consumer; intake's transaction timeout stays well below it.
 const AckWait = 30 * time.Second
@@ -97,6 +106,12 @@ type StreamConfig struct {
 	Replicas int // 1 embedded; 3 on a cluster
 	// Backoff is the intake redelivery schedule; DefaultBackoff when nil.
 	Backoff []time.Duration
+	// AsyncCaseEvents stores CASE_EVENTS without a sync per message (the
+	// embedded, single-node server: one sync per event would cap the relay
+	// near 800 events/s). Its source of truth is the database, and the
+	// relay republishes the recent tail at start-up (Relay.Requeue), so a
+	// power loss loses no event. INBOUND always syncs every write.
+	AsyncCaseEvents bool
 }
 
 // EnsureStreams declares the streams and the intake consumer, creating or
@@ -132,15 +147,19 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 	if err != nil {
 		return nil, fmt.Errorf("declare stream %s: %w", DeadLetterStream, err)
 	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	caseEvents := jetstream.StreamConfig{
 		Name:        CaseEventsStream,
 		Description: "Case history, relayed from the database outbox: sportello.case.<type>.",
 		Subjects:    []string{CaseEventsPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      30 * 24 * time.Hour,
-		Duplicates:  10 * time.Minute,
+		Duplicates:  CaseEventsDuplicates,
 		Replicas:    cfg.Replicas,
-	})
+	}
+	if cfg.AsyncCaseEvents {
+		caseEvents.PersistMode = jetstream.AsyncPersistMode
+	}
+	_, err = js.CreateOrUpdateStream(ctx, caseEvents)
 	if err != nil {
 		return nil, fmt.Errorf("declare stream %s: %w", CaseEventsStream, err)
 	}

@@ -19,6 +19,9 @@ type Outbox interface {
 	// RelayEvents hands up to limit unpublished events, oldest first, to
 	// publish and marks them published only if publish returns nil.
 	RelayEvents(ctx context.Context, limit int, publish func([]cases.Event) error) (int, error)
+	// RequeueEvents marks events published in the last window as not
+	// published, so they are relayed again; it returns how many.
+	RequeueEvents(ctx context.Context, window time.Duration) (int, error)
 }
 
 // Relay publishes the case history to the CASE_EVENTS stream: the outbox
@@ -33,6 +36,9 @@ type Relay struct {
 	// when zero.
 	Idle      time.Duration
 	Published prometheus.Counter
+	// Requeue republishes the last RequeueWindow of events at start-up;
+	// set it when CASE_EVENTS is stored asynchronously.
+	Requeue bool
 }
 
 // NewRelayCounter registers the relay's counter on reg.
@@ -51,6 +57,15 @@ func (r *Relay) Run(ctx context.Context) {
 	idle := r.Idle
 	if idle <= 0 {
 		idle = 100 * time.Millisecond
+	}
+	if r.Requeue {
+		// Whatever a power loss took from the unsynced stream comes back;
+		// what JetStream still has, it drops as a duplicate.
+		if n, err := r.Outbox.RequeueEvents(ctx, RequeueWindow); err != nil {
+			r.Log.Warn("relay: requeue of recent events failed", "err", err)
+		} else if n > 0 {
+			r.Log.Info("relay: republishing recent events", "events", n)
+		}
 	}
 	for {
 		n, err := r.Outbox.RelayEvents(ctx, relayBatch, r.publish)

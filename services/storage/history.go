@@ -127,48 +127,74 @@ func toEvents(rows []caseEventRow) ([]cases.Event, error) {
 const relayLockID = 0x53504f5254454c4c // "SPORTELL"
 
 // RelayEvents hands up to limit unpublished events, oldest first, to
-// publish and marks them published, in one transaction: if publish fails
-// nothing is marked and the same events come again. On PostgreSQL a
-// transaction-scoped advisory lock lets one replica relay at a time, so
-// events leave in the order they were written; the others return 0.
+// publish and marks them published only if publish returns nil; a crash in
+// between publishes them again (the relay's message ids make that
+// harmless).
+//
+// PostgreSQL: one transaction holding a transaction-scoped advisory lock,
+// so one replica relays at a time and events leave in the order they were
+// written; the others return 0. Row writes by intake are not blocked.
+//
+// SQLite: one process owns the file, so no lock is needed; the rows are
+// read and published outside any transaction and marked in a short one
+// afterwards. A write transaction held across the publish would stall
+// intake for as long as JetStream takes to sync the batch.
 func (db *DB) RelayEvents(ctx context.Context, limit int, publish func([]cases.Event) error) (int, error) {
-	// A plain read first: an idle poll must not take SQLite's write lock
-	// (immediate transactions take it at BEGIN).
-	var pending []string
-	if err := db.gorm.WithContext(ctx).Model(&caseEventRow{}).Where("published_at IS NULL").Limit(1).Pluck("id", &pending).Error; err != nil || len(pending) == 0 {
-		return 0, err
+	if db.dialect == SQLite {
+		rows, err := unpublished(db.gorm.WithContext(ctx), limit)
+		if err != nil || len(rows) == 0 {
+			return 0, err
+		}
+		if err := publishRows(rows, publish); err != nil {
+			return 0, err
+		}
+		return len(rows), markPublished(db.gorm.WithContext(ctx), rows)
 	}
 	n := 0
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if db.dialect == Postgres {
-			var got bool
-			if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", int64(relayLockID)).Scan(&got).Error; err != nil {
-				return err
-			}
-			if !got {
-				return nil
-			}
-		}
-		var rows []caseEventRow
-		if err := tx.Where("published_at IS NULL").Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		var got bool
+		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", int64(relayLockID)).Scan(&got).Error; err != nil || !got {
 			return err
 		}
-		if len(rows) == 0 {
-			return nil
-		}
-		evs, err := toEvents(rows)
-		if err != nil {
+		rows, err := unpublished(tx, limit)
+		if err != nil || len(rows) == 0 {
 			return err
 		}
-		if err := publish(evs); err != nil {
+		if err := publishRows(rows, publish); err != nil {
 			return err
-		}
-		ids := make([]string, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
 		}
 		n = len(rows)
-		return tx.Model(&caseEventRow{}).Where("id IN ?", ids).Update("published_at", time.Now().UTC()).Error
+		return markPublished(tx, rows)
 	})
 	return n, err
+}
+
+func unpublished(tx *gorm.DB, limit int) ([]caseEventRow, error) {
+	var rows []caseEventRow
+	err := tx.Where("published_at IS NULL").Order("id").Limit(limit).Find(&rows).Error
+	return rows, err
+}
+
+func publishRows(rows []caseEventRow, publish func([]cases.Event) error) error {
+	evs, err := toEvents(rows)
+	if err != nil {
+		return err
+	}
+	return publish(evs)
+}
+
+func markPublished(tx *gorm.DB, rows []caseEventRow) error {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return tx.Model(&caseEventRow{}).Where("id IN ?", ids).Update("published_at", time.Now().UTC()).Error
+}
+
+// RequeueEvents marks the events published in the last window as not
+// published again, for the relay to republish.
+func (db *DB) RequeueEvents(ctx context.Context, window time.Duration) (int, error) {
+	res := db.gorm.WithContext(ctx).Model(&caseEventRow{}).Where("published_at > ?", time.Now().UTC().Add(-window)).
+		Update("published_at", nil)
+	return int(res.RowsAffected), res.Error
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/storage"
@@ -20,6 +21,7 @@ var historyTests = []struct {
 	{"UpdateCaseConcurrent", testUpdateCaseConcurrent},
 	{"CaseEventsPaging", testCaseEventsPaging},
 	{"RelayEvents", testRelayEvents},
+	{"RequeueEvents", testRequeueEvents},
 }
 
 func testCreatedEvent(t *testing.T, db *storage.DB) {
@@ -160,5 +162,24 @@ func testRelayEvents(t *testing.T, db *storage.DB) {
 	}
 	if len(got) != 3 || got[0].ID >= got[1].ID || got[1].ID >= got[2].ID {
 		t.Fatalf("relayed %d events, out of order or repeated", len(got))
+	}
+}
+
+func testRequeueEvents(t *testing.T, db *storage.DB) {
+	ctx := context.Background()
+	create(t, db, 2026, newCase("it", ""), newCase("it", ""))
+	if _, err := db.RelayEvents(ctx, 10, func([]cases.Event) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.RequeueEvents(ctx, time.Hour); err != nil || n != 2 {
+		t.Fatalf("RequeueEvents(1h) = %d, %v; want 2", n, err)
+	}
+	var again int
+	if _, err := db.RelayEvents(ctx, 10, func(evs []cases.Event) error { again = len(evs); return nil }); err != nil || again != 2 {
+		t.Fatalf("relayed %d again, %v", again, err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n, err := db.RequeueEvents(ctx, 10*time.Millisecond); err != nil || n != 0 {
+		t.Fatalf("RequeueEvents(10ms) = %d, %v; want 0 (published before the window)", n, err)
 	}
 }
