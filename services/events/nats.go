@@ -88,14 +88,16 @@ const (
 // dead-letter stream.
 var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
 
-// CaseEventsDuplicates is CASE_EVENTS' duplicate window; it must exceed
-// the tail the relay republishes at start-up (RequeueWindow).
+// CaseEventsDuplicates is CASE_EVENTS' duplicate window: a quick restart's
+// republished tail is dropped as duplicates.
 const CaseEventsDuplicates = 10 * time.Minute
 
-// RequeueWindow is how far back the relay republishes at start-up when
-// CASE_EVENTS is stored asynchronously: more than the server's 2-minute
-// background sync, less than the duplicate window.
-const RequeueWindow = 5 * time.Minute
+// requeueMargin reaches back before the last message CASE_EVENTS holds,
+// for events the relay published out of id order (concurrent commits).
+const requeueMargin = time.Minute
+
+// caseEventsMaxAge is how long CASE_EVENTS keeps events.
+const caseEventsMaxAge = 30 * 24 * time.Hour
 
 // AckWait is how long JetStream waits for an ack before it redelivers to
 // another consumer; intake's transaction timeout stays well below it.
@@ -152,7 +154,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 		Description: "Case history, relayed from the database outbox: sportello.case.<type>.",
 		Subjects:    []string{CaseEventsPrefix + ">"},
 		Storage:     jetstream.FileStorage,
-		MaxAge:      30 * 24 * time.Hour,
+		MaxAge:      caseEventsMaxAge,
 		Duplicates:  CaseEventsDuplicates,
 		Replicas:    cfg.Replicas,
 	}

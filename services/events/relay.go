@@ -19,9 +19,9 @@ type Outbox interface {
 	// RelayEvents hands up to limit unpublished events, oldest first, to
 	// publish and marks them published only if publish returns nil.
 	RelayEvents(ctx context.Context, limit int, publish func([]cases.Event) error) (int, error)
-	// RequeueEvents marks events published in the last window as not
+	// RequeueEvents marks events published at or after since as not
 	// published, so they are relayed again; it returns how many.
-	RequeueEvents(ctx context.Context, window time.Duration) (int, error)
+	RequeueEvents(ctx context.Context, since time.Time) (int, error)
 }
 
 // Relay publishes the case history to the CASE_EVENTS stream: the outbox
@@ -36,8 +36,8 @@ type Relay struct {
 	// when zero.
 	Idle      time.Duration
 	Published prometheus.Counter
-	// Requeue republishes the last RequeueWindow of events at start-up;
-	// set it when CASE_EVENTS is stored asynchronously.
+	// Requeue republishes, at start-up, what CASE_EVENTS may have lost:
+	// set it when the stream is stored asynchronously.
 	Requeue bool
 }
 
@@ -59,12 +59,8 @@ func (r *Relay) Run(ctx context.Context) {
 		idle = 100 * time.Millisecond
 	}
 	if r.Requeue {
-		// Whatever a power loss took from the unsynced stream comes back;
-		// what JetStream still has, it drops as a duplicate.
-		if n, err := r.Outbox.RequeueEvents(ctx, RequeueWindow); err != nil {
-			r.Log.Warn("relay: requeue of recent events failed", "err", err)
-		} else if n > 0 {
-			r.Log.Info("relay: republishing recent events", "events", n)
+		if err := r.requeue(ctx); err != nil {
+			r.Log.Warn("relay: requeue after restart failed", "err", err)
 		}
 	}
 	for {
@@ -81,6 +77,32 @@ func (r *Relay) Run(ctx context.Context) {
 		case <-time.After(idle):
 		}
 	}
+}
+
+// requeue republishes every event published since shortly before the
+// last message CASE_EVENTS still holds: what a power loss took from the
+// unsynced tail comes back, whenever the restart happens. JetStream drops
+// copies it still has inside its duplicate window; after a longer outage
+// consumers may see an event twice (CASE_EVENTS is at-least-once: consumers
+// deduplicate by event id).
+func (r *Relay) requeue(ctx context.Context) error {
+	s, err := r.JS.Stream(ctx, CaseEventsStream)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	since := time.Now().Add(-caseEventsMaxAge) // empty stream: all it could hold
+	if info.State.LastSeq > 0 && info.State.Msgs > 0 {
+		since = info.State.LastTime.Add(-requeueMargin)
+	}
+	n, err := r.Outbox.RequeueEvents(ctx, since)
+	if n > 0 {
+		r.Log.Info("relay: republishing events the stream may have lost", "events", n, "since", since)
+	}
+	return err
 }
 
 // publish sends a batch asynchronously and waits for every ack.

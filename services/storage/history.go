@@ -191,10 +191,10 @@ func markPublished(tx *gorm.DB, rows []caseEventRow) error {
 	return tx.Model(&caseEventRow{}).Where("id IN ?", ids).Update("published_at", time.Now().UTC()).Error
 }
 
-// RequeueEvents marks the events published in the last window as not
+// RequeueEvents marks the events published at or after since as not
 // published again, for the relay to republish.
-func (db *DB) RequeueEvents(ctx context.Context, window time.Duration) (int, error) {
-	res := db.gorm.WithContext(ctx).Model(&caseEventRow{}).Where("published_at > ?", time.Now().UTC().Add(-window)).
+func (db *DB) RequeueEvents(ctx context.Context, since time.Time) (int, error) {
+	res := db.gorm.WithContext(ctx).Model(&caseEventRow{}).Where("published_at >= ?", since.UTC()).
 		Update("published_at", nil)
 	return int(res.RowsAffected), res.Error
 }
