@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,9 +20,10 @@ type Outbox interface {
 	// RelayEvents hands up to limit unpublished events, oldest first, to
 	// publish and marks them published only if publish returns nil.
 	RelayEvents(ctx context.Context, limit int, publish func([]cases.Event) error) (int, error)
-	// RequeueEvents marks events published at or after since as not
-	// published, so they are relayed again; it returns how many.
-	RequeueEvents(ctx context.Context, since time.Time) (int, error)
+	// RequeueEvents puts every event whose id is at or after from (a
+	// UUIDv7, so: created at or after its time) back in the outbox; it
+	// returns how many.
+	RequeueEvents(ctx context.Context, from string) (int, error)
 }
 
 // Relay publishes the case history to the CASE_EVENTS stream: the outbox
@@ -79,12 +81,13 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 }
 
-// requeue republishes every event published since shortly before the
-// last message CASE_EVENTS still holds: what a power loss took from the
-// unsynced tail comes back, whenever the restart happens. JetStream drops
-// copies it still has inside its duplicate window; after a longer outage
-// consumers may see an event twice (CASE_EVENTS is at-least-once: consumers
-// deduplicate by event id).
+// requeue republishes what CASE_EVENTS may have lost: every event from
+// shortly before the last one the stream still holds (the relay publishes
+// in id order; the margin covers commits that landed out of order), or the
+// stream's whole age when it is empty. JetStream drops copies it still has
+// inside its duplicate window; after a longer outage consumers may see an
+// event twice (CASE_EVENTS is at-least-once: consumers deduplicate by event
+// id).
 func (r *Relay) requeue(ctx context.Context) error {
 	s, err := r.JS.Stream(ctx, CaseEventsStream)
 	if err != nil {
@@ -94,15 +97,37 @@ func (r *Relay) requeue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	since := time.Now().Add(-caseEventsMaxAge) // empty stream: all it could hold
-	if info.State.LastSeq > 0 && info.State.Msgs > 0 {
-		since = info.State.LastTime.Add(-requeueMargin)
+	from := time.Now().Add(-caseEventsMaxAge)
+	if info.State.Msgs > 0 {
+		// The last message that exists: LastSeq may name a deleted one.
+		last, err := s.GetLastMsgForSubject(ctx, CaseEventsPrefix+">")
+		if err != nil {
+			return err
+		}
+		id, err := uuid.Parse(last.Header.Get(jetstream.MsgIDHeader))
+		if err != nil || id.Version() != 7 {
+			return fmt.Errorf("last CASE_EVENTS message has no event id: %q", last.Header.Get(jetstream.MsgIDHeader))
+		}
+		sec, nsec := id.Time().UnixTime()
+		from = time.Unix(sec, nsec).Add(-requeueMargin)
 	}
-	n, err := r.Outbox.RequeueEvents(ctx, since)
+	n, err := r.Outbox.RequeueEvents(ctx, lowestV7(from).String())
 	if n > 0 {
-		r.Log.Info("relay: republishing events the stream may have lost", "events", n, "since", since)
+		r.Log.Info("relay: republishing events the stream may have lost", "events", n, "from", from)
 	}
 	return err
+}
+
+// lowestV7 is the smallest UUIDv7 of millisecond t: every id created at t
+// or later sorts at or after it.
+func lowestV7(t time.Time) uuid.UUID {
+	var u uuid.UUID
+	ms := uint64(t.UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	u[6], u[8] = 0x70, 0x80 // version 7, RFC 4122 variant
+	return u
 }
 
 // publish sends a batch asynchronously and waits for every ack.

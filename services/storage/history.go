@@ -60,7 +60,7 @@ func (db *DB) UpdateCase(ctx context.Context, id string, expectVersion int64, fn
 		if err != nil {
 			return err
 		}
-		if err := tx.Create(&rows).Error; err != nil {
+		if err := insertEvents(tx, rows, len(rows)); err != nil {
 			return err
 		}
 		out = c
@@ -89,6 +89,21 @@ func eventRows(c cases.Case, evs []cases.Event, now time.Time) ([]caseEventRow, 
 			Reason: e.Reason, Changes: string(changes), DepartmentID: c.Department, CaseVersion: c.Version, CreatedAt: now}
 	}
 	return rows, nil
+}
+
+// insertEvents writes events and their outbox rows.
+func insertEvents(tx *gorm.DB, rows []caseEventRow, perInsert int) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := tx.CreateInBatches(rows, perInsert).Error; err != nil {
+		return err
+	}
+	ob := make([]outboxRow, len(rows))
+	for i, r := range rows {
+		ob[i] = outboxRow{EventID: r.ID}
+	}
+	return tx.CreateInBatches(ob, perInsert).Error
 }
 
 // ListCaseEvents implements cases.History.
@@ -126,29 +141,29 @@ func toEvents(rows []caseEventRow) ([]cases.Event, error) {
 // relayLockID keys the PostgreSQL advisory lock of the outbox relay.
 const relayLockID = 0x53504f5254454c4c // "SPORTELL"
 
-// RelayEvents hands up to limit unpublished events, oldest first, to
-// publish and marks them published only if publish returns nil; a crash in
-// between publishes them again (the relay's message ids make that
-// harmless).
+// RelayEvents hands up to limit events waiting in the outbox, oldest
+// first, to publish and removes them from the outbox only if publish
+// returns nil; a crash in between publishes them again (the relay's message
+// ids make that harmless).
 //
 // PostgreSQL: one transaction holding a transaction-scoped advisory lock,
-// so one replica relays at a time and events leave in the order they were
-// written; the others return 0. Row writes by intake are not blocked.
+// so one replica relays at a time and events leave in id order; the others
+// return 0. Intake's writes are not blocked.
 //
 // SQLite: one process owns the file, so no lock is needed; the rows are
-// read and published outside any transaction and marked in a short one
-// afterwards. A write transaction held across the publish would stall
-// intake for as long as JetStream takes to sync the batch.
+// read and published outside any transaction and deleted afterwards. A
+// write transaction held across the publish would stall intake for as long
+// as JetStream takes to store the batch.
 func (db *DB) RelayEvents(ctx context.Context, limit int, publish func([]cases.Event) error) (int, error) {
 	if db.dialect == SQLite {
-		rows, err := unpublished(db.gorm.WithContext(ctx), limit)
+		rows, err := waiting(db.gorm.WithContext(ctx), limit)
 		if err != nil || len(rows) == 0 {
 			return 0, err
 		}
 		if err := publishRows(rows, publish); err != nil {
 			return 0, err
 		}
-		return len(rows), markPublished(db.gorm.WithContext(ctx), rows)
+		return len(rows), dequeue(db.gorm.WithContext(ctx), rows)
 	}
 	n := 0
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -156,7 +171,7 @@ func (db *DB) RelayEvents(ctx context.Context, limit int, publish func([]cases.E
 		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", int64(relayLockID)).Scan(&got).Error; err != nil || !got {
 			return err
 		}
-		rows, err := unpublished(tx, limit)
+		rows, err := waiting(tx, limit)
 		if err != nil || len(rows) == 0 {
 			return err
 		}
@@ -164,14 +179,15 @@ func (db *DB) RelayEvents(ctx context.Context, limit int, publish func([]cases.E
 			return err
 		}
 		n = len(rows)
-		return markPublished(tx, rows)
+		return dequeue(tx, rows)
 	})
 	return n, err
 }
 
-func unpublished(tx *gorm.DB, limit int) ([]caseEventRow, error) {
+func waiting(tx *gorm.DB, limit int) ([]caseEventRow, error) {
 	var rows []caseEventRow
-	err := tx.Where("published_at IS NULL").Order("id").Limit(limit).Find(&rows).Error
+	err := tx.Joins("JOIN case_event_outbox o ON o.event_id = case_events.id").
+		Order("case_events.id").Limit(limit).Find(&rows).Error
 	return rows, err
 }
 
@@ -183,18 +199,23 @@ func publishRows(rows []caseEventRow, publish func([]cases.Event) error) error {
 	return publish(evs)
 }
 
-func markPublished(tx *gorm.DB, rows []caseEventRow) error {
+func dequeue(tx *gorm.DB, rows []caseEventRow) error {
 	ids := make([]string, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
 	}
-	return tx.Model(&caseEventRow{}).Where("id IN ?", ids).Update("published_at", time.Now().UTC()).Error
+	return tx.Where("event_id IN ?", ids).Delete(&outboxRow{}).Error
 }
 
-// RequeueEvents marks the events published at or after since as not
-// published again, for the relay to republish.
-func (db *DB) RequeueEvents(ctx context.Context, since time.Time) (int, error) {
-	res := db.gorm.WithContext(ctx).Model(&caseEventRow{}).Where("published_at >= ?", since.UTC()).
-		Update("published_at", nil)
+// RequeueEvents puts every event whose id is at or after from back in the
+// outbox, for the relay to publish again; it returns how many it added.
+// Event ids are UUIDv7, so "id >= from" is "created at or after from's
+// time" on both engines.
+func (db *DB) RequeueEvents(ctx context.Context, from string) (int, error) {
+	if !validUUID(from) {
+		return 0, fmt.Errorf("requeue: %q is not an event id", from)
+	}
+	res := db.gorm.WithContext(ctx).Exec(`INSERT INTO case_event_outbox (event_id)
+		SELECT id FROM case_events WHERE id >= ? ON CONFLICT (event_id) DO NOTHING`, from)
 	return int(res.RowsAffected), res.Error
 }

@@ -99,7 +99,7 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase)
 		if err := tx.CreateInBatches(msgRows, db.rowsPerInsert()).Error; err != nil {
 			return err
 		}
-		return tx.CreateInBatches(evRows, db.rowsPerInsert()).Error
+		return insertEvents(tx, evRows, db.rowsPerInsert())
 	})
 	if isUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: %v", ErrConflict, err)

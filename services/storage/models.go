@@ -79,7 +79,12 @@ type caseEventRow struct {
 	DepartmentID string
 	CaseVersion  int64
 	CreatedAt    time.Time
-	PublishedAt  *time.Time
 }
 
 func (caseEventRow) TableName() string { return "case_events" }
+
+type outboxRow struct {
+	EventID string `gorm:"primaryKey"`
+}
+
+func (outboxRow) TableName() string { return "case_event_outbox" }

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/storage"
@@ -167,18 +166,26 @@ func testRelayEvents(t *testing.T, db *storage.DB) {
 
 func testRequeueEvents(t *testing.T, db *storage.DB) {
 	ctx := context.Background()
-	create(t, db, 2026, newCase("it", ""), newCase("it", ""))
+	out := create(t, db, 2026, newCase("it", ""), newCase("it", ""))
 	if _, err := db.RelayEvents(ctx, 10, func([]cases.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := db.RequeueEvents(ctx, time.Now().Add(-time.Hour)); err != nil || n != 2 {
-		t.Fatalf("RequeueEvents(an hour ago) = %d, %v; want 2", n, err)
+	evs, _ := db.ListCaseEvents(ctx, out[0].CaseID, "", 10)
+	first := evs[0].ID
+	if n, err := db.RequeueEvents(ctx, first); err != nil || n != 2 {
+		t.Fatalf("RequeueEvents(first) = %d, %v; want 2", n, err)
+	}
+	if n, err := db.RequeueEvents(ctx, first); err != nil || n != 0 {
+		t.Fatalf("RequeueEvents twice = %d, %v; want 0 (already waiting)", n, err)
 	}
 	var again int
 	if _, err := db.RelayEvents(ctx, 10, func(evs []cases.Event) error { again = len(evs); return nil }); err != nil || again != 2 {
 		t.Fatalf("relayed %d again, %v", again, err)
 	}
-	if n, err := db.RequeueEvents(ctx, time.Now().Add(time.Second)); err != nil || n != 0 {
-		t.Fatalf("RequeueEvents(later) = %d, %v; want 0 (all published before)", n, err)
+	if n, err := db.RequeueEvents(ctx, "ffffffff-ffff-7fff-bfff-ffffffffffff"); err != nil || n != 0 {
+		t.Fatalf("RequeueEvents(after all) = %d, %v; want 0", n, err)
+	}
+	if _, err := db.RequeueEvents(ctx, "not-an-id"); err == nil {
+		t.Fatal("a malformed bound was accepted")
 	}
 }

@@ -1,7 +1,6 @@
 -- +goose Up
--- Append-only case history. It is also the transactional outbox: a row is
--- written in the same transaction as the change it records, and the relay
--- publishes rows whose published_at is NULL to the CASE_EVENTS stream.
+-- Append-only case history, written in the same transaction as the change
+-- it records.
 CREATE TABLE case_events (
     id            TEXT PRIMARY KEY, -- UUIDv7, the Nats-Msg-Id when relayed
     case_id       TEXT NOT NULL REFERENCES cases (id),
@@ -11,12 +10,17 @@ CREATE TABLE case_events (
     changes       TEXT NOT NULL DEFAULT '{}', -- JSON {"field": {"before": "...", "after": "..."}}
     department_id TEXT NOT NULL,    -- the case's department after the change
     case_version  INTEGER NOT NULL,
-    created_at    TIMESTAMP NOT NULL,
-    published_at  TIMESTAMP
+    created_at    TIMESTAMP NOT NULL
 );
 CREATE INDEX case_events_case ON case_events (case_id, id);
--- The relay's queue: only unpublished rows, in order.
-CREATE INDEX case_events_unpublished ON case_events (id) WHERE published_at IS NULL;
+-- The transactional outbox: one narrow row per event not yet relayed to
+-- the CASE_EVENTS stream, written with the event and deleted by the relay
+-- once JetStream has it (a delete of a narrow row, not a rewrite of the
+-- history row).
+CREATE TABLE case_event_outbox (
+    event_id TEXT PRIMARY KEY
+);
 
 -- +goose Down
+DROP TABLE case_event_outbox;
 DROP TABLE case_events;
