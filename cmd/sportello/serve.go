@@ -87,6 +87,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		if err := a.db.UpsertCategories(ctx, directory.Demo.Categories); err != nil {
 			return nil, fmt.Errorf("seed demo categories: %w", err)
 		}
+		if err := a.db.UpsertOperators(ctx, directory.Demo.Operators); err != nil {
+			return nil, fmt.Errorf("seed demo operators: %w", err)
+		}
 	}
 
 	if cfg.NATS.URL == "" {

@@ -4,7 +4,18 @@ package directory
 var Demo = struct {
 	Departments []Department
 	Categories  []Category
+	Operators   []Operator
 }{
+	Operators: []Operator{
+		{ID: "op-statistics", DisplayName: "Giulia Conti", Email: "giulia.conti@example.it", Role: "operator", Presence: Online, Capacity: 20,
+			Departments: []string{"statistics"}, Skills: []string{"microdata"}, Languages: []string{"it", "en"}},
+		{ID: "op-communication", DisplayName: "Marco Esposito", Email: "marco.esposito@example.it", Role: "operator", Presence: Online, Capacity: 20,
+			Departments: []string{"communication"}, Languages: []string{"it"}},
+		{ID: "op-it", DisplayName: "Sara Romano", Email: "sara.romano@example.it", Role: "operator", Presence: Online, Capacity: 20,
+			Departments: []string{"it"}, Languages: []string{"it", "en"}},
+		{ID: "sup-contact-centre", DisplayName: "Paolo Ricci", Email: "paolo.ricci@example.it", Role: "supervisor", Presence: Online, Capacity: 10,
+			Departments: []string{"statistics", "communication", "it", "triage"}, Languages: []string{"it", "en"}},
+	},
 	Departments: []Department{
 		{ID: "statistics", Name: "Statistica"},
 		{ID: "communication", Name: "Comunicazione"},

@@ -20,10 +20,35 @@ type Category struct {
 	DepartmentID string
 }
 
+// Presence is whether an operator is taking work.
+type Presence string
+
+const (
+	Online  Presence = "online"
+	Away    Presence = "away"
+	Offline Presence = "offline"
+)
+
+// Operator is a member of staff who works cases.
+type Operator struct {
+	ID          string
+	DisplayName string
+	Email       string
+	Role        string // operator, supervisor, admin
+	Presence    Presence
+	Capacity    int // most open cases assigned at once
+	OpenCases   int // assigned and not resolved or closed
+	Departments []string
+	Skills      []string
+	Languages   []string
+}
+
 // Store reads the directory. services/storage implements it.
 type Store interface {
 	ListDepartments(ctx context.Context) ([]Department, error)
 	ListCategories(ctx context.Context) ([]Category, error)
+	// ListOperators returns the operators of dept ("" for all), by id.
+	ListOperators(ctx context.Context, dept string) ([]Operator, error)
 }
 
 // TriageDepartment receives what no category or rule routes elsewhere.

@@ -72,10 +72,15 @@ const (
 	maxIDBytes      = 512
 )
 
+// Catalogue is the part of the directory intake routes by.
+type Catalogue interface {
+	ListCategories(ctx context.Context) ([]directory.Category, error)
+}
+
 // Service is the intake use case.
 type Service struct {
 	store     Store
-	directory directory.Store
+	directory Catalogue
 	loc       *time.Location
 	now       func() time.Time
 
@@ -85,7 +90,7 @@ type Service struct {
 }
 
 // New returns an intake Service. Case references use the calendar year in loc.
-func New(store Store, dir directory.Store, loc *time.Location) *Service {
+func New(store Store, dir Catalogue, loc *time.Location) *Service {
 	return &Service{store: store, directory: dir, loc: loc, now: time.Now}
 }
 

@@ -30,7 +30,6 @@ func (f *fakeStore) CreateCases(_ context.Context, year int, cs []NewCase) ([]Ou
 
 type fakeDir struct{ calls int }
 
-func (d *fakeDir) ListDepartments(context.Context) ([]directory.Department, error) { return nil, nil }
 func (d *fakeDir) ListCategories(context.Context) ([]directory.Category, error) {
 	d.calls++
 	return directory.Demo.Categories, nil

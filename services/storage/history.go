@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/sportello/sportello/services/cases"
 )
@@ -35,38 +37,149 @@ func (db *DB) UpdateCase(ctx context.Context, id string, expectVersion int64, fn
 		if expectVersion > 0 && r.Version != expectVersion {
 			return fmt.Errorf("%w: it is at version %d, you sent %d", cases.ErrConflict, r.Version, expectVersion)
 		}
-		c := r.toCase()
-		evs, err := fn(&c)
-		if err != nil {
-			return err
-		}
-		if len(evs) == 0 {
-			out = r.toCase()
-			return nil
-		}
-		now := time.Now().UTC()
-		c.Version, c.UpdatedAt = r.Version+1, now
-		res := tx.Model(&caseRow{}).Where("id = ? AND version = ?", id, r.Version).Updates(map[string]any{
-			"subject": c.Subject, "status": string(c.Status), "priority": int(c.Priority), "category_code": c.Category,
-			"department_id": c.Department, "assignee_id": c.Assignee, "updated_at": now, "version": c.Version,
-		})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return fmt.Errorf("%w: updated concurrently", cases.ErrConflict)
-		}
-		rows, err := eventRows(c, evs, now)
-		if err != nil {
-			return err
-		}
-		if err := insertEvents(tx, rows, len(rows)); err != nil {
-			return err
-		}
-		out = c
-		return nil
+		out, err = db.apply(tx, r, fn)
+		return err
 	})
-	return out, err
+	return out, retryable(err)
+}
+
+// apply runs fn on the case read as r and, if it returns events, writes
+// the case at the next version, the operators' open-case counts and the
+// events, in tx.
+func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, error) {
+	c := r.toCase()
+	evs, err := fn(&c)
+	if err != nil {
+		return cases.Case{}, err
+	}
+	if len(evs) == 0 {
+		return r.toCase(), nil
+	}
+	now := time.Now().UTC()
+	c.Version, c.UpdatedAt = r.Version+1, now
+	res := tx.Model(&caseRow{}).Where("id = ? AND version = ?", r.ID, r.Version).Updates(map[string]any{
+		"subject": c.Subject, "status": string(c.Status), "priority": int(c.Priority), "category_code": c.Category,
+		"department_id": c.Department, "assignee_id": c.Assignee, "updated_at": now, "version": c.Version,
+	})
+	if res.Error != nil {
+		return cases.Case{}, res.Error
+	}
+	if res.RowsAffected != 1 {
+		return cases.Case{}, fmt.Errorf("%w: updated concurrently", cases.ErrConflict)
+	}
+	if err := moveCapacity(tx, r, c); err != nil {
+		return cases.Case{}, err
+	}
+	rows, err := eventRows(c, evs, now)
+	if err != nil {
+		return cases.Case{}, err
+	}
+	if err := insertEvents(tx, rows, len(rows)); err != nil {
+		return cases.Case{}, err
+	}
+	return c, nil
+}
+
+// moveCapacity keeps operators.open_cases equal to the number of open cases
+// assigned to each operator. A case newly given to an operator takes a slot
+// only if one is free and the operator works its department: a conditional
+// UPDATE, so concurrent assigners (goroutines or replicas) cannot overfill.
+func moveCapacity(tx *gorm.DB, before caseRow, after cases.Case) error {
+	was := ""
+	if cases.Status(before.Status).Open() {
+		was = before.AssigneeID
+	}
+	now := ""
+	if after.Status.Open() {
+		now = after.Assignee
+	}
+	if was == now {
+		return nil
+	}
+	if was != "" && now != "" {
+		// Lock both operators in id order: two opposite reassignments
+		// would otherwise deadlock on PostgreSQL.
+		var locked []string
+		if err := tx.Raw("SELECT id FROM operators WHERE id IN ? ORDER BY id "+forUpdate(tx), []string{was, now}).Scan(&locked).Error; err != nil {
+			return err
+		}
+	}
+	if was != "" {
+		if err := tx.Exec("UPDATE operators SET open_cases = open_cases - 1 WHERE id = ? AND open_cases > 0", was).Error; err != nil {
+			return err
+		}
+	}
+	if now == "" {
+		return nil
+	}
+	if after.Assignee == before.AssigneeID {
+		// The same operator's case reopened: it is theirs, room or not.
+		return tx.Exec("UPDATE operators SET open_cases = open_cases + 1 WHERE id = ?", now).Error
+	}
+	res := tx.Exec(`UPDATE operators SET open_cases = open_cases + 1
+		WHERE id = ? AND open_cases < capacity
+		AND EXISTS (SELECT 1 FROM operator_departments WHERE operator_id = ? AND department_id = ?)`,
+		now, now, after.Department)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 1 {
+		return nil
+	}
+	var op struct{ OpenCases, Capacity int }
+	if err := tx.Raw("SELECT open_cases, capacity FROM operators WHERE id = ?", now).Scan(&op).Error; err != nil {
+		return err
+	}
+	var works int64
+	tx.Model(&operatorDepartmentRow{}).Where("operator_id = ? AND department_id = ?", now, after.Department).Count(&works)
+	if works == 0 {
+		return fmt.Errorf("%w: %q does not work %s", cases.ErrNotInDepartment, now, after.Department)
+	}
+	return fmt.Errorf("%w: %q has %d open cases of %d", cases.ErrAtCapacity, now, op.OpenCases, op.Capacity)
+}
+
+// forUpdate locks the selected rows on PostgreSQL; SQLite's immediate
+// transactions already hold the database's write lock.
+func forUpdate(tx *gorm.DB) string {
+	if tx.Dialector.Name() == "postgres" {
+		return "FOR UPDATE"
+	}
+	return ""
+}
+
+// ClaimNextCase implements cases.Claimer. PostgreSQL picks the case with
+// FOR UPDATE SKIP LOCKED, so concurrent claimers take different cases
+// without waiting; SQLite's immediate transactions run one at a time.
+func (db *DB) ClaimNextCase(ctx context.Context, operator string, departments []string, actor string) (cases.Case, error) {
+	var out cases.Case
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx.Where("department_id IN ? AND assignee_id = '' AND status IN ?", departments,
+			[]string{string(cases.StatusNew), string(cases.StatusOpen)}).
+			Order("priority DESC").Order("id").Limit(1)
+		if db.dialect == Postgres {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		var r caseRow
+		err := q.Take(&r).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return cases.ErrNothingToClaim
+		}
+		if err != nil {
+			return err
+		}
+		out, err = db.apply(tx, r, cases.Assign(actor, operator, "claimed"))
+		return err
+	})
+	return out, retryable(err)
+}
+
+// retryable turns PostgreSQL's deadlock and serialization aborts into
+// cases.ErrConflict, which callers retry.
+func retryable(err error) error {
+	if err != nil && (strings.Contains(err.Error(), "SQLSTATE 40P01") || strings.Contains(err.Error(), "SQLSTATE 40001")) {
+		return fmt.Errorf("%w: %v", cases.ErrConflict, err)
+	}
+	return err
 }
 
 // eventRows completes the events a mutation returned with what the store

@@ -37,6 +37,7 @@ func RunTests(t *testing.T, b Backend) {
 		{"GetCaseNotFound", testGetCaseNotFound},
 	}
 	tests = append(tests, historyTests...)
+	tests = append(tests, assignTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -53,6 +54,9 @@ func seed(t *testing.T, db *storage.DB) {
 		t.Fatal(err)
 	}
 	if err := db.UpsertCategories(ctx, directory.Demo.Categories); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.UpsertOperators(ctx, directory.Demo.Operators); err != nil {
 		t.Fatal(err)
 	}
 }

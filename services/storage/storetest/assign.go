@@ -1,0 +1,205 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/directory"
+	"github.com/sportello/sportello/services/intake"
+	"github.com/sportello/sportello/services/storage"
+)
+
+var assignTests = []struct {
+	name string
+	run  func(t *testing.T, db *storage.DB)
+}{
+	{"Assign", testAssign},
+	{"Capacity", testCapacity},
+	{"ClaimNext", testClaimNext},
+	{"ConcurrentAssignment", testConcurrentAssignment},
+}
+
+func openCases(t *testing.T, db *storage.DB) map[string]int {
+	t.Helper()
+	ops, err := db.ListOperators(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, o := range ops {
+		m[o.ID] = o.OpenCases
+	}
+	return m
+}
+
+func testAssign(t *testing.T, db *storage.DB) {
+	ctx := context.Background()
+	id := create(t, db, 2026, newCase("it", ""))[0].CaseID
+	if _, err := db.UpdateCase(ctx, id, 0, cases.Assign("sup", "op-statistics", "")); !errors.Is(err, cases.ErrNotInDepartment) {
+		t.Fatalf("assign to an operator of another department = %v", err)
+	}
+	c, err := db.UpdateCase(ctx, id, 0, cases.Assign("sup", "op-it", "competenza IT"))
+	if err != nil || c.Assignee != "op-it" || c.Status != cases.StatusOpen {
+		t.Fatalf("assign = %+v, %v", c, err)
+	}
+	if n := openCases(t, db)["op-it"]; n != 1 {
+		t.Fatalf("op-it open cases = %d", n)
+	}
+	// Reassign: the slot moves.
+	if _, err := db.UpdateCase(ctx, id, 0, cases.Assign("sup", "sup-contact-centre", "ferie")); err != nil {
+		t.Fatal(err)
+	}
+	if m := openCases(t, db); m["op-it"] != 0 || m["sup-contact-centre"] != 1 {
+		t.Fatalf("after reassign = %v", m)
+	}
+	// Resolving frees it, reopening takes it again.
+	if _, err := db.UpdateCase(ctx, id, 0, cases.ChangeStatus("sup", cases.StatusResolved, "")); err != nil {
+		t.Fatal(err)
+	}
+	if n := openCases(t, db)["sup-contact-centre"]; n != 0 {
+		t.Fatalf("after resolve = %d", n)
+	}
+	if _, err := db.UpdateCase(ctx, id, 0, cases.Assign("sup", "op-it", "")); !errors.Is(err, cases.ErrAssignClosedCase) {
+		t.Fatalf("assign a resolved case = %v", err)
+	}
+	if _, err := db.UpdateCase(ctx, id, 0, cases.ChangeStatus("citizen-reply", cases.StatusOpen, "")); err != nil {
+		t.Fatal(err)
+	}
+	if n := openCases(t, db)["sup-contact-centre"]; n != 1 {
+		t.Fatalf("after reopen = %d", n)
+	}
+	evs, _ := db.ListCaseEvents(ctx, id, "", 20)
+	if evs[1].Type != cases.EventAssigned || evs[1].Changes["assignee"].After != "op-it" || evs[1].Changes["status"].After != "open" || evs[1].Reason != "competenza IT" {
+		t.Fatalf("assigned event = %+v", evs[1])
+	}
+}
+
+func withCapacity(t *testing.T, db *storage.DB, id string, capacity int) {
+	t.Helper()
+	for _, o := range directory.Demo.Operators {
+		if o.ID == id {
+			o.Capacity = capacity
+			if err := db.UpsertOperators(context.Background(), []directory.Operator{o}); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no demo operator %s", id)
+}
+
+func testCapacity(t *testing.T, db *storage.DB) {
+	ctx := context.Background()
+	withCapacity(t, db, "op-it", 2)
+	out := create(t, db, 2026, newCase("it", ""), newCase("it", ""), newCase("it", ""))
+	for i, o := range out {
+		_, err := db.UpdateCase(ctx, o.CaseID, 0, cases.Assign("sup", "op-it", ""))
+		if (i < 2) != (err == nil) || (i == 2 && !errors.Is(err, cases.ErrAtCapacity)) {
+			t.Fatalf("assignment %d: %v", i, err)
+		}
+	}
+	if c, _ := db.GetCase(ctx, out[2].CaseID); c.Assignee != "" || c.Status != cases.StatusNew {
+		t.Fatalf("a refused assignment changed the case: %+v", c)
+	}
+	if n := openCases(t, db)["op-it"]; n != 2 {
+		t.Fatalf("op-it open cases = %d, want 2", n)
+	}
+}
+
+func testClaimNext(t *testing.T, db *storage.DB) {
+	ctx := context.Background()
+	if _, err := db.ClaimNextCase(ctx, "op-it", []string{"it"}, "op-it"); !errors.Is(err, cases.ErrNothingToClaim) {
+		t.Fatalf("claim from an empty queue = %v", err)
+	}
+	out := create(t, db, 2026, newCase("it", ""), newCase("it", ""), newCase("statistics", ""))
+	// The second case is more urgent.
+	if _, err := db.UpdateCase(ctx, out[1].CaseID, 0, func(c *cases.Case) ([]cases.Event, error) {
+		c.Priority = cases.PriorityUrgent
+		return []cases.Event{{Type: "priority_changed"}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := 0; i < 3; i++ {
+		c, err := db.ClaimNextCase(ctx, "op-it", []string{"it"}, "op-it")
+		if errors.Is(err, cases.ErrNothingToClaim) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c.ID)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{out[1].CaseID, out[0].CaseID}) {
+		t.Fatalf("claimed %v, want the urgent case then the oldest, and nothing of statistics", got)
+	}
+}
+
+// testConcurrentAssignment races claims, reassignments and resolutions
+// from many goroutines. Afterwards no operator is past capacity, every
+// operator's count equals their open cases, and every case has at most
+// one assignee.
+func testConcurrentAssignment(t *testing.T, db *storage.DB) {
+	ctx := context.Background()
+	ops := []string{"op-it", "sup-contact-centre"}
+	withCapacity(t, db, "op-it", 5)
+	withCapacity(t, db, "sup-contact-centre", 4)
+	var batch []intake.NewCase
+	for i := 0; i < 30; i++ {
+		batch = append(batch, newCase("it", ""))
+	}
+	out := create(t, db, 2026, batch...)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := 0; i < 25; i++ {
+				op := ops[r.IntN(len(ops))]
+				var err error
+				switch r.IntN(3) {
+				case 0:
+					_, err = db.ClaimNextCase(ctx, op, []string{"it"}, op)
+				case 1:
+					_, err = db.UpdateCase(ctx, out[r.IntN(len(out))].CaseID, 0, cases.Assign("sup", op, "bilanciamento"))
+				case 2:
+					_, err = db.UpdateCase(ctx, out[r.IntN(len(out))].CaseID, 0, cases.ChangeStatus("sup", cases.StatusResolved, ""))
+				}
+				switch {
+				case err == nil, errors.Is(err, cases.ErrConflict), errors.Is(err, cases.ErrAtCapacity),
+					errors.Is(err, cases.ErrNothingToClaim), errors.Is(err, cases.ErrAssignClosedCase), errors.Is(err, cases.ErrFailedPrecondition):
+				default:
+					t.Error(err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	all, err := db.ListCases(ctx, cases.Query{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := map[string]int{}
+	for _, c := range all {
+		if c.Assignee != "" && c.Status.Open() {
+			real[c.Assignee]++
+		}
+	}
+	counted := openCases(t, db)
+	capacity := map[string]int{"op-it": 5, "sup-contact-centre": 4}
+	for _, op := range ops {
+		if counted[op] != real[op] {
+			t.Errorf("%s: counter %d, open assigned cases %d", op, counted[op], real[op])
+		}
+		if real[op] > capacity[op] {
+			t.Errorf("%s has %d open cases, capacity %d", op, real[op], capacity[op])
+		}
+	}
+	t.Logf("open cases %v of capacity %v", real, capacity)
+}
