@@ -43,6 +43,9 @@ type Principal struct {
 	Subject     string
 	Role        Role
 	Departments []string // for operators and supervisors: the departments they work
+	// Operator is the staff member's operator id in the directory; empty
+	// for principals that do not work cases themselves.
+	Operator string
 }
 
 // Staff reports whether the principal works cases.
@@ -86,6 +89,8 @@ type StaticToken struct {
 	SHA256      string   `yaml:"sha256"` // hex of sha256(token)
 	Role        Role     `yaml:"role"`
 	Departments []string `yaml:"departments"`
+	// Operator links the token to an operator of the directory.
+	Operator string `yaml:"operator"`
 }
 
 // StaticTokens authenticates API tokens listed in configuration.
@@ -112,7 +117,7 @@ func NewStaticTokens(ts []StaticToken) (*StaticTokens, error) {
 			errs = append(errs, fmt.Errorf("auth.tokens[%d] (%s): %w", i, t.Name, err))
 			continue
 		}
-		st := staticToken{p: Principal{Subject: "token:" + t.Name, Role: t.Role, Departments: t.Departments}}
+		st := staticToken{p: Principal{Subject: "token:" + t.Name, Role: t.Role, Departments: t.Departments, Operator: t.Operator}}
 		copy(st.sum[:], b)
 		out.tokens = append(out.tokens, st)
 	}

@@ -18,6 +18,9 @@ const (
 // method that has none, and a test fails if one is missing.
 var Permissions = map[string]Access{
 	"/sportello.cases.v1.CaseService/GetCase":                  Staff,
+	"/sportello.cases.v1.CaseService/AssignCase":               Staff,
+	"/sportello.cases.v1.CaseService/ClaimNextCase":            Staff,
+	"/sportello.directory.v1.DirectoryService/ListOperators":   Staff,
 	"/sportello.cases.v1.CaseService/ChangeStatus":             Staff,
 	"/sportello.cases.v1.CaseService/ListCaseEvents":           Staff,
 	"/sportello.cases.v1.CaseService/ListCases":                Staff,

@@ -38,6 +38,7 @@ const (
 	adminToken    = "test-admin-token-0123456789abcdef"
 	itToken       = "test-operator-it-0123456789abcdef"
 	citizenToken  = "test-citizen-token-0123456789abcd"
+	supToken      = "test-supervisor-0123456789abcdefg"
 	unknownToken  = "test-unknown-token-0123456789abcd"
 	webformPath   = "/v1/channels/webform/submissions"
 	jsonType      = "application/json"
@@ -49,7 +50,9 @@ const (
 func testTokens() []auth.StaticToken {
 	return []auth.StaticToken{
 		{Name: "admin", SHA256: auth.HashToken(adminToken), Role: auth.RoleAdmin},
-		{Name: "op-it", SHA256: auth.HashToken(itToken), Role: auth.RoleOperator, Departments: []string{"it"}},
+		{Name: "op-it", SHA256: auth.HashToken(itToken), Role: auth.RoleOperator, Departments: []string{"it"}, Operator: "op-it"},
+		{Name: "supervisor", SHA256: auth.HashToken(supToken), Role: auth.RoleSupervisor,
+			Departments: []string{"statistics", "communication", "it", "triage"}, Operator: "sup-contact-centre"},
 		{Name: "citizen", SHA256: auth.HashToken(citizenToken), Role: auth.RoleCitizen},
 	}
 }

@@ -21,10 +21,13 @@ type Server struct {
 	casesv1.UnimplementedCaseServiceServer
 	store   Store
 	history History
+	claimer Claimer
 }
 
-// NewServer returns the gRPC CaseService on store and history.
-func NewServer(store Store, history History) *Server { return &Server{store: store, history: history} }
+// NewServer returns the gRPC CaseService.
+func NewServer(store Store, history History, claimer Claimer) *Server {
+	return &Server{store: store, history: history, claimer: claimer}
+}
 
 const (
 	defaultPageSize = 50
@@ -130,6 +133,81 @@ func (s *Server) ChangeStatus(ctx context.Context, req *casesv1.ChangeStatusRequ
 	return toProto(c), nil
 }
 
+// AssignCase gives a case to an operator, within what the caller's role
+// allows; checked inside the transaction against the case as it is then.
+func (s *Server) AssignCase(ctx context.Context, req *casesv1.AssignCaseRequest) (*casesv1.Case, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	version, err := parseEtag(req.GetEtag())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if len(req.GetReason()) > maxReasonBytes {
+		return nil, status.Errorf(codes.InvalidArgument, "reason longer than %d bytes", maxReasonBytes)
+	}
+	to := req.GetAssignee()
+	c, err := s.history.UpdateCase(ctx, req.GetId(), version, func(c *Case) ([]Event, error) {
+		if !p.InDepartment(c.Department) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, req.GetId())
+		}
+		if err := mayAssign(p, c, to, req.GetReason()); err != nil {
+			return nil, err
+		}
+		return Assign(p.Subject, to, req.GetReason())(c)
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return toProto(c), nil
+}
+
+// errPermission is PERMISSION_DENIED on the API.
+var errPermission = errors.New("permission denied")
+
+// mayAssign applies the assignment rules: operators take unassigned cases
+// for themselves or give back their own; supervisors and admins assign
+// anyone, with a reason when it is not themselves.
+func mayAssign(p auth.Principal, c *Case, to, reason string) error {
+	self := p.Operator != "" && to == p.Operator
+	if p.Role == auth.RoleOperator {
+		take := self && c.Assignee == ""
+		giveBack := to == "" && c.Assignee != "" && c.Assignee == p.Operator
+		if !take && !giveBack && c.Assignee != to {
+			return fmt.Errorf("%w: operators may take unassigned cases for themselves or give back their own", errPermission)
+		}
+		return nil
+	}
+	if !self && strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("%w: a reason is required to assign a case to someone else", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// ClaimNextCase gives the caller the next case of their departments.
+func (s *Server) ClaimNextCase(ctx context.Context, req *casesv1.ClaimNextCaseRequest) (*casesv1.Case, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	if p.Operator == "" {
+		return nil, status.Error(codes.FailedPrecondition, "your account is not linked to an operator")
+	}
+	depts := p.Departments
+	if d := req.GetDepartment(); d != "" {
+		if !p.InDepartment(d) {
+			return nil, status.Errorf(codes.PermissionDenied, "you do not work department %q", d)
+		}
+		depts = []string{d}
+	}
+	if len(depts) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "department is required (your account lists none)")
+	}
+	c, err := s.claimer.ClaimNextCase(ctx, p.Operator, depts, p.Subject)
+	if errors.Is(err, ErrNothingToClaim) {
+		return nil, status.Error(codes.NotFound, "no unassigned case in your departments")
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return toProto(c), nil
+}
+
 // ListCaseEvents returns the history of a case the caller may see.
 func (s *Server) ListCaseEvents(ctx context.Context, req *casesv1.ListCaseEventsRequest) (*casesv1.ListCaseEventsResponse, error) {
 	p, _ := auth.PrincipalFrom(ctx)
@@ -192,8 +270,11 @@ func toStatus(err error) error {
 	switch {
 	case errors.Is(err, ErrConflict):
 		return status.Error(codes.Aborted, err.Error())
-	case errors.Is(err, ErrFailedPrecondition):
+	case errors.Is(err, ErrFailedPrecondition), errors.Is(err, ErrAtCapacity), errors.Is(err, ErrNotInDepartment),
+		errors.Is(err, ErrAssignClosedCase):
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, errPermission):
+		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrInvalidArgument):

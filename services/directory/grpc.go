@@ -31,6 +31,21 @@ func (s *Server) ListCategories(ctx context.Context, _ *directoryv1.ListCategori
 	return resp, nil
 }
 
+// ListOperators returns the operators and their load.
+func (s *Server) ListOperators(ctx context.Context, req *directoryv1.ListOperatorsRequest) (*directoryv1.ListOperatorsResponse, error) {
+	list, err := s.store.ListOperators(ctx, req.GetDepartment())
+	if err != nil {
+		return nil, status.Error(codes.Internal, "internal error")
+	}
+	resp := &directoryv1.ListOperatorsResponse{}
+	for _, o := range list {
+		resp.Operators = append(resp.Operators, &directoryv1.Operator{Id: o.ID, DisplayName: o.DisplayName, Role: o.Role,
+			Presence: string(o.Presence), Capacity: int32(o.Capacity), OpenCases: int32(o.OpenCases),
+			Departments: o.Departments, Skills: o.Skills, Languages: o.Languages})
+	}
+	return resp, nil
+}
+
 // ListDepartments returns the departments.
 func (s *Server) ListDepartments(ctx context.Context, _ *directoryv1.ListDepartmentsRequest) (*directoryv1.ListDepartmentsResponse, error) {
 	list, err := s.store.ListDepartments(ctx)

@@ -846,6 +846,122 @@ func (x *ListCaseEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type AssignCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Operator id; empty to unassign.
+	Assignee string `protobuf:"bytes,2,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// Why; required when assigning to someone other than yourself.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The case's etag as last read; empty to assign whatever the version.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseRequest) Reset() {
+	*x = AssignCaseRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseRequest) ProtoMessage() {}
+
+func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseRequest.ProtoReflect.Descriptor instead.
+func (*AssignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AssignCaseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type ClaimNextCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this department (one of yours); empty for all of yours.
+	Department    string `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimNextCaseRequest) Reset() {
+	*x = ClaimNextCaseRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimNextCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimNextCaseRequest) ProtoMessage() {}
+
+func (x *ClaimNextCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimNextCaseRequest.ProtoReflect.Descriptor instead.
+func (*ClaimNextCaseRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ClaimNextCaseRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
 var File_sportello_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_sportello_cases_v1_cases_proto_rawDesc = "" +
@@ -919,7 +1035,16 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"w\n" +
 	"\x16ListCaseEventsResponse\x125\n" +
 	"\x06events\x18\x01 \x03(\v2\x1d.sportello.cases.v1.CaseEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x99\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"k\n" +
+	"\x11AssignCaseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bassignee\x18\x02 \x01(\tR\bassignee\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"6\n" +
+	"\x14ClaimNextCaseRequest\x12\x1e\n" +
+	"\n" +
+	"department\x18\x01 \x01(\tR\n" +
+	"department*\x99\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -934,11 +1059,14 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\fPRIORITY_LOW\x10\x01\x12\x13\n" +
 	"\x0fPRIORITY_NORMAL\x10\x02\x12\x11\n" +
 	"\rPRIORITY_HIGH\x10\x03\x12\x13\n" +
-	"\x0fPRIORITY_URGENT\x10\x042\xe4\x03\n" +
+	"\x0fPRIORITY_URGENT\x10\x042\xca\x05\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
 	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12y\n" +
-	"\fChangeStatus\x12'.sportello.cases.v1.ChangeStatusRequest\x1a\x18.sportello.cases.v1.Case\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/cases/{id}:changeStatus\x12\x8b\x01\n" +
+	"\fChangeStatus\x12'.sportello.cases.v1.ChangeStatusRequest\x1a\x18.sportello.cases.v1.Case\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/cases/{id}:changeStatus\x12o\n" +
+	"\n" +
+	"AssignCase\x12%.sportello.cases.v1.AssignCaseRequest\x1a\x18.sportello.cases.v1.Case\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases/{id}:assign\x12s\n" +
+	"\rClaimNextCase\x12(.sportello.cases.v1.ClaimNextCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/cases:claimNext\x12\x8b\x01\n" +
 	"\x0eListCaseEvents\x12).sportello.cases.v1.ListCaseEventsRequest\x1a*.sportello.cases.v1.ListCaseEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/cases/{case_id}/eventsB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
 
 var (
@@ -954,7 +1082,7 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                    // 0: sportello.cases.v1.Status
 	(Priority)(0),                  // 1: sportello.cases.v1.Priority
@@ -967,30 +1095,36 @@ var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(*FieldChange)(nil),            // 8: sportello.cases.v1.FieldChange
 	(*ListCaseEventsRequest)(nil),  // 9: sportello.cases.v1.ListCaseEventsRequest
 	(*ListCaseEventsResponse)(nil), // 10: sportello.cases.v1.ListCaseEventsResponse
-	nil,                            // 11: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),  // 12: google.protobuf.Timestamp
+	(*AssignCaseRequest)(nil),      // 11: sportello.cases.v1.AssignCaseRequest
+	(*ClaimNextCaseRequest)(nil),   // 12: sportello.cases.v1.ClaimNextCaseRequest
+	nil,                            // 13: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),  // 14: google.protobuf.Timestamp
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	12, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	12, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	14, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	14, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
 	0,  // 5: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	11, // 6: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	12, // 7: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	13, // 6: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	14, // 7: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
 	7,  // 8: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
 	8,  // 9: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
 	3,  // 10: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
 	4,  // 11: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
 	6,  // 12: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	9,  // 13: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	2,  // 14: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	5,  // 15: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	2,  // 16: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	10, // 17: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
+	11, // 13: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	12, // 14: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	9,  // 15: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	2,  // 16: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	5,  // 17: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	2,  // 18: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	2,  // 19: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	2,  // 20: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	10, // 21: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1007,7 +1141,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

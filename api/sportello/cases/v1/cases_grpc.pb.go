@@ -22,6 +22,8 @@ const (
 	CaseService_GetCase_FullMethodName        = "/sportello.cases.v1.CaseService/GetCase"
 	CaseService_ListCases_FullMethodName      = "/sportello.cases.v1.CaseService/ListCases"
 	CaseService_ChangeStatus_FullMethodName   = "/sportello.cases.v1.CaseService/ChangeStatus"
+	CaseService_AssignCase_FullMethodName     = "/sportello.cases.v1.CaseService/AssignCase"
+	CaseService_ClaimNextCase_FullMethodName  = "/sportello.cases.v1.CaseService/ClaimNextCase"
 	CaseService_ListCaseEvents_FullMethodName = "/sportello.cases.v1.CaseService/ListCaseEvents"
 )
 
@@ -39,6 +41,16 @@ type CaseServiceClient interface {
 	// ChangeStatus moves a case along its lifecycle. An illegal transition is
 	// FAILED_PRECONDITION naming the allowed ones; a stale etag is ABORTED.
 	ChangeStatus(ctx context.Context, in *ChangeStatusRequest, opts ...grpc.CallOption) (*Case, error)
+	// AssignCase gives a case to an operator (or takes it back, with an empty
+	// assignee). Operators may take an unassigned case for themselves or
+	// give back their own; supervisors assign within their departments.
+	// Assigning to someone else needs a reason. An operator at capacity, or
+	// not working the case's department, is FAILED_PRECONDITION.
+	AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*Case, error)
+	// ClaimNextCase assigns the caller the most urgent unassigned case of
+	// their departments (priority, then oldest). Two operators never get the
+	// same case; NOT_FOUND when there is none.
+	ClaimNextCase(ctx context.Context, in *ClaimNextCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error)
 }
@@ -81,6 +93,26 @@ func (c *caseServiceClient) ChangeStatus(ctx context.Context, in *ChangeStatusRe
 	return out, nil
 }
 
+func (c *caseServiceClient) AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseService_AssignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) ClaimNextCase(ctx context.Context, in *ClaimNextCaseRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseService_ClaimNextCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseServiceClient) ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCaseEventsResponse)
@@ -105,6 +137,16 @@ type CaseServiceServer interface {
 	// ChangeStatus moves a case along its lifecycle. An illegal transition is
 	// FAILED_PRECONDITION naming the allowed ones; a stale etag is ABORTED.
 	ChangeStatus(context.Context, *ChangeStatusRequest) (*Case, error)
+	// AssignCase gives a case to an operator (or takes it back, with an empty
+	// assignee). Operators may take an unassigned case for themselves or
+	// give back their own; supervisors assign within their departments.
+	// Assigning to someone else needs a reason. An operator at capacity, or
+	// not working the case's department, is FAILED_PRECONDITION.
+	AssignCase(context.Context, *AssignCaseRequest) (*Case, error)
+	// ClaimNextCase assigns the caller the most urgent unassigned case of
+	// their departments (priority, then oldest). Two operators never get the
+	// same case; NOT_FOUND when there is none.
+	ClaimNextCase(context.Context, *ClaimNextCaseRequest) (*Case, error)
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error)
 	mustEmbedUnimplementedCaseServiceServer()
@@ -125,6 +167,12 @@ func (UnimplementedCaseServiceServer) ListCases(context.Context, *ListCasesReque
 }
 func (UnimplementedCaseServiceServer) ChangeStatus(context.Context, *ChangeStatusRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method ChangeStatus not implemented")
+}
+func (UnimplementedCaseServiceServer) AssignCase(context.Context, *AssignCaseRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method AssignCase not implemented")
+}
+func (UnimplementedCaseServiceServer) ClaimNextCase(context.Context, *ClaimNextCaseRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClaimNextCase not implemented")
 }
 func (UnimplementedCaseServiceServer) ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseEvents not implemented")
@@ -204,6 +252,42 @@ func _CaseService_ChangeStatus_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_AssignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AssignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).AssignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_AssignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).AssignCase(ctx, req.(*AssignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_ClaimNextCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimNextCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).ClaimNextCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_ClaimNextCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).ClaimNextCase(ctx, req.(*ClaimNextCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseService_ListCaseEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCaseEventsRequest)
 	if err := dec(in); err != nil {
@@ -240,6 +324,14 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ChangeStatus",
 			Handler:    _CaseService_ChangeStatus_Handler,
+		},
+		{
+			MethodName: "AssignCase",
+			Handler:    _CaseService_AssignCase_Handler,
+		},
+		{
+			MethodName: "ClaimNextCase",
+			Handler:    _CaseService_ClaimNextCase_Handler,
 		},
 		{
 			MethodName: "ListCaseEvents",

@@ -306,6 +306,206 @@ func (x *ListDepartmentsResponse) GetDepartments() []*Department {
 	return nil
 }
 
+type Operator struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// operator, supervisor, admin.
+	Role string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	// online, away, offline.
+	Presence string `protobuf:"bytes,4,opt,name=presence,proto3" json:"presence,omitempty"`
+	// Most open cases assigned at once, and how many are assigned now.
+	Capacity      int32    `protobuf:"varint,5,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	OpenCases     int32    `protobuf:"varint,6,opt,name=open_cases,json=openCases,proto3" json:"open_cases,omitempty"`
+	Departments   []string `protobuf:"bytes,7,rep,name=departments,proto3" json:"departments,omitempty"`
+	Skills        []string `protobuf:"bytes,8,rep,name=skills,proto3" json:"skills,omitempty"`
+	Languages     []string `protobuf:"bytes,9,rep,name=languages,proto3" json:"languages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Operator) Reset() {
+	*x = Operator{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Operator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Operator) ProtoMessage() {}
+
+func (x *Operator) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Operator.ProtoReflect.Descriptor instead.
+func (*Operator) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Operator) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Operator) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Operator) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Operator) GetPresence() string {
+	if x != nil {
+		return x.Presence
+	}
+	return ""
+}
+
+func (x *Operator) GetCapacity() int32 {
+	if x != nil {
+		return x.Capacity
+	}
+	return 0
+}
+
+func (x *Operator) GetOpenCases() int32 {
+	if x != nil {
+		return x.OpenCases
+	}
+	return 0
+}
+
+func (x *Operator) GetDepartments() []string {
+	if x != nil {
+		return x.Departments
+	}
+	return nil
+}
+
+func (x *Operator) GetSkills() []string {
+	if x != nil {
+		return x.Skills
+	}
+	return nil
+}
+
+func (x *Operator) GetLanguages() []string {
+	if x != nil {
+		return x.Languages
+	}
+	return nil
+}
+
+type ListOperatorsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only operators of this department id.
+	Department    string `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOperatorsRequest) Reset() {
+	*x = ListOperatorsRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOperatorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOperatorsRequest) ProtoMessage() {}
+
+func (x *ListOperatorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOperatorsRequest.ProtoReflect.Descriptor instead.
+func (*ListOperatorsRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListOperatorsRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+type ListOperatorsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operators     []*Operator            `protobuf:"bytes,1,rep,name=operators,proto3" json:"operators,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOperatorsResponse) Reset() {
+	*x = ListOperatorsResponse{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOperatorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOperatorsResponse) ProtoMessage() {}
+
+func (x *ListOperatorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOperatorsResponse.ProtoReflect.Descriptor instead.
+func (*ListOperatorsResponse) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListOperatorsResponse) GetOperators() []*Operator {
+	if x != nil {
+		return x.Operators
+	}
+	return nil
+}
+
 var File_sportello_directory_v1_directory_proto protoreflect.FileDescriptor
 
 const file_sportello_directory_v1_directory_proto_rawDesc = "" +
@@ -329,9 +529,27 @@ const file_sportello_directory_v1_directory_proto_rawDesc = "" +
 	"categories\"\x18\n" +
 	"\x16ListDepartmentsRequest\"_\n" +
 	"\x17ListDepartmentsResponse\x12D\n" +
-	"\vdepartments\x18\x01 \x03(\v2\".sportello.directory.v1.DepartmentR\vdepartments2\xaa\x02\n" +
+	"\vdepartments\x18\x01 \x03(\v2\".sportello.directory.v1.DepartmentR\vdepartments\"\x80\x02\n" +
+	"\bOperator\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1a\n" +
+	"\bpresence\x18\x04 \x01(\tR\bpresence\x12\x1a\n" +
+	"\bcapacity\x18\x05 \x01(\x05R\bcapacity\x12\x1d\n" +
+	"\n" +
+	"open_cases\x18\x06 \x01(\x05R\topenCases\x12 \n" +
+	"\vdepartments\x18\a \x03(\tR\vdepartments\x12\x16\n" +
+	"\x06skills\x18\b \x03(\tR\x06skills\x12\x1c\n" +
+	"\tlanguages\x18\t \x03(\tR\tlanguages\"6\n" +
+	"\x14ListOperatorsRequest\x12\x1e\n" +
+	"\n" +
+	"department\x18\x01 \x01(\tR\n" +
+	"department\"W\n" +
+	"\x15ListOperatorsResponse\x12>\n" +
+	"\toperators\x18\x01 \x03(\v2 .sportello.directory.v1.OperatorR\toperators2\xb0\x03\n" +
 	"\x10DirectoryService\x12\x87\x01\n" +
-	"\x0eListCategories\x12-.sportello.directory.v1.ListCategoriesRequest\x1a..sportello.directory.v1.ListCategoriesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/categories\x12\x8b\x01\n" +
+	"\x0eListCategories\x12-.sportello.directory.v1.ListCategoriesRequest\x1a..sportello.directory.v1.ListCategoriesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/categories\x12\x83\x01\n" +
+	"\rListOperators\x12,.sportello.directory.v1.ListOperatorsRequest\x1a-.sportello.directory.v1.ListOperatorsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/operators\x12\x8b\x01\n" +
 	"\x0fListDepartments\x12..sportello.directory.v1.ListDepartmentsRequest\x1a/.sportello.directory.v1.ListDepartmentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/departmentsBGZEgithub.com/sportello/sportello/api/sportello/directory/v1;directoryv1b\x06proto3"
 
 var (
@@ -346,7 +564,7 @@ func file_sportello_directory_v1_directory_proto_rawDescGZIP() []byte {
 	return file_sportello_directory_v1_directory_proto_rawDescData
 }
 
-var file_sportello_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_sportello_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_sportello_directory_v1_directory_proto_goTypes = []any{
 	(*Category)(nil),                // 0: sportello.directory.v1.Category
 	(*Department)(nil),              // 1: sportello.directory.v1.Department
@@ -354,19 +572,25 @@ var file_sportello_directory_v1_directory_proto_goTypes = []any{
 	(*ListCategoriesResponse)(nil),  // 3: sportello.directory.v1.ListCategoriesResponse
 	(*ListDepartmentsRequest)(nil),  // 4: sportello.directory.v1.ListDepartmentsRequest
 	(*ListDepartmentsResponse)(nil), // 5: sportello.directory.v1.ListDepartmentsResponse
+	(*Operator)(nil),                // 6: sportello.directory.v1.Operator
+	(*ListOperatorsRequest)(nil),    // 7: sportello.directory.v1.ListOperatorsRequest
+	(*ListOperatorsResponse)(nil),   // 8: sportello.directory.v1.ListOperatorsResponse
 }
 var file_sportello_directory_v1_directory_proto_depIdxs = []int32{
 	0, // 0: sportello.directory.v1.ListCategoriesResponse.categories:type_name -> sportello.directory.v1.Category
 	1, // 1: sportello.directory.v1.ListDepartmentsResponse.departments:type_name -> sportello.directory.v1.Department
-	2, // 2: sportello.directory.v1.DirectoryService.ListCategories:input_type -> sportello.directory.v1.ListCategoriesRequest
-	4, // 3: sportello.directory.v1.DirectoryService.ListDepartments:input_type -> sportello.directory.v1.ListDepartmentsRequest
-	3, // 4: sportello.directory.v1.DirectoryService.ListCategories:output_type -> sportello.directory.v1.ListCategoriesResponse
-	5, // 5: sportello.directory.v1.DirectoryService.ListDepartments:output_type -> sportello.directory.v1.ListDepartmentsResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6, // 2: sportello.directory.v1.ListOperatorsResponse.operators:type_name -> sportello.directory.v1.Operator
+	2, // 3: sportello.directory.v1.DirectoryService.ListCategories:input_type -> sportello.directory.v1.ListCategoriesRequest
+	7, // 4: sportello.directory.v1.DirectoryService.ListOperators:input_type -> sportello.directory.v1.ListOperatorsRequest
+	4, // 5: sportello.directory.v1.DirectoryService.ListDepartments:input_type -> sportello.directory.v1.ListDepartmentsRequest
+	3, // 6: sportello.directory.v1.DirectoryService.ListCategories:output_type -> sportello.directory.v1.ListCategoriesResponse
+	8, // 7: sportello.directory.v1.DirectoryService.ListOperators:output_type -> sportello.directory.v1.ListOperatorsResponse
+	5, // 8: sportello.directory.v1.DirectoryService.ListDepartments:output_type -> sportello.directory.v1.ListDepartmentsResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_sportello_directory_v1_directory_proto_init() }
@@ -380,7 +604,7 @@ func file_sportello_directory_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_directory_v1_directory_proto_rawDesc), len(file_sportello_directory_v1_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

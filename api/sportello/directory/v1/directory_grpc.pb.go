@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	DirectoryService_ListCategories_FullMethodName  = "/sportello.directory.v1.DirectoryService/ListCategories"
+	DirectoryService_ListOperators_FullMethodName   = "/sportello.directory.v1.DirectoryService/ListOperators"
 	DirectoryService_ListDepartments_FullMethodName = "/sportello.directory.v1.DirectoryService/ListDepartments"
 )
 
@@ -33,6 +34,9 @@ type DirectoryServiceClient interface {
 	// ListCategories returns the service catalogue. Public: the web form and
 	// the portal show it before login.
 	ListCategories(ctx context.Context, in *ListCategoriesRequest, opts ...grpc.CallOption) (*ListCategoriesResponse, error)
+	// ListOperators returns the operators, with their load, optionally of one
+	// department. Staff only.
+	ListOperators(ctx context.Context, in *ListOperatorsRequest, opts ...grpc.CallOption) (*ListOperatorsResponse, error)
 	// ListDepartments returns the departments cases are routed to.
 	ListDepartments(ctx context.Context, in *ListDepartmentsRequest, opts ...grpc.CallOption) (*ListDepartmentsResponse, error)
 }
@@ -49,6 +53,16 @@ func (c *directoryServiceClient) ListCategories(ctx context.Context, in *ListCat
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCategoriesResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_ListCategories_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) ListOperators(ctx context.Context, in *ListOperatorsRequest, opts ...grpc.CallOption) (*ListOperatorsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOperatorsResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ListOperators_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +89,9 @@ type DirectoryServiceServer interface {
 	// ListCategories returns the service catalogue. Public: the web form and
 	// the portal show it before login.
 	ListCategories(context.Context, *ListCategoriesRequest) (*ListCategoriesResponse, error)
+	// ListOperators returns the operators, with their load, optionally of one
+	// department. Staff only.
+	ListOperators(context.Context, *ListOperatorsRequest) (*ListOperatorsResponse, error)
 	// ListDepartments returns the departments cases are routed to.
 	ListDepartments(context.Context, *ListDepartmentsRequest) (*ListDepartmentsResponse, error)
 	mustEmbedUnimplementedDirectoryServiceServer()
@@ -89,6 +106,9 @@ type UnimplementedDirectoryServiceServer struct{}
 
 func (UnimplementedDirectoryServiceServer) ListCategories(context.Context, *ListCategoriesRequest) (*ListCategoriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCategories not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ListOperators(context.Context, *ListOperatorsRequest) (*ListOperatorsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOperators not implemented")
 }
 func (UnimplementedDirectoryServiceServer) ListDepartments(context.Context, *ListDepartmentsRequest) (*ListDepartmentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDepartments not implemented")
@@ -132,6 +152,24 @@ func _DirectoryService_ListCategories_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DirectoryService_ListOperators_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOperatorsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ListOperators(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ListOperators_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ListOperators(ctx, req.(*ListOperatorsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DirectoryService_ListDepartments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListDepartmentsRequest)
 	if err := dec(in); err != nil {
@@ -160,6 +198,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCategories",
 			Handler:    _DirectoryService_ListCategories_Handler,
+		},
+		{
+			MethodName: "ListOperators",
+			Handler:    _DirectoryService_ListOperators_Handler,
 		},
 		{
 			MethodName: "ListDepartments",
