@@ -49,6 +49,7 @@ func TestAccessAllows(t *testing.T) {
 	}{
 		{Public, nil, true}, {Staff, nil, false}, {Staff, citizen, false}, {Staff, op, true},
 		{Admin, op, false}, {Admin, admin, true}, {Access(0), admin, false},
+		{Supervisor, op, false}, {Supervisor, &Principal{Role: RoleSupervisor}, true}, {Supervisor, admin, true}, {Supervisor, nil, false},
 	}
 	for _, tt := range tests {
 		if got := tt.a.Allows(tt.p); got != tt.want {

@@ -11,6 +11,8 @@ const (
 	Staff
 	// Admin: administrators only.
 	Admin
+	// Supervisor: supervisors, administrators and service accounts.
+	Supervisor
 )
 
 // Permissions is the one permission table: every gRPC method served (and so
@@ -18,6 +20,10 @@ const (
 // method that has none, and a test fails if one is missing.
 var Permissions = map[string]Access{
 	"/sportello.cases.v1.CaseService/GetCase":                  Staff,
+	"/sportello.cases.v1.CaseService/TransferCase":             Staff,
+	"/sportello.cases.v1.CaseService/BatchAssignCases":         Supervisor,
+	"/sportello.cases.v1.CaseService/BatchTransferCases":       Supervisor,
+	"/sportello.cases.v1.CaseService/GetWorkload":              Supervisor,
 	"/sportello.cases.v1.CaseService/AssignCase":               Staff,
 	"/sportello.cases.v1.CaseService/ClaimNextCase":            Staff,
 	"/sportello.directory.v1.DirectoryService/ListOperators":   Staff,
@@ -42,6 +48,8 @@ func (a Access) Allows(p *Principal) bool {
 		return p != nil && p.Staff()
 	case Admin:
 		return p != nil && p.Role == RoleAdmin
+	case Supervisor:
+		return p != nil && (p.Role == RoleSupervisor || p.Role == RoleAdmin || p.Role == RoleService)
 	}
 	return false
 }

@@ -151,7 +151,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
 		Ready:       a.ready(js),
-		Cases:       cases.NewServer(a.db, a.db, a.db),
+		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db}),
 		Directory:   directory.NewServer(a.db),
 		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"google.golang.org/genproto/googleapis/rpc/code"
+
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/auth"
 )
@@ -19,15 +21,19 @@ import (
 // Server implements casesv1.CaseServiceServer.
 type Server struct {
 	casesv1.UnimplementedCaseServiceServer
-	store   Store
-	history History
-	claimer Claimer
+	Deps
+}
+
+// Deps is what the CaseService works on; services/storage implements all.
+type Deps struct {
+	Store     Store
+	History   History
+	Claimer   Claimer
+	Workloads Workloads
 }
 
 // NewServer returns the gRPC CaseService.
-func NewServer(store Store, history History, claimer Claimer) *Server {
-	return &Server{store: store, history: history, claimer: claimer}
-}
+func NewServer(d Deps) *Server { return &Server{Deps: d} }
 
 const (
 	defaultPageSize = 50
@@ -42,7 +48,7 @@ func (s *Server) GetCase(ctx context.Context, req *casesv1.GetCaseRequest) (*cas
 	if req.GetId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "id is required")
 	}
-	c, err := s.store.GetCase(ctx, req.GetId())
+	c, err := s.Store.GetCase(ctx, req.GetId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -90,7 +96,7 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 	// One extra row tells whether another page follows.
 	page := q
 	page.Limit = q.Limit + 1
-	list, err := s.store.ListCases(ctx, page)
+	list, err := s.Store.ListCases(ctx, page)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -120,7 +126,7 @@ func (s *Server) ChangeStatus(ctx context.Context, req *casesv1.ChangeStatusRequ
 	if len(req.GetReason()) > maxReasonBytes {
 		return nil, status.Errorf(codes.InvalidArgument, "reason longer than %d bytes", maxReasonBytes)
 	}
-	c, err := s.history.UpdateCase(ctx, req.GetId(), version, func(c *Case) ([]Event, error) {
+	c, err := s.History.UpdateCase(ctx, req.GetId(), version, func(c *Case) ([]Event, error) {
 		// Checked inside the transaction: the case may have moved since.
 		if !p.InDepartment(c.Department) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, req.GetId())
@@ -141,19 +147,7 @@ func (s *Server) AssignCase(ctx context.Context, req *casesv1.AssignCaseRequest)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if len(req.GetReason()) > maxReasonBytes {
-		return nil, status.Errorf(codes.InvalidArgument, "reason longer than %d bytes", maxReasonBytes)
-	}
-	to := req.GetAssignee()
-	c, err := s.history.UpdateCase(ctx, req.GetId(), version, func(c *Case) ([]Event, error) {
-		if !p.InDepartment(c.Department) {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, req.GetId())
-		}
-		if err := mayAssign(p, c, to, req.GetReason()); err != nil {
-			return nil, err
-		}
-		return Assign(p.Subject, to, req.GetReason())(c)
-	})
+	c, err := s.assign(ctx, p, req.GetId(), version, req.GetAssignee(), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -198,7 +192,7 @@ func (s *Server) ClaimNextCase(ctx context.Context, req *casesv1.ClaimNextCaseRe
 	if len(depts) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "department is required (your account lists none)")
 	}
-	c, err := s.claimer.ClaimNextCase(ctx, p.Operator, depts, p.Subject)
+	c, err := s.Claimer.ClaimNextCase(ctx, p.Operator, depts, p.Subject)
 	if errors.Is(err, ErrNothingToClaim) {
 		return nil, status.Error(codes.NotFound, "no unassigned case in your departments")
 	}
@@ -208,10 +202,127 @@ func (s *Server) ClaimNextCase(ctx context.Context, req *casesv1.ClaimNextCaseRe
 	return toProto(c), nil
 }
 
+// TransferCase moves a case the caller works to another department.
+func (s *Server) TransferCase(ctx context.Context, req *casesv1.TransferCaseRequest) (*casesv1.Case, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	version, err := parseEtag(req.GetEtag())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	c, err := s.transfer(ctx, p, req.GetId(), version, req.GetDepartment(), req.GetReason())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return toProto(c), nil
+}
+
+func (s *Server) transfer(ctx context.Context, p auth.Principal, id string, version int64, dept, reason string) (Case, error) {
+	if len(reason) > maxReasonBytes {
+		return Case{}, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalidArgument, maxReasonBytes)
+	}
+	return s.History.UpdateCase(ctx, id, version, func(c *Case) ([]Event, error) {
+		if !p.InDepartment(c.Department) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		if p.Role == auth.RoleOperator && c.Assignee != "" && c.Assignee != p.Operator {
+			return nil, fmt.Errorf("%w: operators may transfer unassigned cases or their own", errPermission)
+		}
+		return Transfer(p.Subject, dept, reason)(c)
+	})
+}
+
+func (s *Server) assign(ctx context.Context, p auth.Principal, id string, version int64, to, reason string) (Case, error) {
+	if len(reason) > maxReasonBytes {
+		return Case{}, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalidArgument, maxReasonBytes)
+	}
+	return s.History.UpdateCase(ctx, id, version, func(c *Case) ([]Event, error) {
+		if !p.InDepartment(c.Department) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		if err := mayAssign(p, c, to, reason); err != nil {
+			return nil, err
+		}
+		return Assign(p.Subject, to, reason)(c)
+	})
+}
+
+// maxBatch bounds the ids of one batch request.
+const maxBatch = 500
+
+// BatchAssignCases assigns each case in its own transaction.
+func (s *Server) BatchAssignCases(ctx context.Context, req *casesv1.BatchAssignCasesRequest) (*casesv1.BatchCasesResponse, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	return s.batch(req.GetIds(), func(id string) (Case, error) {
+		return s.assign(ctx, p, id, 0, req.GetAssignee(), req.GetReason())
+	})
+}
+
+// BatchTransferCases transfers each case in its own transaction.
+func (s *Server) BatchTransferCases(ctx context.Context, req *casesv1.BatchTransferCasesRequest) (*casesv1.BatchCasesResponse, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	return s.batch(req.GetIds(), func(id string) (Case, error) {
+		return s.transfer(ctx, p, id, 0, req.GetDepartment(), req.GetReason())
+	})
+}
+
+func (s *Server) batch(ids []string, do func(id string) (Case, error)) (*casesv1.BatchCasesResponse, error) {
+	switch {
+	case len(ids) == 0:
+		return nil, status.Error(codes.InvalidArgument, "ids is required")
+	case len(ids) > maxBatch:
+		return nil, status.Errorf(codes.InvalidArgument, "at most %d ids per request", maxBatch)
+	}
+	resp := &casesv1.BatchCasesResponse{Results: make([]*casesv1.BatchCaseResult, len(ids))}
+	for i, id := range ids {
+		r := &casesv1.BatchCaseResult{Id: id, Code: code.Code_OK.String()}
+		c, err := do(id)
+		if err != nil {
+			st := status.Convert(toStatus(err))
+			r.Code, r.Message = code.Code(st.Code()).String(), st.Message()
+		} else {
+			r.Case = toProto(c)
+		}
+		resp.Results[i] = r
+	}
+	return resp, nil
+}
+
+// GetWorkload reports the departments the caller works.
+func (s *Server) GetWorkload(ctx context.Context, req *casesv1.GetWorkloadRequest) (*casesv1.Workload, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	var depts []string
+	switch d := req.GetDepartment(); {
+	case d != "":
+		if !p.InDepartment(d) {
+			return nil, status.Errorf(codes.PermissionDenied, "you do not work department %q", d)
+		}
+		depts = []string{d}
+	case !p.AllDepartments():
+		depts = slices.Clone(p.Departments)
+		if depts == nil {
+			depts = []string{}
+		}
+	}
+	loads, err := s.Workloads.Workload(ctx, depts)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &casesv1.Workload{}
+	for _, l := range loads {
+		dl := &casesv1.DepartmentLoad{Department: l.Department, Open: int32(l.Open), Unassigned: int32(l.Unassigned)}
+		for _, o := range l.Operators {
+			dl.Operators = append(dl.Operators, &casesv1.OperatorLoad{Operator: o.Operator, DisplayName: o.DisplayName,
+				Presence: o.Presence, Open: int32(o.Open), OpenTotal: int32(o.OpenTotal), Capacity: int32(o.Capacity)})
+		}
+		out.Departments = append(out.Departments, dl)
+	}
+	return out, nil
+}
+
 // ListCaseEvents returns the history of a case the caller may see.
 func (s *Server) ListCaseEvents(ctx context.Context, req *casesv1.ListCaseEventsRequest) (*casesv1.ListCaseEventsResponse, error) {
 	p, _ := auth.PrincipalFrom(ctx)
-	c, err := s.store.GetCase(ctx, req.GetCaseId())
+	c, err := s.Store.GetCase(ctx, req.GetCaseId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -227,7 +338,7 @@ func (s *Server) ListCaseEvents(ctx context.Context, req *casesv1.ListCaseEvents
 	case limit > 1000:
 		limit = 1000
 	}
-	evs, err := s.history.ListCaseEvents(ctx, c.ID, req.GetPageToken(), limit+1)
+	evs, err := s.History.ListCaseEvents(ctx, c.ID, req.GetPageToken(), limit+1)
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -61,6 +61,9 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 		"subject": c.Subject, "status": string(c.Status), "priority": int(c.Priority), "category_code": c.Category,
 		"department_id": c.Department, "assignee_id": c.Assignee, "updated_at": now, "version": c.Version,
 	})
+	if isForeignKeyViolation(res.Error) {
+		return cases.Case{}, fmt.Errorf("%w: unknown department %q", cases.ErrInvalidArgument, c.Department)
+	}
 	if res.Error != nil {
 		return cases.Case{}, res.Error
 	}
@@ -171,6 +174,10 @@ func (db *DB) ClaimNextCase(ctx context.Context, operator string, departments []
 		return err
 	})
 	return out, retryable(err)
+}
+
+func isForeignKeyViolation(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "FOREIGN KEY constraint failed") || strings.Contains(err.Error(), "SQLSTATE 23503"))
 }
 
 // retryable turns PostgreSQL's deadlock and serialization aborts into

@@ -962,6 +962,561 @@ func (x *ClaimNextCaseRequest) GetDepartment() string {
 	return ""
 }
 
+type TransferCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Department id to move the case to.
+	Department string `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	// Why; required.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferCaseRequest) Reset() {
+	*x = TransferCaseRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferCaseRequest) ProtoMessage() {}
+
+func (x *TransferCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferCaseRequest.ProtoReflect.Descriptor instead.
+func (*TransferCaseRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TransferCaseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TransferCaseRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *TransferCaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *TransferCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type BatchAssignCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 500.
+	Ids []string `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	// Operator id; empty to unassign.
+	Assignee string `protobuf:"bytes,2,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// Required when assigning to someone other than yourself.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAssignCasesRequest) Reset() {
+	*x = BatchAssignCasesRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAssignCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAssignCasesRequest) ProtoMessage() {}
+
+func (x *BatchAssignCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAssignCasesRequest.ProtoReflect.Descriptor instead.
+func (*BatchAssignCasesRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BatchAssignCasesRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *BatchAssignCasesRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *BatchAssignCasesRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type BatchTransferCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 500.
+	Ids        []string `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	Department string   `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	// Required.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchTransferCasesRequest) Reset() {
+	*x = BatchTransferCasesRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchTransferCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchTransferCasesRequest) ProtoMessage() {}
+
+func (x *BatchTransferCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchTransferCasesRequest.ProtoReflect.Descriptor instead.
+func (*BatchTransferCasesRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BatchTransferCasesRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *BatchTransferCasesRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *BatchTransferCasesRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type BatchCasesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per requested id, in order.
+	Results       []*BatchCaseResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCasesResponse) Reset() {
+	*x = BatchCasesResponse{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCasesResponse) ProtoMessage() {}
+
+func (x *BatchCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCasesResponse.ProtoReflect.Descriptor instead.
+func (*BatchCasesResponse) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BatchCasesResponse) GetResults() []*BatchCaseResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type BatchCaseResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The case after the change, when it succeeded.
+	Case *Case `protobuf:"bytes,2,opt,name=case,proto3" json:"case,omitempty"`
+	// gRPC status code name ("OK", "FAILED_PRECONDITION", ...) and message.
+	Code          string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCaseResult) Reset() {
+	*x = BatchCaseResult{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCaseResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCaseResult) ProtoMessage() {}
+
+func (x *BatchCaseResult) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCaseResult.ProtoReflect.Descriptor instead.
+func (*BatchCaseResult) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BatchCaseResult) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BatchCaseResult) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+func (x *BatchCaseResult) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *BatchCaseResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type GetWorkloadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this department; empty for all the caller works.
+	Department    string `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWorkloadRequest) Reset() {
+	*x = GetWorkloadRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWorkloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWorkloadRequest) ProtoMessage() {}
+
+func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWorkloadRequest.ProtoReflect.Descriptor instead.
+func (*GetWorkloadRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetWorkloadRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+type Workload struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Departments   []*DepartmentLoad      `protobuf:"bytes,1,rep,name=departments,proto3" json:"departments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Workload) Reset() {
+	*x = Workload{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Workload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Workload) ProtoMessage() {}
+
+func (x *Workload) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Workload.ProtoReflect.Descriptor instead.
+func (*Workload) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Workload) GetDepartments() []*DepartmentLoad {
+	if x != nil {
+		return x.Departments
+	}
+	return nil
+}
+
+type DepartmentLoad struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Department string                 `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	// Cases not resolved or closed, and those of them with no assignee.
+	Open          int32           `protobuf:"varint,2,opt,name=open,proto3" json:"open,omitempty"`
+	Unassigned    int32           `protobuf:"varint,3,opt,name=unassigned,proto3" json:"unassigned,omitempty"`
+	Operators     []*OperatorLoad `protobuf:"bytes,4,rep,name=operators,proto3" json:"operators,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DepartmentLoad) Reset() {
+	*x = DepartmentLoad{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DepartmentLoad) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DepartmentLoad) ProtoMessage() {}
+
+func (x *DepartmentLoad) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DepartmentLoad.ProtoReflect.Descriptor instead.
+func (*DepartmentLoad) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DepartmentLoad) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *DepartmentLoad) GetOpen() int32 {
+	if x != nil {
+		return x.Open
+	}
+	return 0
+}
+
+func (x *DepartmentLoad) GetUnassigned() int32 {
+	if x != nil {
+		return x.Unassigned
+	}
+	return 0
+}
+
+func (x *DepartmentLoad) GetOperators() []*OperatorLoad {
+	if x != nil {
+		return x.Operators
+	}
+	return nil
+}
+
+type OperatorLoad struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Operator    string                 `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// online, away, offline.
+	Presence string `protobuf:"bytes,3,opt,name=presence,proto3" json:"presence,omitempty"`
+	// Open cases of this department assigned to the operator.
+	Open int32 `protobuf:"varint,4,opt,name=open,proto3" json:"open,omitempty"`
+	// The operator's open cases in all departments, and capacity.
+	OpenTotal     int32 `protobuf:"varint,5,opt,name=open_total,json=openTotal,proto3" json:"open_total,omitempty"`
+	Capacity      int32 `protobuf:"varint,6,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperatorLoad) Reset() {
+	*x = OperatorLoad{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperatorLoad) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperatorLoad) ProtoMessage() {}
+
+func (x *OperatorLoad) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperatorLoad.ProtoReflect.Descriptor instead.
+func (*OperatorLoad) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *OperatorLoad) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *OperatorLoad) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *OperatorLoad) GetPresence() string {
+	if x != nil {
+		return x.Presence
+	}
+	return ""
+}
+
+func (x *OperatorLoad) GetOpen() int32 {
+	if x != nil {
+		return x.Open
+	}
+	return 0
+}
+
+func (x *OperatorLoad) GetOpenTotal() int32 {
+	if x != nil {
+		return x.OpenTotal
+	}
+	return 0
+}
+
+func (x *OperatorLoad) GetCapacity() int32 {
+	if x != nil {
+		return x.Capacity
+	}
+	return 0
+}
+
 var File_sportello_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_sportello_cases_v1_cases_proto_rawDesc = "" +
@@ -1044,7 +1599,54 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x14ClaimNextCaseRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
-	"department*\x99\x01\n" +
+	"department\"q\n" +
+	"\x13TransferCaseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"_\n" +
+	"\x17BatchAssignCasesRequest\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\tR\x03ids\x12\x1a\n" +
+	"\bassignee\x18\x02 \x01(\tR\bassignee\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"e\n" +
+	"\x19BatchTransferCasesRequest\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\tR\x03ids\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"S\n" +
+	"\x12BatchCasesResponse\x12=\n" +
+	"\aresults\x18\x01 \x03(\v2#.sportello.cases.v1.BatchCaseResultR\aresults\"}\n" +
+	"\x0fBatchCaseResult\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
+	"\x04case\x18\x02 \x01(\v2\x18.sportello.cases.v1.CaseR\x04case\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"4\n" +
+	"\x12GetWorkloadRequest\x12\x1e\n" +
+	"\n" +
+	"department\x18\x01 \x01(\tR\n" +
+	"department\"P\n" +
+	"\bWorkload\x12D\n" +
+	"\vdepartments\x18\x01 \x03(\v2\".sportello.cases.v1.DepartmentLoadR\vdepartments\"\xa4\x01\n" +
+	"\x0eDepartmentLoad\x12\x1e\n" +
+	"\n" +
+	"department\x18\x01 \x01(\tR\n" +
+	"department\x12\x12\n" +
+	"\x04open\x18\x02 \x01(\x05R\x04open\x12\x1e\n" +
+	"\n" +
+	"unassigned\x18\x03 \x01(\x05R\n" +
+	"unassigned\x12>\n" +
+	"\toperators\x18\x04 \x03(\v2 .sportello.cases.v1.OperatorLoadR\toperators\"\xb8\x01\n" +
+	"\fOperatorLoad\x12\x1a\n" +
+	"\boperator\x18\x01 \x01(\tR\boperator\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1a\n" +
+	"\bpresence\x18\x03 \x01(\tR\bpresence\x12\x12\n" +
+	"\x04open\x18\x04 \x01(\x05R\x04open\x12\x1d\n" +
+	"\n" +
+	"open_total\x18\x05 \x01(\x05R\topenTotal\x12\x1a\n" +
+	"\bcapacity\x18\x06 \x01(\x05R\bcapacity*\x99\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1059,14 +1661,18 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\fPRIORITY_LOW\x10\x01\x12\x13\n" +
 	"\x0fPRIORITY_NORMAL\x10\x02\x12\x11\n" +
 	"\rPRIORITY_HIGH\x10\x03\x12\x13\n" +
-	"\x0fPRIORITY_URGENT\x10\x042\xca\x05\n" +
+	"\x0fPRIORITY_URGENT\x10\x042\xca\t\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
 	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12y\n" +
 	"\fChangeStatus\x12'.sportello.cases.v1.ChangeStatusRequest\x1a\x18.sportello.cases.v1.Case\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/cases/{id}:changeStatus\x12o\n" +
 	"\n" +
 	"AssignCase\x12%.sportello.cases.v1.AssignCaseRequest\x1a\x18.sportello.cases.v1.Case\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases/{id}:assign\x12s\n" +
-	"\rClaimNextCase\x12(.sportello.cases.v1.ClaimNextCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/cases:claimNext\x12\x8b\x01\n" +
+	"\rClaimNextCase\x12(.sportello.cases.v1.ClaimNextCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/cases:claimNext\x12u\n" +
+	"\fTransferCase\x12'.sportello.cases.v1.TransferCaseRequest\x1a\x18.sportello.cases.v1.Case\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/cases/{id}:transfer\x12\x89\x01\n" +
+	"\x10BatchAssignCases\x12+.sportello.cases.v1.BatchAssignCasesRequest\x1a&.sportello.cases.v1.BatchCasesResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases:batchAssign\x12\x8f\x01\n" +
+	"\x12BatchTransferCases\x12-.sportello.cases.v1.BatchTransferCasesRequest\x1a&.sportello.cases.v1.BatchCasesResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/cases:batchTransfer\x12i\n" +
+	"\vGetWorkload\x12&.sportello.cases.v1.GetWorkloadRequest\x1a\x1c.sportello.cases.v1.Workload\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/workload\x12\x8b\x01\n" +
 	"\x0eListCaseEvents\x12).sportello.cases.v1.ListCaseEventsRequest\x1a*.sportello.cases.v1.ListCaseEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/cases/{case_id}/eventsB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
 
 var (
@@ -1082,52 +1688,73 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
-	(Status)(0),                    // 0: sportello.cases.v1.Status
-	(Priority)(0),                  // 1: sportello.cases.v1.Priority
-	(*Case)(nil),                   // 2: sportello.cases.v1.Case
-	(*GetCaseRequest)(nil),         // 3: sportello.cases.v1.GetCaseRequest
-	(*ListCasesRequest)(nil),       // 4: sportello.cases.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),      // 5: sportello.cases.v1.ListCasesResponse
-	(*ChangeStatusRequest)(nil),    // 6: sportello.cases.v1.ChangeStatusRequest
-	(*CaseEvent)(nil),              // 7: sportello.cases.v1.CaseEvent
-	(*FieldChange)(nil),            // 8: sportello.cases.v1.FieldChange
-	(*ListCaseEventsRequest)(nil),  // 9: sportello.cases.v1.ListCaseEventsRequest
-	(*ListCaseEventsResponse)(nil), // 10: sportello.cases.v1.ListCaseEventsResponse
-	(*AssignCaseRequest)(nil),      // 11: sportello.cases.v1.AssignCaseRequest
-	(*ClaimNextCaseRequest)(nil),   // 12: sportello.cases.v1.ClaimNextCaseRequest
-	nil,                            // 13: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),  // 14: google.protobuf.Timestamp
+	(Status)(0),                       // 0: sportello.cases.v1.Status
+	(Priority)(0),                     // 1: sportello.cases.v1.Priority
+	(*Case)(nil),                      // 2: sportello.cases.v1.Case
+	(*GetCaseRequest)(nil),            // 3: sportello.cases.v1.GetCaseRequest
+	(*ListCasesRequest)(nil),          // 4: sportello.cases.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),         // 5: sportello.cases.v1.ListCasesResponse
+	(*ChangeStatusRequest)(nil),       // 6: sportello.cases.v1.ChangeStatusRequest
+	(*CaseEvent)(nil),                 // 7: sportello.cases.v1.CaseEvent
+	(*FieldChange)(nil),               // 8: sportello.cases.v1.FieldChange
+	(*ListCaseEventsRequest)(nil),     // 9: sportello.cases.v1.ListCaseEventsRequest
+	(*ListCaseEventsResponse)(nil),    // 10: sportello.cases.v1.ListCaseEventsResponse
+	(*AssignCaseRequest)(nil),         // 11: sportello.cases.v1.AssignCaseRequest
+	(*ClaimNextCaseRequest)(nil),      // 12: sportello.cases.v1.ClaimNextCaseRequest
+	(*TransferCaseRequest)(nil),       // 13: sportello.cases.v1.TransferCaseRequest
+	(*BatchAssignCasesRequest)(nil),   // 14: sportello.cases.v1.BatchAssignCasesRequest
+	(*BatchTransferCasesRequest)(nil), // 15: sportello.cases.v1.BatchTransferCasesRequest
+	(*BatchCasesResponse)(nil),        // 16: sportello.cases.v1.BatchCasesResponse
+	(*BatchCaseResult)(nil),           // 17: sportello.cases.v1.BatchCaseResult
+	(*GetWorkloadRequest)(nil),        // 18: sportello.cases.v1.GetWorkloadRequest
+	(*Workload)(nil),                  // 19: sportello.cases.v1.Workload
+	(*DepartmentLoad)(nil),            // 20: sportello.cases.v1.DepartmentLoad
+	(*OperatorLoad)(nil),              // 21: sportello.cases.v1.OperatorLoad
+	nil,                               // 22: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),     // 23: google.protobuf.Timestamp
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	14, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	14, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	23, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	23, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
 	0,  // 5: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	13, // 6: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	14, // 7: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	22, // 6: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	23, // 7: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
 	7,  // 8: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
-	8,  // 9: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	3,  // 10: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	4,  // 11: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	6,  // 12: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	11, // 13: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	12, // 14: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	9,  // 15: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	2,  // 16: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	5,  // 17: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	2,  // 18: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	2,  // 19: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	2,  // 20: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	10, // 21: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	16, // [16:22] is the sub-list for method output_type
-	10, // [10:16] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	17, // 9: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
+	2,  // 10: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
+	20, // 11: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
+	21, // 12: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
+	8,  // 13: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	3,  // 14: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	4,  // 15: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	6,  // 16: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	11, // 17: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	12, // 18: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	13, // 19: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	14, // 20: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	15, // 21: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	18, // 22: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	9,  // 23: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	2,  // 24: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	5,  // 25: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	2,  // 26: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	2,  // 27: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	2,  // 28: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	2,  // 29: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	16, // 30: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	16, // 31: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	19, // 32: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	10, // 33: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	24, // [24:34] is the sub-list for method output_type
+	14, // [14:24] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -1141,7 +1768,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CaseService_GetCase_FullMethodName        = "/sportello.cases.v1.CaseService/GetCase"
-	CaseService_ListCases_FullMethodName      = "/sportello.cases.v1.CaseService/ListCases"
-	CaseService_ChangeStatus_FullMethodName   = "/sportello.cases.v1.CaseService/ChangeStatus"
-	CaseService_AssignCase_FullMethodName     = "/sportello.cases.v1.CaseService/AssignCase"
-	CaseService_ClaimNextCase_FullMethodName  = "/sportello.cases.v1.CaseService/ClaimNextCase"
-	CaseService_ListCaseEvents_FullMethodName = "/sportello.cases.v1.CaseService/ListCaseEvents"
+	CaseService_GetCase_FullMethodName            = "/sportello.cases.v1.CaseService/GetCase"
+	CaseService_ListCases_FullMethodName          = "/sportello.cases.v1.CaseService/ListCases"
+	CaseService_ChangeStatus_FullMethodName       = "/sportello.cases.v1.CaseService/ChangeStatus"
+	CaseService_AssignCase_FullMethodName         = "/sportello.cases.v1.CaseService/AssignCase"
+	CaseService_ClaimNextCase_FullMethodName      = "/sportello.cases.v1.CaseService/ClaimNextCase"
+	CaseService_TransferCase_FullMethodName       = "/sportello.cases.v1.CaseService/TransferCase"
+	CaseService_BatchAssignCases_FullMethodName   = "/sportello.cases.v1.CaseService/BatchAssignCases"
+	CaseService_BatchTransferCases_FullMethodName = "/sportello.cases.v1.CaseService/BatchTransferCases"
+	CaseService_GetWorkload_FullMethodName        = "/sportello.cases.v1.CaseService/GetWorkload"
+	CaseService_ListCaseEvents_FullMethodName     = "/sportello.cases.v1.CaseService/ListCaseEvents"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -51,6 +55,16 @@ type CaseServiceClient interface {
 	// their departments (priority, then oldest). Two operators never get the
 	// same case; NOT_FOUND when there is none.
 	ClaimNextCase(ctx context.Context, in *ClaimNextCaseRequest, opts ...grpc.CallOption) (*Case, error)
+	// TransferCase moves a case to another department, with a reason. The
+	// case becomes unassigned: the receiving department's queue takes it.
+	TransferCase(ctx context.Context, in *TransferCaseRequest, opts ...grpc.CallOption) (*Case, error)
+	// BatchAssignCases assigns many cases; each succeeds or fails on its own.
+	BatchAssignCases(ctx context.Context, in *BatchAssignCasesRequest, opts ...grpc.CallOption) (*BatchCasesResponse, error)
+	// BatchTransferCases transfers many cases; each succeeds or fails on its
+	// own.
+	BatchTransferCases(ctx context.Context, in *BatchTransferCasesRequest, opts ...grpc.CallOption) (*BatchCasesResponse, error)
+	// GetWorkload shows the load of departments and their operators.
+	GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*Workload, error)
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error)
 }
@@ -113,6 +127,46 @@ func (c *caseServiceClient) ClaimNextCase(ctx context.Context, in *ClaimNextCase
 	return out, nil
 }
 
+func (c *caseServiceClient) TransferCase(ctx context.Context, in *TransferCaseRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseService_TransferCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) BatchAssignCases(ctx context.Context, in *BatchAssignCasesRequest, opts ...grpc.CallOption) (*BatchCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCasesResponse)
+	err := c.cc.Invoke(ctx, CaseService_BatchAssignCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) BatchTransferCases(ctx context.Context, in *BatchTransferCasesRequest, opts ...grpc.CallOption) (*BatchCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCasesResponse)
+	err := c.cc.Invoke(ctx, CaseService_BatchTransferCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*Workload, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Workload)
+	err := c.cc.Invoke(ctx, CaseService_GetWorkload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseServiceClient) ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCaseEventsResponse)
@@ -147,6 +201,16 @@ type CaseServiceServer interface {
 	// their departments (priority, then oldest). Two operators never get the
 	// same case; NOT_FOUND when there is none.
 	ClaimNextCase(context.Context, *ClaimNextCaseRequest) (*Case, error)
+	// TransferCase moves a case to another department, with a reason. The
+	// case becomes unassigned: the receiving department's queue takes it.
+	TransferCase(context.Context, *TransferCaseRequest) (*Case, error)
+	// BatchAssignCases assigns many cases; each succeeds or fails on its own.
+	BatchAssignCases(context.Context, *BatchAssignCasesRequest) (*BatchCasesResponse, error)
+	// BatchTransferCases transfers many cases; each succeeds or fails on its
+	// own.
+	BatchTransferCases(context.Context, *BatchTransferCasesRequest) (*BatchCasesResponse, error)
+	// GetWorkload shows the load of departments and their operators.
+	GetWorkload(context.Context, *GetWorkloadRequest) (*Workload, error)
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error)
 	mustEmbedUnimplementedCaseServiceServer()
@@ -173,6 +237,18 @@ func (UnimplementedCaseServiceServer) AssignCase(context.Context, *AssignCaseReq
 }
 func (UnimplementedCaseServiceServer) ClaimNextCase(context.Context, *ClaimNextCaseRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method ClaimNextCase not implemented")
+}
+func (UnimplementedCaseServiceServer) TransferCase(context.Context, *TransferCaseRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferCase not implemented")
+}
+func (UnimplementedCaseServiceServer) BatchAssignCases(context.Context, *BatchAssignCasesRequest) (*BatchCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchAssignCases not implemented")
+}
+func (UnimplementedCaseServiceServer) BatchTransferCases(context.Context, *BatchTransferCasesRequest) (*BatchCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchTransferCases not implemented")
+}
+func (UnimplementedCaseServiceServer) GetWorkload(context.Context, *GetWorkloadRequest) (*Workload, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWorkload not implemented")
 }
 func (UnimplementedCaseServiceServer) ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseEvents not implemented")
@@ -288,6 +364,78 @@ func _CaseService_ClaimNextCase_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_TransferCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).TransferCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_TransferCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).TransferCase(ctx, req.(*TransferCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_BatchAssignCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchAssignCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).BatchAssignCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_BatchAssignCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).BatchAssignCases(ctx, req.(*BatchAssignCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_BatchTransferCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchTransferCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).BatchTransferCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_BatchTransferCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).BatchTransferCases(ctx, req.(*BatchTransferCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_GetWorkload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWorkloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).GetWorkload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_GetWorkload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).GetWorkload(ctx, req.(*GetWorkloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseService_ListCaseEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCaseEventsRequest)
 	if err := dec(in); err != nil {
@@ -332,6 +480,22 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ClaimNextCase",
 			Handler:    _CaseService_ClaimNextCase_Handler,
+		},
+		{
+			MethodName: "TransferCase",
+			Handler:    _CaseService_TransferCase_Handler,
+		},
+		{
+			MethodName: "BatchAssignCases",
+			Handler:    _CaseService_BatchAssignCases_Handler,
+		},
+		{
+			MethodName: "BatchTransferCases",
+			Handler:    _CaseService_BatchTransferCases_Handler,
+		},
+		{
+			MethodName: "GetWorkload",
+			Handler:    _CaseService_GetWorkload_Handler,
 		},
 		{
 			MethodName: "ListCaseEvents",
