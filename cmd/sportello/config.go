@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/services/sla"
 )
 
 // Config is the whole configuration. Precedence: flags, then SPORTELLO_*
@@ -28,6 +29,36 @@ type Config struct {
 	Database Database `yaml:"database"`
 	NATS     NATS     `yaml:"nats"`
 	Auth     Auth     `yaml:"auth"`
+	SLA      SLA      `yaml:"sla"`
+}
+
+// SLA configures the business calendar and warnings. Working hours are
+// Monday to Friday 09:00–13:00 and 14:00–17:00 on Italian public holidays'
+// calendar.
+type SLA struct {
+	// WarnAt is the share of a target after which a warning is sent; 0
+	// means 0.8.
+	WarnAt float64 `yaml:"warn_at"`
+	// LocalHolidays recur every year, as "MM-DD" ("12-07" Sant'Ambrogio).
+	LocalHolidays []string `yaml:"local_holidays"`
+
+	interval time.Duration    // tests only; 15 s when zero
+	now      func() time.Time // tests only; time.Now when nil
+}
+
+// localHolidays parses LocalHolidays.
+func (s SLA) localHolidays() ([]sla.MonthDay, error) {
+	var out []sla.MonthDay
+	var errs []error
+	for _, h := range s.LocalHolidays {
+		t, err := time.Parse("01-02", h)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sla.local_holidays: %q is not MM-DD", h))
+			continue
+		}
+		out = append(out, sla.MonthDay{Month: t.Month(), Day: t.Day()})
+	}
+	return out, errors.Join(errs...)
 }
 
 // Database configures storage; an empty DSN means SQLite in the data dir.
@@ -102,6 +133,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("timezone %q: %v", c.Timezone, err))
+	}
+	if c.SLA.WarnAt < 0 || c.SLA.WarnAt > 1 {
+		errs = append(errs, fmt.Errorf("sla.warn_at %v: want a fraction between 0 and 1", c.SLA.WarnAt))
+	}
+	if _, err := c.SLA.localHolidays(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := auth.NewStaticTokens(c.Auth.Tokens); err != nil {
 		errs = append(errs, err)
@@ -188,3 +225,10 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	}
 	return cfg, cfg.Validate()
 }
+
+// slaInterval is how often the SLA timer looks for due cases: 15 s, or
+// what a test sets.
+func (c Config) slaInterval() time.Duration { return c.SLA.interval }
+
+// slaNow is the SLA timer's clock: the real one, or a test's.
+func (c Config) slaNow() func() time.Time { return c.SLA.now }

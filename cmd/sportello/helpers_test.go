@@ -239,3 +239,5 @@ func contains(t *testing.T, what, s, sub string) {
 func jsonUnmarshal(b []byte, m *casesv1.ListCasesResponse) error { return protojson.Unmarshal(b, m) }
 
 func jsonUnmarshalAny(b []byte, m proto.Message) error { return protojson.Unmarshal(b, m) }
+
+func fmtSscan(s string, v *float64) (int, error) { return fmt.Sscan(s, v) }

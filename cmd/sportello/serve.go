@@ -28,6 +28,7 @@ import (
 	"github.com/sportello/sportello/services/events"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/server"
+	"github.com/sportello/sportello/services/sla"
 	"github.com/sportello/sportello/services/storage"
 	"github.com/sportello/sportello/web"
 )
@@ -42,13 +43,13 @@ type app struct {
 	srv       *server.Server
 	ln        net.Listener
 
-	stopIntake context.CancelFunc
-	intakeDone chan struct{}
-	stopRelay  context.CancelFunc
-	relayDone  chan struct{}
-	serveDone  chan error    // Serve's result, for the caller to watch
-	served     chan struct{} // closed when Serve has returned
-	devToken   string
+	stopIntake  context.CancelFunc
+	intakeDone  chan struct{}
+	stopWorkers context.CancelFunc // the outbox relay and the SLA timer
+	workersDone chan struct{}
+	serveDone   chan error    // Serve's result, for the caller to watch
+	served      chan struct{} // closed when Serve has returned
+	devToken    string
 }
 
 // Addr is the address the server listens on.
@@ -90,6 +91,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		if err := a.db.UpsertOperators(ctx, directory.Demo.Operators); err != nil {
 			return nil, fmt.Errorf("seed demo operators: %w", err)
 		}
+		if err := a.db.UpsertSLAPolicies(ctx, sla.DemoPolicies()); err != nil {
+			return nil, fmt.Errorf("seed demo SLA policies: %w", err)
+		}
 	}
 
 	if cfg.NATS.URL == "" {
@@ -115,9 +119,23 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	holidays, _ := cfg.SLA.localHolidays() // validated with the config
+	cal, err := sla.NewCalendar(sla.Config{Location: loc, Week: sla.OfficeHours(), ItalianHolidays: true, Local: holidays})
+	if err != nil {
+		return nil, err
+	}
+	warnAt := cfg.SLA.WarnAt
+	if warnAt == 0 {
+		warnAt = 0.8
+	}
+	clock, err := sla.NewClock(cal, a.db, warnAt)
+	if err != nil {
+		return nil, err
+	}
+
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	a.stopIntake, a.intakeDone = stopIntake, make(chan struct{})
-	in := &events.Intake{JS: js, Consumer: consumer, Ingester: intake.New(a.db, a.db, loc), Log: log, Metrics: events.NewIntakeMetrics(reg)}
+	in := &events.Intake{JS: js, Consumer: consumer, Ingester: intake.New(a.db, a.db, loc, clock), Log: log, Metrics: events.NewIntakeMetrics(reg)}
 	go func() {
 		defer close(a.intakeDone)
 		if err := in.Run(intakeCtx); err != nil {
@@ -125,12 +143,21 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		}
 	}()
 
-	relayCtx, stopRelay := context.WithCancel(context.Background())
-	a.stopRelay, a.relayDone = stopRelay, make(chan struct{})
+	workersCtx, stopWorkers := context.WithCancel(context.Background())
+	a.stopWorkers, a.workersDone = stopWorkers, make(chan struct{})
 	relay := &events.Relay{JS: js, Outbox: a.db, Log: log, Published: events.NewRelayCounter(reg), Requeue: a.ns != nil}
+	slaEvents := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sportello_sla_events_total", Help: "SLA warnings and breaches announced, by type.",
+	}, []string{"type"})
+	reg.MustRegister(slaEvents)
+	timer := &cases.SLATimer{Scanner: a.db, History: a.db, Log: log, Interval: cfg.slaInterval(), Now: cfg.slaNow(),
+		Announced: func(e cases.EventType) { slaEvents.WithLabelValues(string(e)).Inc() }}
 	go func() {
-		defer close(a.relayDone)
-		relay.Run(relayCtx)
+		defer close(a.workersDone)
+		done := make(chan struct{})
+		go func() { defer close(done); timer.Run(workersCtx) }()
+		relay.Run(workersCtx)
+		<-done
 	}()
 
 	a.publisher = events.NewPublisher(js, events.NewPublisherMetrics(reg), cfg.NATS.PublishBatch)
@@ -151,7 +178,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
 		Ready:       a.ready(js),
-		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db}),
+		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, SLA: clock}),
 		Directory:   directory.NewServer(a.db),
 		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{
@@ -219,11 +246,12 @@ func (a *app) stop(ctx context.Context) {
 		}
 		phase("intake")
 	}
-	if a.stopRelay != nil {
-		// What it has not published yet stays in the outbox for the next start.
-		a.stopRelay()
-		<-a.relayDone
-		phase("relay")
+	if a.stopWorkers != nil {
+		// What the relay has not published yet stays in the outbox for the
+		// next start; the SLA timer's next tick is another replica's or ours.
+		a.stopWorkers()
+		<-a.workersDone
+		phase("workers")
 	}
 	if a.nc != nil {
 		a.nc.Close()

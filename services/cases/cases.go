@@ -66,7 +66,20 @@ type Case struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	Version     int64
+
+	// Resolution SLA: the deadline (NoDeadline when no policy applies), the
+	// warning instant, when the clock was paused (zero when running), and
+	// whether the warning and the breach have been announced.
+	SLADueAt    time.Time
+	SLAWarnAt   time.Time
+	SLAPausedAt time.Time
+	SLAWarned   bool
+	SLABreached bool
 }
+
+// NoDeadline is the SLA deadline of a case no policy applies to; it sorts
+// after every real deadline.
+var NoDeadline = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // Order is a supported ListCases ordering.
 type Order string
@@ -75,6 +88,7 @@ const (
 	OrderCreated     Order = "create_time"      // oldest first
 	OrderCreatedDesc Order = "create_time desc" // newest first
 	OrderPriority    Order = "priority desc"    // most urgent first, then oldest
+	OrderSLADue      Order = "sla_due"          // nearest resolution deadline first, then oldest
 )
 
 // ParseOrder reads an AIP-style order_by value; "" is OrderCreated.
@@ -86,8 +100,10 @@ func ParseOrder(s string) (Order, error) {
 		return OrderCreatedDesc, nil
 	case "priority desc":
 		return OrderPriority, nil
+	case "sla_due", "sla_due asc":
+		return OrderSLADue, nil
 	}
-	return "", fmt.Errorf("%w: unsupported order_by %q (want \"create_time\", \"create_time desc\" or \"priority desc\")", ErrInvalidArgument, s)
+	return "", fmt.Errorf("%w: unsupported order_by %q (want \"create_time\", \"create_time desc\", \"priority desc\" or \"sla_due\")", ErrInvalidArgument, s)
 }
 
 // Unassigned is the Assignee filter value that selects unassigned cases.
@@ -107,6 +123,7 @@ type Query struct {
 type Cursor struct {
 	ID       string
 	Priority Priority
+	SLADueAt time.Time
 }
 
 // Store reads cases. services/storage implements it.

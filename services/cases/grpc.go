@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -30,10 +31,17 @@ type Deps struct {
 	History   History
 	Claimer   Claimer
 	Workloads Workloads
+	SLA       SLAClock // nil: cases have no deadlines
+	Now       func() time.Time
 }
 
 // NewServer returns the gRPC CaseService.
-func NewServer(d Deps) *Server { return &Server{Deps: d} }
+func NewServer(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Server{Deps: d}
+}
 
 const (
 	defaultPageSize = 50
@@ -126,12 +134,23 @@ func (s *Server) ChangeStatus(ctx context.Context, req *casesv1.ChangeStatusRequ
 	if len(req.GetReason()) > maxReasonBytes {
 		return nil, status.Errorf(codes.InvalidArgument, "reason longer than %d bytes", maxReasonBytes)
 	}
+	if s.SLA != nil {
+		if err := s.SLA.Prepare(ctx); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	now := s.Now()
 	c, err := s.History.UpdateCase(ctx, req.GetId(), version, func(c *Case) ([]Event, error) {
 		// Checked inside the transaction: the case may have moved since.
 		if !p.InDepartment(c.Department) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, req.GetId())
 		}
-		return ChangeStatus(p.Subject, to, req.GetReason())(c)
+		before := c.Status
+		evs, err := ChangeStatus(p.Subject, to, req.GetReason())(c)
+		if err != nil || len(evs) == 0 {
+			return evs, err
+		}
+		return evs, ApplySLA(c, before, now, s.SLA)
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -413,14 +432,18 @@ var statusFromProto = func() map[casesv1.Status]Status {
 }()
 
 func toProto(c Case) *casesv1.Case {
-	return &casesv1.Case{
+	pc := &casesv1.Case{
 		Id: c.ID, Reference: c.Reference, Subject: c.Subject, Description: c.Description,
 		Status: statusToProto[c.Status], Priority: casesv1.Priority(c.Priority),
 		Category: c.Category, Department: c.Department, Assignee: c.Assignee,
 		ChannelKind: c.ChannelKind, ChannelId: c.ChannelID, ContactId: c.ContactID,
 		CreateTime: timestamppb.New(c.CreatedAt), UpdateTime: timestamppb.New(c.UpdatedAt),
-		Etag: etag(c),
+		Etag: etag(c), SlaState: string(c.SLAStateAt(time.Now())),
 	}
+	if !c.SLADueAt.IsZero() && !c.SLADueAt.Equal(NoDeadline) {
+		pc.SlaDueTime = timestamppb.New(c.SLADueAt)
+	}
+	return pc
 }
 
 func etag(c Case) string {

@@ -6,15 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // pageToken is the opaque next_page_token. It binds the cursor to the filter
 // and order it was issued for, so a token cannot be replayed against another
 // query (AIP-158).
 type pageToken struct {
-	ID       string   `json:"i"`
-	Priority Priority `json:"p,omitempty"`
-	Query    string   `json:"q"`
+	ID       string    `json:"i"`
+	Priority Priority  `json:"p,omitempty"`
+	Due      time.Time `json:"d,omitzero"`
+	Query    string    `json:"q"`
 }
 
 func queryFingerprint(q Query) string {
@@ -25,7 +27,7 @@ func queryFingerprint(q Query) string {
 }
 
 func encodePageToken(q Query, last Case) string {
-	b, _ := json.Marshal(pageToken{ID: last.ID, Priority: last.Priority, Query: queryFingerprint(q)})
+	b, _ := json.Marshal(pageToken{ID: last.ID, Priority: last.Priority, Due: last.SLADueAt, Query: queryFingerprint(q)})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -44,5 +46,5 @@ func decodePageToken(q Query, s string) (*Cursor, error) {
 	if t.Query != queryFingerprint(q) {
 		return nil, fmt.Errorf("%w: page_token was issued for different filters or order", ErrInvalidArgument)
 	}
-	return &Cursor{ID: t.ID, Priority: t.Priority}, nil
+	return &Cursor{ID: t.ID, Priority: t.Priority, SLADueAt: t.Due}, nil
 }

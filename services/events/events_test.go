@@ -64,7 +64,7 @@ func newRig(t *testing.T, wrap func(events.Ingester) events.Ingester) *rig {
 	if err := db.UpsertCategories(context.Background(), directory.Demo.Categories); err != nil {
 		t.Fatal(err)
 	}
-	var ing events.Ingester = intake.New(db, db, time.UTC)
+	var ing events.Ingester = intake.New(db, db, time.UTC, nil)
 	if wrap != nil {
 		ing = wrap(ing)
 	}

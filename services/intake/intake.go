@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/directory"
 )
 
@@ -38,6 +39,8 @@ type NewCase struct {
 	Subject    string // never empty
 	// RoutingNote explains the department, for the case history.
 	RoutingNote string
+	// Resolution SLA; zero when no policy applies.
+	SLADueAt, SLAWarnAt time.Time
 }
 
 // Outcome is what happened to one contact.
@@ -81,6 +84,7 @@ type Catalogue interface {
 type Service struct {
 	store     Store
 	directory Catalogue
+	sla       cases.SLAClock // nil: no deadlines
 	loc       *time.Location
 	now       func() time.Time
 
@@ -89,9 +93,10 @@ type Service struct {
 	loadedAt   time.Time
 }
 
-// New returns an intake Service. Case references use the calendar year in loc.
-func New(store Store, dir Catalogue, loc *time.Location) *Service {
-	return &Service{store: store, directory: dir, loc: loc, now: time.Now}
+// New returns an intake Service. Case references use the calendar year in
+// loc; clock (nil for none) sets each new case's resolution deadline.
+func New(store Store, dir Catalogue, loc *time.Location, clock cases.SLAClock) *Service {
+	return &Service{store: store, directory: dir, sla: clock, loc: loc, now: time.Now}
 }
 
 // categoryTTL bounds how stale the cached catalogue may be.
@@ -105,6 +110,12 @@ func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, er
 	if err != nil {
 		return nil, err
 	}
+	if s.sla != nil {
+		if err := s.sla.Prepare(ctx); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
 	out := make([]Outcome, len(contacts))
 	var batch []NewCase
 	var index []int
@@ -113,13 +124,23 @@ func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, er
 			out[i].Err = err
 			continue
 		}
-		batch = append(batch, route(c, cats))
+		nc := route(c, cats)
+		if s.sla != nil {
+			due, warn, ok, err := s.sla.Due(nc.Department, cases.PriorityNormal, now)
+			if err != nil {
+				return nil, fmt.Errorf("SLA deadline: %w", err)
+			}
+			if ok {
+				nc.SLADueAt, nc.SLAWarnAt = due, warn
+			}
+		}
+		batch = append(batch, nc)
 		index = append(index, i)
 	}
 	if len(batch) == 0 {
 		return out, nil
 	}
-	stored, err := s.store.CreateCases(ctx, s.now().In(s.loc).Year(), batch)
+	stored, err := s.store.CreateCases(ctx, now.In(s.loc).Year(), batch)
 	if err != nil {
 		return nil, fmt.Errorf("create cases: %w", err)
 	}

@@ -42,7 +42,7 @@ func c(ext, hint, subject, body string) Contact {
 func TestIngestRoutesAndValidates(t *testing.T) {
 	store, dir := &fakeStore{}, &fakeDir{}
 	rome, _ := time.LoadLocation("Europe/Rome")
-	s := New(store, dir, rome)
+	s := New(store, dir, rome, nil)
 	// 23:30 UTC on New Year's Eve is already next year in Rome.
 	s.now = func() time.Time { return time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC) }
 	in := []Contact{
@@ -92,7 +92,7 @@ func TestIngestRoutesAndValidates(t *testing.T) {
 }
 
 func TestIngestStoreFailureIsReturned(t *testing.T) {
-	s := New(&fakeStore{err: errors.New("db down")}, &fakeDir{}, time.UTC)
+	s := New(&fakeStore{err: errors.New("db down")}, &fakeDir{}, time.UTC, nil)
 	if _, err := s.Ingest(context.Background(), []Contact{c("1", "", "a", "b")}); err == nil {
 		t.Fatal("store failure swallowed")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -51,6 +52,12 @@ func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error
 			tx = tx.Where("id < ?", q.After.ID)
 		}
 		tx = tx.Order("id DESC")
+	case cases.OrderSLADue:
+		if q.After != nil {
+			due := q.After.SLADueAt.UTC()
+			tx = tx.Where("sla_due_at > ? OR (sla_due_at = ? AND id > ?)", due, due, q.After.ID)
+		}
+		tx = tx.Order("sla_due_at").Order("id")
 	case cases.OrderPriority:
 		if q.After != nil {
 			tx = tx.Where("priority < ? OR (priority = ? AND id > ?)", int(q.After.Priority), int(q.After.Priority), q.After.ID)
@@ -74,11 +81,39 @@ func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error
 }
 
 func (r caseRow) toCase() cases.Case {
-	return cases.Case{
+	c := cases.Case{
 		ID: r.ID, Reference: r.Reference, Subject: r.Subject, Description: r.Description,
 		Status: cases.Status(r.Status), Priority: cases.Priority(r.Priority),
 		Category: r.CategoryCode, Department: r.DepartmentID, Assignee: r.AssigneeID,
 		ChannelKind: r.ChannelKind, ChannelID: r.ChannelID, ContactID: r.ContactID,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Version: r.Version,
+		SLADueAt: r.SLADueAt.UTC(), SLAWarned: r.SLAWarned, SLABreached: r.SLABreached,
 	}
+	if r.SLADueAt.IsZero() {
+		c.SLADueAt = cases.NoDeadline
+	}
+	if r.SLAWarnAt != nil {
+		c.SLAWarnAt = r.SLAWarnAt.UTC()
+	}
+	if r.SLAPausedAt != nil {
+		c.SLAPausedAt = r.SLAPausedAt.UTC()
+	}
+	return c
+}
+
+// optTime is nil for the zero time: NULL in the database.
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// dueOrNone is the stored deadline: NoDeadline when none.
+func dueOrNone(t time.Time) time.Time {
+	if t.IsZero() {
+		return cases.NoDeadline
+	}
+	return t.UTC()
 }

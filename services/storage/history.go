@@ -60,6 +60,8 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 	res := tx.Model(&caseRow{}).Where("id = ? AND version = ?", r.ID, r.Version).Updates(map[string]any{
 		"subject": c.Subject, "status": string(c.Status), "priority": int(c.Priority), "category_code": c.Category,
 		"department_id": c.Department, "assignee_id": c.Assignee, "updated_at": now, "version": c.Version,
+		"sla_due_at": dueOrNone(c.SLADueAt), "sla_warn_at": optTime(c.SLAWarnAt), "sla_paused_at": optTime(c.SLAPausedAt),
+		"sla_warned": c.SLAWarned, "sla_breached": c.SLABreached,
 	})
 	if isForeignKeyViolation(res.Error) {
 		return cases.Case{}, fmt.Errorf("%w: unknown department %q", cases.ErrInvalidArgument, c.Department)
@@ -150,6 +152,27 @@ func forUpdate(tx *gorm.DB) string {
 	return ""
 }
 
+// CasesDueForSLA implements cases.SLAScanner with the two partial indexes
+// of migration 00004.
+func (db *DB) CasesDueForSLA(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	scan := func(col, flag string) error {
+		var got []string
+		err := db.gorm.WithContext(ctx).Model(&caseRow{}).
+			Where(col+" <= ? AND "+flag+" = ? AND sla_paused_at IS NULL AND status NOT IN ?", now.UTC(), false, closedStatuses).
+			Order(col).Limit(limit).Pluck("id", &got).Error
+		ids = append(ids, got...)
+		return err
+	}
+	if err := scan("sla_warn_at", "sla_warned"); err != nil {
+		return nil, err
+	}
+	if err := scan("sla_due_at", "sla_breached"); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
 // ClaimNextCase implements cases.Claimer. PostgreSQL picks the case with
 // FOR UPDATE SKIP LOCKED, so concurrent claimers take different cases
 // without waiting; SQLite's immediate transactions run one at a time.
@@ -158,7 +181,7 @@ func (db *DB) ClaimNextCase(ctx context.Context, operator string, departments []
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		q := tx.Where("department_id IN ? AND assignee_id = '' AND status IN ?", departments,
 			[]string{string(cases.StatusNew), string(cases.StatusOpen)}).
-			Order("priority DESC").Order("id").Limit(1)
+			Order("sla_due_at").Order("priority DESC").Order("id").Limit(1)
 		if db.dialect == Postgres {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 		}

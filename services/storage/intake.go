@@ -74,6 +74,7 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase)
 				CategoryCode: nc.Category, DepartmentID: nc.Department,
 				ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, ContactID: contactIDs[i],
 				CreatedAt: now, UpdatedAt: now, Version: 1,
+				SLADueAt: dueOrNone(nc.SLADueAt), SLAWarnAt: optTime(nc.SLAWarnAt),
 			}
 			msgRows[n] = messageRow{
 				ID: uuid.Must(uuid.NewV7()).String(), CaseID: id, Direction: "inbound",

@@ -48,9 +48,22 @@ type caseRow struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	Version      int64
+	SLADueAt     time.Time  `gorm:"column:sla_due_at"`
+	SLAWarnAt    *time.Time `gorm:"column:sla_warn_at"`
+	SLAPausedAt  *time.Time `gorm:"column:sla_paused_at"`
+	SLAWarned    bool       `gorm:"column:sla_warned"`
+	SLABreached  bool       `gorm:"column:sla_breached"`
 }
 
 func (caseRow) TableName() string { return "cases" }
+
+type slaPolicyRow struct {
+	DepartmentID      string `gorm:"primaryKey"`
+	Priority          int    `gorm:"primaryKey"`
+	ResolutionMinutes int
+}
+
+func (slaPolicyRow) TableName() string { return "sla_policies" }
 
 type messageRow struct {
 	ID          string `gorm:"primaryKey"`

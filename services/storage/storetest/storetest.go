@@ -38,6 +38,7 @@ func RunTests(t *testing.T, b Backend) {
 	}
 	tests = append(tests, historyTests...)
 	tests = append(tests, assignTests...)
+	tests = append(tests, slaTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -139,7 +140,7 @@ func testCreateCases(t *testing.T, db *storage.DB) {
 	}
 	want := cases.Case{ID: out[0].CaseID, Reference: "2026-000001", Subject: "Microdati", Description: nc.Body,
 		Status: cases.StatusNew, Priority: cases.PriorityNormal, Category: "microdata", Department: "statistics",
-		ChannelKind: "webform", ChannelID: "test", Version: 1}
+		ChannelKind: "webform", ChannelID: "test", Version: 1, SLADueAt: cases.NoDeadline}
 	got := c
 	got.ContactID, got.CreatedAt, got.UpdatedAt = "", time.Time{}, time.Time{}
 	if got != want {

@@ -165,7 +165,14 @@ type Case struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Changes whenever the case changes; send it back on updates.
-	Etag          string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Resolution deadline in business time; unset when no SLA policy applies.
+	// While the case waits for the citizen or is on hold the clock is paused
+	// and the deadline moves on resume.
+	SlaDueTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=sla_due_time,json=slaDueTime,proto3" json:"sla_due_time,omitempty"`
+	// "ok", "warning" (80 % of the target used), "breached", "paused" or
+	// "none".
+	SlaState      string `protobuf:"bytes,17,opt,name=sla_state,json=slaState,proto3" json:"sla_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -305,6 +312,20 @@ func (x *Case) GetEtag() string {
 	return ""
 }
 
+func (x *Case) GetSlaDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SlaDueTime
+	}
+	return nil
+}
+
+func (x *Case) GetSlaState() string {
+	if x != nil {
+		return x.SlaState
+	}
+	return ""
+}
+
 type GetCaseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -360,7 +381,8 @@ type ListCasesRequest struct {
 	// Only cases assigned to this operator id; "none" for unassigned cases.
 	Assignee string `protobuf:"bytes,3,opt,name=assignee,proto3" json:"assignee,omitempty"`
 	// "create_time" (oldest first, the default), "create_time desc",
-	// "priority desc" (most urgent first, then oldest).
+	// "priority desc" (most urgent first, then oldest), "sla_due" (nearest
+	// deadline first, cases without one last).
 	OrderBy string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// At most this many cases; 0 means 50; more than 500 is treated as 500.
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -1521,7 +1543,7 @@ var File_sportello_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x04\n" +
+	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x05\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x12\x18\n" +
@@ -1544,7 +1566,10 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x0f \x01(\tR\x04etag\" \n" +
+	"\x04etag\x18\x0f \x01(\tR\x04etag\x12<\n" +
+	"\fsla_due_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"slaDueTime\x12\x1b\n" +
+	"\tsla_state\x18\x11 \x01(\tR\bslaState\" \n" +
 	"\x0eGetCaseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\xbd\x01\n" +
 	"\x10ListCasesRequest\x12\x1e\n" +
@@ -1720,41 +1745,42 @@ var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
 	23, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
 	23, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 4: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
-	0,  // 5: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	22, // 6: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	23, // 7: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	7,  // 8: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
-	17, // 9: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
-	2,  // 10: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
-	20, // 11: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
-	21, // 12: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
-	8,  // 13: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	3,  // 14: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	4,  // 15: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	6,  // 16: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	11, // 17: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	12, // 18: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	13, // 19: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	14, // 20: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	15, // 21: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	18, // 22: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	9,  // 23: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	2,  // 24: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	5,  // 25: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	2,  // 26: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	2,  // 27: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	2,  // 28: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	2,  // 29: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	16, // 30: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	16, // 31: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	19, // 32: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	10, // 33: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	24, // [24:34] is the sub-list for method output_type
-	14, // [14:24] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	23, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	2,  // 5: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
+	0,  // 6: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
+	22, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	23, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	7,  // 9: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
+	17, // 10: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
+	2,  // 11: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
+	20, // 12: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
+	21, // 13: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
+	8,  // 14: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	3,  // 15: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	4,  // 16: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	6,  // 17: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	11, // 18: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	12, // 19: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	13, // 20: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	14, // 21: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	15, // 22: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	18, // 23: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	9,  // 24: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	2,  // 25: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	5,  // 26: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	2,  // 27: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	2,  // 28: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	2,  // 29: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	2,  // 30: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	16, // 31: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	16, // 32: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	19, // 33: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	10, // 34: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	25, // [25:35] is the sub-list for method output_type
+	15, // [15:25] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
