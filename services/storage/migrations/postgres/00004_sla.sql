@@ -23,8 +23,11 @@ CREATE INDEX cases_sla_due ON cases (sla_due_at) WHERE sla_breached = FALSE;
 -- The queue sorted by SLA, and ClaimNextCase (most urgent deadline first).
 CREATE INDEX cases_department_due ON cases (department_id, status, sla_due_at, id);
 CREATE INDEX cases_claim_due ON cases (department_id, assignee_id, sla_due_at, priority DESC, id);
+-- Superseded by cases_claim_due: ClaimNextCase orders by deadline first now.
+DROP INDEX cases_claim;
 
 -- +goose Down
+CREATE INDEX cases_claim ON cases (department_id, assignee_id, priority DESC, id);
 DROP INDEX cases_claim_due;
 DROP INDEX cases_department_due;
 DROP INDEX cases_sla_due;
