@@ -45,7 +45,7 @@ type app struct {
 
 	stopIntake  context.CancelFunc
 	intakeDone  chan struct{}
-	stopWorkers context.CancelFunc // the outbox relay and the SLA timer
+	stopWorkers context.CancelFunc // the outbox relays and the SLA timer
 	workersDone chan struct{}
 	serveDone   chan error    // Serve's result, for the caller to watch
 	served      chan struct{} // closed when Serve has returned
@@ -152,12 +152,15 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	reg.MustRegister(slaEvents)
 	timer := &cases.SLATimer{Scanner: a.db, History: a.db, Log: log, Interval: cfg.slaInterval(), Now: cfg.slaNow(),
 		Announced: func(e cases.EventType) { slaEvents.WithLabelValues(string(e)).Inc() }}
+	replies := &events.OutboundRelay{JS: js, Outbox: a.db, Log: log}
 	go func() {
 		defer close(a.workersDone)
-		done := make(chan struct{})
-		go func() { defer close(done); timer.Run(workersCtx) }()
-		relay.Run(workersCtx)
-		<-done
+		var wg sync.WaitGroup
+		for _, run := range []func(context.Context){timer.Run, replies.Run, relay.Run} {
+			wg.Add(1)
+			go func() { defer wg.Done(); run(workersCtx) }()
+		}
+		wg.Wait()
 	}()
 
 	a.publisher = events.NewPublisher(js, events.NewPublisherMetrics(reg), cfg.NATS.PublishBatch)
@@ -178,7 +181,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
 		Ready:       a.ready(js),
-		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, SLA: clock}),
+		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, SLA: clock}),
 		Directory:   directory.NewServer(a.db),
 		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/google/uuid"
 	"google.golang.org/genproto/googleapis/rpc/code"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
@@ -31,6 +32,7 @@ type Deps struct {
 	History   History
 	Claimer   Claimer
 	Workloads Workloads
+	Messages  Messages
 	SLA       SLAClock // nil: cases have no deadlines
 	Now       func() time.Time
 }
@@ -336,6 +338,76 @@ func (s *Server) GetWorkload(ctx context.Context, req *casesv1.GetWorkloadReques
 		out.Departments = append(out.Departments, dl)
 	}
 	return out, nil
+}
+
+var directionFromProto = map[casesv1.Direction]Direction{
+	casesv1.Direction_DIRECTION_INBOUND: Inbound, casesv1.Direction_DIRECTION_OUTBOUND: Outbound,
+	casesv1.Direction_DIRECTION_INTERNAL_NOTE: InternalNote,
+}
+
+// AddMessage adds a reply or an internal note to a case the caller works.
+func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest) (*casesv1.Message, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	m := Message{ID: uuid.Must(uuid.NewV7()).String(), Direction: directionFromProto[req.GetDirection()],
+		Body: strings.TrimSpace(strings.ReplaceAll(req.GetBodyText(), "\r\n", "\n")), AuthorName: p.Subject}
+	if p.Operator != "" {
+		m.AuthorName = p.Operator
+	}
+	added, _, err := s.Messages.AddMessage(ctx, req.GetCaseId(), m, func(c *Case) ([]Event, error) {
+		if !p.InDepartment(c.Department) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, req.GetCaseId())
+		}
+		return MessageAdded(p.Subject, m)(c)
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return messageToProto(added), nil
+}
+
+// ListMessages returns the thread of a case the caller may see.
+func (s *Server) ListMessages(ctx context.Context, req *casesv1.ListMessagesRequest) (*casesv1.ListMessagesResponse, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	c, err := s.Store.GetCase(ctx, req.GetCaseId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if !p.InDepartment(c.Department) {
+		return nil, status.Errorf(codes.NotFound, "case %s not found", req.GetCaseId())
+	}
+	limit := int(req.GetPageSize())
+	switch {
+	case limit < 0:
+		return nil, status.Error(codes.InvalidArgument, "page_size must not be negative")
+	case limit == 0:
+		limit = 100
+	case limit > 1000:
+		limit = 1000
+	}
+	list, err := s.Messages.ListMessages(ctx, c.ID, req.GetPageToken(), limit+1)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &casesv1.ListMessagesResponse{}
+	if len(list) > limit {
+		list = list[:limit]
+		resp.NextPageToken = list[len(list)-1].ID
+	}
+	for _, m := range list {
+		resp.Messages = append(resp.Messages, messageToProto(m))
+	}
+	return resp, nil
+}
+
+func messageToProto(m Message) *casesv1.Message {
+	d := casesv1.Direction_DIRECTION_UNSPECIFIED
+	for k, v := range directionFromProto {
+		if v == m.Direction {
+			d = k
+		}
+	}
+	return &casesv1.Message{Id: m.ID, CaseId: m.CaseID, Direction: d, ChannelKind: m.ChannelKind, ChannelId: m.ChannelID,
+		AuthorName: m.AuthorName, BodyText: m.Body, CreateTime: timestamppb.New(m.CreatedAt), DeliveryStatus: m.DeliveryStatus}
 }
 
 // ListCaseEvents returns the history of a case the caller may see.

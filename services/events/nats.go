@@ -81,6 +81,8 @@ const (
 	IntakeConsumer   = "intake"
 	CaseEventsStream = "CASE_EVENTS"
 	CaseEventsPrefix = "sportello.case."
+	OutboundStream   = "OUTBOUND"
+	OutboundPrefix   = "sportello.outbound."
 )
 
 // DefaultBackoff is the intake redelivery schedule: capped, with growing
@@ -164,6 +166,20 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 	_, err = js.CreateOrUpdateStream(ctx, caseEvents)
 	if err != nil {
 		return nil, fmt.Errorf("declare stream %s: %w", CaseEventsStream, err)
+	}
+	// Replies to send: synced like INBOUND (a lost reply is not re-derived
+	// at start-up), kept until a channel has sent them.
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        OutboundStream,
+		Description: "Replies to citizens, for each channel's replier: sportello.outbound.<kind>.<channel>.",
+		Subjects:    []string{OutboundPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      7 * 24 * time.Hour,
+		Duplicates:  CaseEventsDuplicates,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("declare stream %s: %w", OutboundStream, err)
 	}
 	cons, err := inbound.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:     IntakeConsumer,

@@ -39,6 +39,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, historyTests...)
 	tests = append(tests, assignTests...)
 	tests = append(tests, slaTests...)
+	tests = append(tests, messageTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

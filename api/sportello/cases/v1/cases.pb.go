@@ -140,6 +140,61 @@ func (Priority) EnumDescriptor() ([]byte, []int) {
 	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{1}
 }
 
+type Direction int32
+
+const (
+	Direction_DIRECTION_UNSPECIFIED Direction = 0
+	// From the citizen.
+	Direction_DIRECTION_INBOUND Direction = 1
+	// A reply to the citizen.
+	Direction_DIRECTION_OUTBOUND Direction = 2
+	// Between staff only.
+	Direction_DIRECTION_INTERNAL_NOTE Direction = 3
+)
+
+// Enum value maps for Direction.
+var (
+	Direction_name = map[int32]string{
+		0: "DIRECTION_UNSPECIFIED",
+		1: "DIRECTION_INBOUND",
+		2: "DIRECTION_OUTBOUND",
+		3: "DIRECTION_INTERNAL_NOTE",
+	}
+	Direction_value = map[string]int32{
+		"DIRECTION_UNSPECIFIED":   0,
+		"DIRECTION_INBOUND":       1,
+		"DIRECTION_OUTBOUND":      2,
+		"DIRECTION_INTERNAL_NOTE": 3,
+	}
+)
+
+func (x Direction) Enum() *Direction {
+	p := new(Direction)
+	*p = x
+	return p
+}
+
+func (x Direction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Direction) Descriptor() protoreflect.EnumDescriptor {
+	return file_sportello_cases_v1_cases_proto_enumTypes[2].Descriptor()
+}
+
+func (Direction) Type() protoreflect.EnumType {
+	return &file_sportello_cases_v1_cases_proto_enumTypes[2]
+}
+
+func (x Direction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Direction.Descriptor instead.
+func (Direction) EnumDescriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{2}
+}
+
 type Case struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// UUIDv7.
@@ -1539,6 +1594,290 @@ func (x *OperatorLoad) GetCapacity() int32 {
 	return 0
 }
 
+type Message struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CaseId      string                 `protobuf:"bytes,2,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Direction   Direction              `protobuf:"varint,3,opt,name=direction,proto3,enum=sportello.cases.v1.Direction" json:"direction,omitempty"`
+	ChannelKind string                 `protobuf:"bytes,4,opt,name=channel_kind,json=channelKind,proto3" json:"channel_kind,omitempty"`
+	ChannelId   string                 `protobuf:"bytes,5,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
+	AuthorName  string                 `protobuf:"bytes,6,opt,name=author_name,json=authorName,proto3" json:"author_name,omitempty"`
+	BodyText    string                 `protobuf:"bytes,7,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Outbound replies: "queued" until the channel reports on it.
+	DeliveryStatus string `protobuf:"bytes,9,opt,name=delivery_status,json=deliveryStatus,proto3" json:"delivery_status,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Message) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Message) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *Message) GetDirection() Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return Direction_DIRECTION_UNSPECIFIED
+}
+
+func (x *Message) GetChannelKind() string {
+	if x != nil {
+		return x.ChannelKind
+	}
+	return ""
+}
+
+func (x *Message) GetChannelId() string {
+	if x != nil {
+		return x.ChannelId
+	}
+	return ""
+}
+
+func (x *Message) GetAuthorName() string {
+	if x != nil {
+		return x.AuthorName
+	}
+	return ""
+}
+
+func (x *Message) GetBodyText() string {
+	if x != nil {
+		return x.BodyText
+	}
+	return ""
+}
+
+func (x *Message) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Message) GetDeliveryStatus() string {
+	if x != nil {
+		return x.DeliveryStatus
+	}
+	return ""
+}
+
+type AddMessageRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// DIRECTION_OUTBOUND for a reply, DIRECTION_INTERNAL_NOTE for a note.
+	Direction Direction `protobuf:"varint,2,opt,name=direction,proto3,enum=sportello.cases.v1.Direction" json:"direction,omitempty"`
+	// At most 20,000 characters.
+	BodyText      string `protobuf:"bytes,3,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddMessageRequest) Reset() {
+	*x = AddMessageRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddMessageRequest) ProtoMessage() {}
+
+func (x *AddMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddMessageRequest.ProtoReflect.Descriptor instead.
+func (*AddMessageRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AddMessageRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *AddMessageRequest) GetDirection() Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return Direction_DIRECTION_UNSPECIFIED
+}
+
+func (x *AddMessageRequest) GetBodyText() string {
+	if x != nil {
+		return x.BodyText
+	}
+	return ""
+}
+
+type ListMessagesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// At most this many; 0 means 100; more than 1000 is treated as 1000.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesRequest) Reset() {
+	*x = ListMessagesRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesRequest) ProtoMessage() {}
+
+func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListMessagesRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListMessagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesResponse) Reset() {
+	*x = ListMessagesResponse{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesResponse) ProtoMessage() {}
+
+func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_sportello_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_sportello_cases_v1_cases_proto_rawDesc = "" +
@@ -1671,7 +2010,32 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x04open\x18\x04 \x01(\x05R\x04open\x12\x1d\n" +
 	"\n" +
 	"open_total\x18\x05 \x01(\x05R\topenTotal\x12\x1a\n" +
-	"\bcapacity\x18\x06 \x01(\x05R\bcapacity*\x99\x01\n" +
+	"\bcapacity\x18\x06 \x01(\x05R\bcapacity\"\xd5\x02\n" +
+	"\aMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12;\n" +
+	"\tdirection\x18\x03 \x01(\x0e2\x1d.sportello.cases.v1.DirectionR\tdirection\x12!\n" +
+	"\fchannel_kind\x18\x04 \x01(\tR\vchannelKind\x12\x1d\n" +
+	"\n" +
+	"channel_id\x18\x05 \x01(\tR\tchannelId\x12\x1f\n" +
+	"\vauthor_name\x18\x06 \x01(\tR\n" +
+	"authorName\x12\x1b\n" +
+	"\tbody_text\x18\a \x01(\tR\bbodyText\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12'\n" +
+	"\x0fdelivery_status\x18\t \x01(\tR\x0edeliveryStatus\"\x86\x01\n" +
+	"\x11AddMessageRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12;\n" +
+	"\tdirection\x18\x02 \x01(\x0e2\x1d.sportello.cases.v1.DirectionR\tdirection\x12\x1b\n" +
+	"\tbody_text\x18\x03 \x01(\tR\bbodyText\"j\n" +
+	"\x13ListMessagesRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"w\n" +
+	"\x14ListMessagesResponse\x127\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1b.sportello.cases.v1.MessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x99\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1686,7 +2050,12 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\fPRIORITY_LOW\x10\x01\x12\x13\n" +
 	"\x0fPRIORITY_NORMAL\x10\x02\x12\x11\n" +
 	"\rPRIORITY_HIGH\x10\x03\x12\x13\n" +
-	"\x0fPRIORITY_URGENT\x10\x042\xca\t\n" +
+	"\x0fPRIORITY_URGENT\x10\x04*r\n" +
+	"\tDirection\x12\x19\n" +
+	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11DIRECTION_INBOUND\x10\x01\x12\x16\n" +
+	"\x12DIRECTION_OUTBOUND\x10\x02\x12\x1b\n" +
+	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xcf\v\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
 	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12y\n" +
@@ -1697,7 +2066,10 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\fTransferCase\x12'.sportello.cases.v1.TransferCaseRequest\x1a\x18.sportello.cases.v1.Case\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/cases/{id}:transfer\x12\x89\x01\n" +
 	"\x10BatchAssignCases\x12+.sportello.cases.v1.BatchAssignCasesRequest\x1a&.sportello.cases.v1.BatchCasesResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases:batchAssign\x12\x8f\x01\n" +
 	"\x12BatchTransferCases\x12-.sportello.cases.v1.BatchTransferCasesRequest\x1a&.sportello.cases.v1.BatchCasesResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/cases:batchTransfer\x12i\n" +
-	"\vGetWorkload\x12&.sportello.cases.v1.GetWorkloadRequest\x1a\x1c.sportello.cases.v1.Workload\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/workload\x12\x8b\x01\n" +
+	"\vGetWorkload\x12&.sportello.cases.v1.GetWorkloadRequest\x1a\x1c.sportello.cases.v1.Workload\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/workload\x12y\n" +
+	"\n" +
+	"AddMessage\x12%.sportello.cases.v1.AddMessageRequest\x1a\x1b.sportello.cases.v1.Message\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/cases/{case_id}/messages\x12\x87\x01\n" +
+	"\fListMessages\x12'.sportello.cases.v1.ListMessagesRequest\x1a(.sportello.cases.v1.ListMessagesResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/cases/{case_id}/messages\x12\x8b\x01\n" +
 	"\x0eListCaseEvents\x12).sportello.cases.v1.ListCaseEventsRequest\x1a*.sportello.cases.v1.ListCaseEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/cases/{case_id}/eventsB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
 
 var (
@@ -1712,75 +2084,88 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 	return file_sportello_cases_v1_cases_proto_rawDescData
 }
 
-var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                       // 0: sportello.cases.v1.Status
 	(Priority)(0),                     // 1: sportello.cases.v1.Priority
-	(*Case)(nil),                      // 2: sportello.cases.v1.Case
-	(*GetCaseRequest)(nil),            // 3: sportello.cases.v1.GetCaseRequest
-	(*ListCasesRequest)(nil),          // 4: sportello.cases.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),         // 5: sportello.cases.v1.ListCasesResponse
-	(*ChangeStatusRequest)(nil),       // 6: sportello.cases.v1.ChangeStatusRequest
-	(*CaseEvent)(nil),                 // 7: sportello.cases.v1.CaseEvent
-	(*FieldChange)(nil),               // 8: sportello.cases.v1.FieldChange
-	(*ListCaseEventsRequest)(nil),     // 9: sportello.cases.v1.ListCaseEventsRequest
-	(*ListCaseEventsResponse)(nil),    // 10: sportello.cases.v1.ListCaseEventsResponse
-	(*AssignCaseRequest)(nil),         // 11: sportello.cases.v1.AssignCaseRequest
-	(*ClaimNextCaseRequest)(nil),      // 12: sportello.cases.v1.ClaimNextCaseRequest
-	(*TransferCaseRequest)(nil),       // 13: sportello.cases.v1.TransferCaseRequest
-	(*BatchAssignCasesRequest)(nil),   // 14: sportello.cases.v1.BatchAssignCasesRequest
-	(*BatchTransferCasesRequest)(nil), // 15: sportello.cases.v1.BatchTransferCasesRequest
-	(*BatchCasesResponse)(nil),        // 16: sportello.cases.v1.BatchCasesResponse
-	(*BatchCaseResult)(nil),           // 17: sportello.cases.v1.BatchCaseResult
-	(*GetWorkloadRequest)(nil),        // 18: sportello.cases.v1.GetWorkloadRequest
-	(*Workload)(nil),                  // 19: sportello.cases.v1.Workload
-	(*DepartmentLoad)(nil),            // 20: sportello.cases.v1.DepartmentLoad
-	(*OperatorLoad)(nil),              // 21: sportello.cases.v1.OperatorLoad
-	nil,                               // 22: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),     // 23: google.protobuf.Timestamp
+	(Direction)(0),                    // 2: sportello.cases.v1.Direction
+	(*Case)(nil),                      // 3: sportello.cases.v1.Case
+	(*GetCaseRequest)(nil),            // 4: sportello.cases.v1.GetCaseRequest
+	(*ListCasesRequest)(nil),          // 5: sportello.cases.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),         // 6: sportello.cases.v1.ListCasesResponse
+	(*ChangeStatusRequest)(nil),       // 7: sportello.cases.v1.ChangeStatusRequest
+	(*CaseEvent)(nil),                 // 8: sportello.cases.v1.CaseEvent
+	(*FieldChange)(nil),               // 9: sportello.cases.v1.FieldChange
+	(*ListCaseEventsRequest)(nil),     // 10: sportello.cases.v1.ListCaseEventsRequest
+	(*ListCaseEventsResponse)(nil),    // 11: sportello.cases.v1.ListCaseEventsResponse
+	(*AssignCaseRequest)(nil),         // 12: sportello.cases.v1.AssignCaseRequest
+	(*ClaimNextCaseRequest)(nil),      // 13: sportello.cases.v1.ClaimNextCaseRequest
+	(*TransferCaseRequest)(nil),       // 14: sportello.cases.v1.TransferCaseRequest
+	(*BatchAssignCasesRequest)(nil),   // 15: sportello.cases.v1.BatchAssignCasesRequest
+	(*BatchTransferCasesRequest)(nil), // 16: sportello.cases.v1.BatchTransferCasesRequest
+	(*BatchCasesResponse)(nil),        // 17: sportello.cases.v1.BatchCasesResponse
+	(*BatchCaseResult)(nil),           // 18: sportello.cases.v1.BatchCaseResult
+	(*GetWorkloadRequest)(nil),        // 19: sportello.cases.v1.GetWorkloadRequest
+	(*Workload)(nil),                  // 20: sportello.cases.v1.Workload
+	(*DepartmentLoad)(nil),            // 21: sportello.cases.v1.DepartmentLoad
+	(*OperatorLoad)(nil),              // 22: sportello.cases.v1.OperatorLoad
+	(*Message)(nil),                   // 23: sportello.cases.v1.Message
+	(*AddMessageRequest)(nil),         // 24: sportello.cases.v1.AddMessageRequest
+	(*ListMessagesRequest)(nil),       // 25: sportello.cases.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),      // 26: sportello.cases.v1.ListMessagesResponse
+	nil,                               // 27: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	23, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	23, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	23, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
-	2,  // 5: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
+	28, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	28, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	28, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	3,  // 5: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
 	0,  // 6: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	22, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	23, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	7,  // 9: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
-	17, // 10: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
-	2,  // 11: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
-	20, // 12: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
-	21, // 13: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
-	8,  // 14: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	3,  // 15: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	4,  // 16: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	6,  // 17: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	11, // 18: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	12, // 19: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	13, // 20: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	14, // 21: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	15, // 22: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	18, // 23: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	9,  // 24: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	2,  // 25: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	5,  // 26: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	2,  // 27: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	2,  // 28: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	2,  // 29: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	2,  // 30: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	16, // 31: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	16, // 32: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	19, // 33: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	10, // 34: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	25, // [25:35] is the sub-list for method output_type
-	15, // [15:25] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	27, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	28, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	8,  // 9: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
+	18, // 10: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
+	3,  // 11: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
+	21, // 12: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
+	22, // 13: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
+	2,  // 14: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
+	28, // 15: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 16: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
+	23, // 17: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
+	9,  // 18: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	4,  // 19: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	5,  // 20: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	7,  // 21: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	12, // 22: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	13, // 23: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	14, // 24: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	15, // 25: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	16, // 26: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	19, // 27: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	24, // 28: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	25, // 29: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	10, // 30: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	3,  // 31: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	6,  // 32: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 33: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 34: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 35: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 36: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	17, // 37: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	17, // 38: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	20, // 39: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	23, // 40: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	26, // 41: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	11, // 42: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	31, // [31:43] is the sub-list for method output_type
+	19, // [19:31] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -1793,8 +2178,8 @@ func file_sportello_cases_v1_cases_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   21,
+			NumEnums:      3,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

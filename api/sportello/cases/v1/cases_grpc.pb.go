@@ -28,6 +28,8 @@ const (
 	CaseService_BatchAssignCases_FullMethodName   = "/sportello.cases.v1.CaseService/BatchAssignCases"
 	CaseService_BatchTransferCases_FullMethodName = "/sportello.cases.v1.CaseService/BatchTransferCases"
 	CaseService_GetWorkload_FullMethodName        = "/sportello.cases.v1.CaseService/GetWorkload"
+	CaseService_AddMessage_FullMethodName         = "/sportello.cases.v1.CaseService/AddMessage"
+	CaseService_ListMessages_FullMethodName       = "/sportello.cases.v1.CaseService/ListMessages"
 	CaseService_ListCaseEvents_FullMethodName     = "/sportello.cases.v1.CaseService/ListCaseEvents"
 )
 
@@ -65,6 +67,12 @@ type CaseServiceClient interface {
 	BatchTransferCases(ctx context.Context, in *BatchTransferCasesRequest, opts ...grpc.CallOption) (*BatchCasesResponse, error)
 	// GetWorkload shows the load of departments and their operators.
 	GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*Workload, error)
+	// AddMessage adds a reply to the citizen (sent on the case's channel) or
+	// an internal note (never sent, never shown to the citizen).
+	AddMessage(ctx context.Context, in *AddMessageRequest, opts ...grpc.CallOption) (*Message, error)
+	// ListMessages returns the case's thread across channels, oldest first,
+	// internal notes included.
+	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error)
 }
@@ -167,6 +175,26 @@ func (c *caseServiceClient) GetWorkload(ctx context.Context, in *GetWorkloadRequ
 	return out, nil
 }
 
+func (c *caseServiceClient) AddMessage(ctx context.Context, in *AddMessageRequest, opts ...grpc.CallOption) (*Message, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Message)
+	err := c.cc.Invoke(ctx, CaseService_AddMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMessagesResponse)
+	err := c.cc.Invoke(ctx, CaseService_ListMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseServiceClient) ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCaseEventsResponse)
@@ -211,6 +239,12 @@ type CaseServiceServer interface {
 	BatchTransferCases(context.Context, *BatchTransferCasesRequest) (*BatchCasesResponse, error)
 	// GetWorkload shows the load of departments and their operators.
 	GetWorkload(context.Context, *GetWorkloadRequest) (*Workload, error)
+	// AddMessage adds a reply to the citizen (sent on the case's channel) or
+	// an internal note (never sent, never shown to the citizen).
+	AddMessage(context.Context, *AddMessageRequest) (*Message, error)
+	// ListMessages returns the case's thread across channels, oldest first,
+	// internal notes included.
+	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error)
 	mustEmbedUnimplementedCaseServiceServer()
@@ -249,6 +283,12 @@ func (UnimplementedCaseServiceServer) BatchTransferCases(context.Context, *Batch
 }
 func (UnimplementedCaseServiceServer) GetWorkload(context.Context, *GetWorkloadRequest) (*Workload, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetWorkload not implemented")
+}
+func (UnimplementedCaseServiceServer) AddMessage(context.Context, *AddMessageRequest) (*Message, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddMessage not implemented")
+}
+func (UnimplementedCaseServiceServer) ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMessages not implemented")
 }
 func (UnimplementedCaseServiceServer) ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseEvents not implemented")
@@ -436,6 +476,42 @@ func _CaseService_GetWorkload_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_AddMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).AddMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_AddMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).AddMessage(ctx, req.(*AddMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_ListMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).ListMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_ListMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).ListMessages(ctx, req.(*ListMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseService_ListCaseEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCaseEventsRequest)
 	if err := dec(in); err != nil {
@@ -496,6 +572,14 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetWorkload",
 			Handler:    _CaseService_GetWorkload_Handler,
+		},
+		{
+			MethodName: "AddMessage",
+			Handler:    _CaseService_AddMessage_Handler,
+		},
+		{
+			MethodName: "ListMessages",
+			Handler:    _CaseService_ListMessages_Handler,
 		},
 		{
 			MethodName: "ListCaseEvents",

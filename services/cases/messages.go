@@ -1,0 +1,72 @@
+package cases
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Direction says who a message is from and for.
+type Direction string
+
+const (
+	Inbound      Direction = "inbound"       // from the citizen
+	Outbound     Direction = "outbound"      // a reply to the citizen
+	InternalNote Direction = "internal_note" // between staff, never sent
+)
+
+// Message is one entry of a case's thread.
+type Message struct {
+	ID             string // UUIDv7
+	CaseID         string
+	Direction      Direction
+	ChannelKind    string
+	ChannelID      string
+	AuthorName     string
+	Body           string
+	CreatedAt      time.Time
+	DeliveryStatus string // outbound: "queued" until the channel reports
+}
+
+// OutboundReply is a queued reply with what a channel needs to send it.
+type OutboundReply struct {
+	Message
+	CaseReference, CaseSubject string
+	ToName, ToEmail            string
+	InReplyTo                  []string // the citizen's messages' external ids, oldest first
+}
+
+// Messages stores threads. services/storage implements it.
+type Messages interface {
+	// AddMessage stores m on case caseID in one transaction with fn's
+	// update of the case (its events, its new version) and, for an outbound
+	// message, the row that queues it for the OUTBOUND stream.
+	AddMessage(ctx context.Context, caseID string, m Message, fn Mutation) (Message, Case, error)
+	// ListMessages returns the thread oldest first, after message id after.
+	ListMessages(ctx context.Context, caseID, after string, limit int) ([]Message, error)
+}
+
+// MaxMessageRunes bounds a message an operator writes.
+const MaxMessageRunes = 20000
+
+// MessageAdded is the Mutation recording a new message m on a case:
+// replies are refused on a closed case (notes are not); m must be valid.
+func MessageAdded(actor string, m Message) Mutation {
+	return func(c *Case) ([]Event, error) {
+		switch {
+		case m.Direction != Outbound && m.Direction != InternalNote:
+			return nil, fmt.Errorf("%w: a message added by staff is a reply or an internal note", ErrInvalidArgument)
+		case strings.TrimSpace(m.Body) == "":
+			return nil, fmt.Errorf("%w: body_text is required", ErrInvalidArgument)
+		case !utf8.ValidString(m.Body) || utf8.RuneCountInString(m.Body) > MaxMessageRunes:
+			return nil, fmt.Errorf("%w: body_text must be valid UTF-8 of at most %d characters", ErrInvalidArgument, MaxMessageRunes)
+		case m.Direction == Outbound && c.Status == StatusClosed:
+			return nil, fmt.Errorf("%w: the case is closed; a new message from the citizen opens a linked case", ErrFailedPrecondition)
+		}
+		return []Event{{Type: EventMessageAdded, Actor: actor, Changes: map[string]Change{
+			"message": {After: m.ID}, "direction": {After: string(m.Direction)},
+		}}}, nil
+	}
+}

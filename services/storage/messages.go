@@ -1,0 +1,174 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/sportello/sportello/services/cases"
+)
+
+var _ cases.Messages = (*DB)(nil)
+
+type outboundOutboxRow struct {
+	MessageID string `gorm:"primaryKey"`
+}
+
+func (outboundOutboxRow) TableName() string { return "outbound_outbox" }
+
+// AddMessage implements cases.Messages.
+func (db *DB) AddMessage(ctx context.Context, caseID string, m cases.Message, fn cases.Mutation) (cases.Message, cases.Case, error) {
+	if !validUUID(caseID) || !validUUID(m.ID) {
+		return cases.Message{}, cases.Case{}, fmt.Errorf("%w: %s", cases.ErrNotFound, caseID)
+	}
+	var c cases.Case
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r caseRow
+		err := tx.Where("id = ?", caseID).Take(&r).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("%w: %s", cases.ErrNotFound, caseID)
+		}
+		if err != nil {
+			return err
+		}
+		if c, err = db.apply(tx, r, fn); err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		m.CaseID, m.ChannelKind, m.ChannelID, m.CreatedAt = c.ID, c.ChannelKind, c.ChannelID, now
+		if m.Direction == cases.Outbound {
+			m.DeliveryStatus = "queued"
+		}
+		row := messageRow{ID: m.ID, CaseID: c.ID, Direction: string(m.Direction), ChannelKind: m.ChannelKind, ChannelID: m.ChannelID,
+			AuthorName: m.AuthorName, BodyText: m.Body, ReceivedAt: now, CreatedAt: now, DeliveryStatus: m.DeliveryStatus}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		if m.Direction == cases.Outbound {
+			return tx.Create(&outboundOutboxRow{MessageID: m.ID}).Error
+		}
+		return nil
+	})
+	if err != nil {
+		return cases.Message{}, cases.Case{}, retryable(err)
+	}
+	return m, c, nil
+}
+
+// ListMessages implements cases.Messages.
+func (db *DB) ListMessages(ctx context.Context, caseID, after string, limit int) ([]cases.Message, error) {
+	if !validUUID(caseID) {
+		return nil, fmt.Errorf("%w: %s", cases.ErrNotFound, caseID)
+	}
+	tx := db.gorm.WithContext(ctx).Where("case_id = ?", caseID)
+	if after != "" {
+		if !validUUID(after) {
+			return nil, fmt.Errorf("%w: malformed page_token", cases.ErrInvalidArgument)
+		}
+		tx = tx.Where("id > ?", after)
+	}
+	var rows []messageRow
+	if err := tx.Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]cases.Message, len(rows))
+	for i, r := range rows {
+		out[i] = r.toMessage()
+	}
+	return out, nil
+}
+
+func (r messageRow) toMessage() cases.Message {
+	return cases.Message{ID: r.ID, CaseID: r.CaseID, Direction: cases.Direction(r.Direction), ChannelKind: r.ChannelKind,
+		ChannelID: r.ChannelID, AuthorName: r.AuthorName, Body: r.BodyText, CreatedAt: r.CreatedAt.UTC(), DeliveryStatus: r.DeliveryStatus}
+}
+
+// RelayOutbound hands up to limit queued replies, oldest first, to
+// publish, and takes them off the outbox only if publish returns nil (the
+// OUTBOUND stream deduplicates by message id). It locks like RelayEvents.
+func (db *DB) RelayOutbound(ctx context.Context, limit int, publish func([]cases.OutboundReply) error) (int, error) {
+	run := func(tx *gorm.DB) (int, error) {
+		var rows []messageRow
+		err := tx.Joins("JOIN outbound_outbox o ON o.message_id = messages.id").Order("messages.id").Limit(limit).Find(&rows).Error
+		if err != nil || len(rows) == 0 {
+			return 0, err
+		}
+		out, err := db.outbound(tx, rows)
+		if err != nil {
+			return 0, err
+		}
+		if err := publish(out); err != nil {
+			return 0, err
+		}
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		return len(rows), tx.Where("message_id IN ?", ids).Delete(&outboundOutboxRow{}).Error
+	}
+	if db.dialect == SQLite {
+		return run(db.gorm.WithContext(ctx))
+	}
+	n := 0
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var got bool
+		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", int64(relayLockID+1)).Scan(&got).Error; err != nil || !got {
+			return err
+		}
+		var err error
+		n, err = run(tx)
+		return err
+	})
+	return n, err
+}
+
+// outbound adds to queued replies what a channel needs: the case, the
+// recipient, and the citizen's messages to thread to.
+func (db *DB) outbound(tx *gorm.DB, rows []messageRow) ([]cases.OutboundReply, error) {
+	caseIDs := make([]string, 0, len(rows))
+	for _, r := range rows {
+		caseIDs = append(caseIDs, r.CaseID)
+	}
+	var cs []caseRow
+	if err := tx.Where("id IN ?", caseIDs).Find(&cs).Error; err != nil {
+		return nil, err
+	}
+	byID := map[string]caseRow{}
+	contactIDs := []string{}
+	for _, c := range cs {
+		byID[c.ID] = c
+		contactIDs = append(contactIDs, c.ContactID)
+	}
+	var contacts []contactRow
+	if err := tx.Where("id IN ?", contactIDs).Find(&contacts).Error; err != nil {
+		return nil, err
+	}
+	who := map[string]contactRow{}
+	for _, c := range contacts {
+		who[c.ID] = c
+	}
+	var inbound []messageRow
+	if err := tx.Select("case_id", "external_id").Where("case_id IN ? AND direction = ? AND external_id IS NOT NULL", caseIDs, string(cases.Inbound)).
+		Order("id").Find(&inbound).Error; err != nil {
+		return nil, err
+	}
+	threads := map[string][]string{}
+	for _, m := range inbound {
+		threads[m.CaseID] = append(threads[m.CaseID], *m.ExternalID)
+	}
+	out := make([]cases.OutboundReply, len(rows))
+	for i, r := range rows {
+		c := byID[r.CaseID]
+		ct := who[c.ContactID]
+		o := cases.OutboundReply{Message: r.toMessage(), CaseReference: c.Reference, CaseSubject: c.Subject,
+			ToName: ct.DisplayName, InReplyTo: threads[r.CaseID]}
+		if ct.Email != nil {
+			o.ToEmail = *ct.Email
+		}
+		out[i] = o
+	}
+	return out, nil
+}
