@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/services/events"
@@ -131,5 +132,44 @@ func TestIntegrationLifecycleAuthorization(t *testing.T) {
 	}
 	if got, _ := s.grpcCases().GetCase(withToken(adminToken), &casesv1.GetCaseRequest{Id: c.Id}); got.Status != casesv1.Status_STATUS_NEW {
 		t.Fatalf("a refused change was applied: %v", got.Status)
+	}
+}
+
+// TestIntegrationUpdateCase: PATCH with a field mask inferred from the
+// body, the etag guarding it, and a new priority moving the deadline.
+func TestIntegrationUpdateCase(t *testing.T) {
+	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
+	s.submit(defaultSubmit)
+	c := s.waitForCases(1)[0]
+	patch := func(body map[string]string) response {
+		b, _ := json.Marshal(body)
+		return s.do("PATCH", "/v1/cases/"+c.Id, jsonType, b, bearer(adminToken))
+	}
+	r := patch(map[string]string{"priority": "PRIORITY_URGENT", "etag": c.Etag})
+	var got casesv1.Case
+	if r.Status != 200 || jsonUnmarshalAny(r.Body, &got) != nil || got.Priority != casesv1.Priority_PRIORITY_URGENT {
+		t.Fatalf("patch priority: %d %s", r.Status, r.Body)
+	}
+	if !got.SlaDueTime.AsTime().Before(c.SlaDueTime.AsTime()) {
+		t.Fatalf("urgent deadline %v is not before the normal one %v", got.SlaDueTime.AsTime(), c.SlaDueTime.AsTime())
+	}
+	if r := patch(map[string]string{"subject": "Nuovo oggetto", "etag": c.Etag}); r.Status != 409 {
+		t.Fatalf("stale etag: %d %s", r.Status, r.Body)
+	}
+	if r := patch(map[string]string{"category": "astrology"}); r.Status != 400 || !strings.Contains(string(r.Body), "unknown category") {
+		t.Fatalf("unknown category: %d %s", r.Status, r.Body)
+	}
+	if r := patch(map[string]string{"category": "eu-data", "subject": "Dati Eurostat"}); r.Status != 200 || !strings.Contains(string(r.Body), `"category":"eu-data"`) {
+		t.Fatalf("category and subject: %d %s", r.Status, r.Body)
+	}
+	_, err := s.grpcCases().UpdateCase(withToken(adminToken), &casesv1.UpdateCaseRequest{
+		Case: &casesv1.Case{Id: c.Id, Status: casesv1.Status_STATUS_CLOSED}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"status"}}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "updatable: subject, priority, category") {
+		t.Fatalf("status through UpdateCase = %v", err)
+	}
+	var h casesv1.ListCaseEventsResponse
+	if r := s.get("/v1/cases/"+c.Id+"/events", adminToken); jsonUnmarshalAny(r.Body, &h) != nil || h.Events[1].Type != "updated" ||
+		h.Events[1].Changes["priority"].GetAfter() != "urgent" {
+		t.Fatalf("history = %v", h.Events)
 	}
 }

@@ -73,8 +73,10 @@ type Case struct {
 	SLADueAt    time.Time
 	SLAWarnAt   time.Time
 	SLAPausedAt time.Time
-	SLAWarned   bool
-	SLABreached bool
+	// SLAPausedFor is the working time spent paused so far.
+	SLAPausedFor time.Duration
+	SLAWarned    bool
+	SLABreached  bool
 }
 
 // NoDeadline is the SLA deadline of a case no policy applies to; it sorts

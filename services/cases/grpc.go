@@ -122,6 +122,50 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 	return resp, nil
 }
 
+// UpdateCase changes the masked fields of a case the caller works.
+func (s *Server) UpdateCase(ctx context.Context, req *casesv1.UpdateCaseRequest) (*casesv1.Case, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	in := req.GetCase()
+	if in.GetId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "case.id is required")
+	}
+	var paths []string
+	for _, p := range req.GetUpdateMask().GetPaths() {
+		if p != "id" && p != "etag" { // they name the case; the gateway infers them from the body
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) == 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "update_mask is required (updatable: %s)", strings.Join(Updatable, ", "))
+	}
+	version, err := parseEtag(in.GetEtag())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if s.SLA != nil {
+		if err := s.SLA.Prepare(ctx); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	now := s.Now()
+	to := Case{Subject: in.GetSubject(), Priority: Priority(in.GetPriority()), Category: in.GetCategory()}
+	c, err := s.History.UpdateCase(ctx, in.GetId(), version, func(c *Case) ([]Event, error) {
+		if !p.InDepartment(c.Department) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, in.GetId())
+		}
+		before := c.Priority
+		evs, err := Update(p.Subject, paths, to)(c)
+		if err != nil || c.Priority == before {
+			return evs, err
+		}
+		return evs, RetargetSLA(c, now, s.SLA)
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return toProto(c), nil
+}
+
 // ChangeStatus moves a case the caller works along its lifecycle.
 func (s *Server) ChangeStatus(ctx context.Context, req *casesv1.ChangeStatusRequest) (*casesv1.Case, error) {
 	p, _ := auth.PrincipalFrom(ctx)
@@ -241,6 +285,11 @@ func (s *Server) transfer(ctx context.Context, p auth.Principal, id string, vers
 	if len(reason) > maxReasonBytes {
 		return Case{}, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalidArgument, maxReasonBytes)
 	}
+	if s.SLA != nil {
+		if err := s.SLA.Prepare(ctx); err != nil {
+			return Case{}, err
+		}
+	}
 	return s.History.UpdateCase(ctx, id, version, func(c *Case) ([]Event, error) {
 		if !p.InDepartment(c.Department) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -248,7 +297,12 @@ func (s *Server) transfer(ctx context.Context, p auth.Principal, id string, vers
 		if p.Role == auth.RoleOperator && c.Assignee != "" && c.Assignee != p.Operator {
 			return nil, fmt.Errorf("%w: operators may transfer unassigned cases or their own", errPermission)
 		}
-		return Transfer(p.Subject, dept, reason)(c)
+		evs, err := Transfer(p.Subject, dept, reason)(c)
+		if err != nil || len(evs) == 0 {
+			return evs, err
+		}
+		// Another department, another policy.
+		return evs, RetargetSLA(c, s.Now(), s.SLA)
 	})
 }
 

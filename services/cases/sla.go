@@ -17,6 +17,10 @@ type SLAClock interface {
 	Due(dept string, p Priority, start time.Time) (due, warn time.Time, ok bool, err error)
 	// Resume moves a deadline after a pause from pausedAt to resumedAt.
 	Resume(deadline, pausedAt, resumedAt time.Time) (time.Time, error)
+	// Between is the working time from a to b.
+	Between(a, b time.Time) time.Duration
+	// Add is start plus d of working time.
+	Add(start time.Time, d time.Duration) (time.Time, error)
 }
 
 // Paused reports whether the SLA clock stops in status s: the case is
@@ -42,7 +46,51 @@ func ApplySLA(c *Case, before Status, now time.Time, clock SLAClock) error {
 		if err != nil {
 			return err
 		}
+		c.SLAPausedFor += clock.Between(c.SLAPausedAt, now)
 		c.SLADueAt, c.SLAWarnAt, c.SLAPausedAt = due, warn, time.Time{}
+	}
+	return nil
+}
+
+// RetargetSLA recomputes c's deadline after its department or priority
+// changed: created + the new target + the working time spent paused. The
+// warning and breach become due again if they now lie ahead of now.
+func RetargetSLA(c *Case, now time.Time, clock SLAClock) error {
+	if clock == nil {
+		return nil
+	}
+	due, warn, ok, err := clock.Due(c.Department, c.Priority, c.CreatedAt)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		c.SLADueAt, c.SLAWarnAt = NoDeadline, time.Time{}
+		return nil
+	}
+	if c.SLAPausedFor > 0 {
+		if due, err = clock.Add(due, c.SLAPausedFor); err != nil {
+			return err
+		}
+		if warn, err = clock.Add(warn, c.SLAPausedFor); err != nil {
+			return err
+		}
+	}
+	if !c.SLAPausedAt.IsZero() {
+		// Still paused: the time since the pause is not spent either.
+		spent := clock.Between(c.SLAPausedAt, now)
+		if due, err = clock.Add(due, spent); err != nil {
+			return err
+		}
+		if warn, err = clock.Add(warn, spent); err != nil {
+			return err
+		}
+	}
+	c.SLADueAt, c.SLAWarnAt = due, warn
+	if now.Before(warn) {
+		c.SLAWarned = false
+	}
+	if now.Before(due) {
+		c.SLABreached = false
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ func (hourClock) Due(string, Priority, time.Time) (time.Time, time.Time, bool, e
 func (hourClock) Resume(deadline, pausedAt, resumedAt time.Time) (time.Time, error) {
 	return resumedAt.Add(max(deadline.Sub(pausedAt), 0)), nil
 }
+func (hourClock) Between(a, b time.Time) time.Duration                { return max(b.Sub(a), 0) }
+func (hourClock) Add(t time.Time, d time.Duration) (time.Time, error) { return t.Add(d), nil }
 
 func TestApplySLAPausesAndResumes(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)

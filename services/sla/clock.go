@@ -83,6 +83,15 @@ func (c *Clock) Due(dept string, p cases.Priority, start time.Time) (due, warn t
 	return due.UTC(), warn.UTC(), err == nil, err
 }
 
+// Between implements cases.SLAClock.
+func (c *Clock) Between(a, b time.Time) time.Duration { return c.cal.Between(a, b) }
+
+// Add implements cases.SLAClock.
+func (c *Clock) Add(start time.Time, d time.Duration) (time.Time, error) {
+	t, err := c.cal.Add(start, d)
+	return t.UTC(), err
+}
+
 // Resume implements cases.SLAClock.
 func (c *Clock) Resume(deadline, pausedAt, resumedAt time.Time) (time.Time, error) {
 	t, err := c.cal.Resume(deadline, pausedAt, resumedAt)

@@ -88,6 +88,7 @@ func (r caseRow) toCase() cases.Case {
 		ChannelKind: r.ChannelKind, ChannelID: r.ChannelID, ContactID: r.ContactID,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Version: r.Version,
 		SLADueAt: r.SLADueAt.UTC(), SLAWarned: r.SLAWarned, SLABreached: r.SLABreached,
+		SLAPausedFor: time.Duration(r.SLAPausedSec) * time.Second,
 	}
 	if r.SLADueAt.IsZero() {
 		c.SLADueAt = cases.NoDeadline

@@ -55,13 +55,22 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 	if len(evs) == 0 {
 		return r.toCase(), nil
 	}
+	if c.Category != r.CategoryCode && c.Category != "" {
+		var n int64
+		if err := tx.Model(&categoryRow{}).Where("code = ?", c.Category).Count(&n).Error; err != nil {
+			return cases.Case{}, err
+		}
+		if n == 0 {
+			return cases.Case{}, fmt.Errorf("%w: unknown category %q", cases.ErrInvalidArgument, c.Category)
+		}
+	}
 	now := time.Now().UTC()
 	c.Version, c.UpdatedAt = r.Version+1, now
 	res := tx.Model(&caseRow{}).Where("id = ? AND version = ?", r.ID, r.Version).Updates(map[string]any{
 		"subject": c.Subject, "status": string(c.Status), "priority": int(c.Priority), "category_code": c.Category,
 		"department_id": c.Department, "assignee_id": c.Assignee, "updated_at": now, "version": c.Version,
 		"sla_due_at": dueOrNone(c.SLADueAt), "sla_warn_at": optTime(c.SLAWarnAt), "sla_paused_at": optTime(c.SLAPausedAt),
-		"sla_warned": c.SLAWarned, "sla_breached": c.SLABreached,
+		"sla_warned": c.SLAWarned, "sla_breached": c.SLABreached, "sla_paused_seconds": int64(c.SLAPausedFor / time.Second),
 	})
 	if isForeignKeyViolation(res.Error) {
 		return cases.Case{}, fmt.Errorf("%w: unknown department %q", cases.ErrInvalidArgument, c.Department)

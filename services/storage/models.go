@@ -51,6 +51,7 @@ type caseRow struct {
 	SLADueAt     time.Time  `gorm:"column:sla_due_at"`
 	SLAWarnAt    *time.Time `gorm:"column:sla_warn_at"`
 	SLAPausedAt  *time.Time `gorm:"column:sla_paused_at"`
+	SLAPausedSec int64      `gorm:"column:sla_paused_seconds"`
 	SLAWarned    bool       `gorm:"column:sla_warned"`
 	SLABreached  bool       `gorm:"column:sla_breached"`
 }

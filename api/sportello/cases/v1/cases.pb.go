@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1878,11 +1879,66 @@ func (x *ListMessagesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type UpdateCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case with its id, etag and the new values.
+	Case *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// Fields to change: "subject", "priority", "category". Over REST, the
+	// fields present in the body when omitted.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCaseRequest) Reset() {
+	*x = UpdateCaseRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCaseRequest) ProtoMessage() {}
+
+func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCaseRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCaseRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UpdateCaseRequest) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+func (x *UpdateCaseRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 var File_sportello_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x05\n" +
+	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x05\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x12\x18\n" +
@@ -2035,7 +2091,11 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"w\n" +
 	"\x14ListMessagesResponse\x127\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1b.sportello.cases.v1.MessageR\bmessages\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x99\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"~\n" +
+	"\x11UpdateCaseRequest\x12,\n" +
+	"\x04case\x18\x01 \x01(\v2\x18.sportello.cases.v1.CaseR\x04case\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask*\x99\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -2055,10 +2115,12 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DIRECTION_INBOUND\x10\x01\x12\x16\n" +
 	"\x12DIRECTION_OUTBOUND\x10\x02\x12\x1b\n" +
-	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xcf\v\n" +
+	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xc1\f\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
-	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12y\n" +
+	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12p\n" +
+	"\n" +
+	"UpdateCase\x12%.sportello.cases.v1.UpdateCaseRequest\x1a\x18.sportello.cases.v1.Case\"!\x82\xd3\xe4\x93\x02\x1b:\x04case2\x13/v1/cases/{case.id}\x12y\n" +
 	"\fChangeStatus\x12'.sportello.cases.v1.ChangeStatusRequest\x1a\x18.sportello.cases.v1.Case\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/cases/{id}:changeStatus\x12o\n" +
 	"\n" +
 	"AssignCase\x12%.sportello.cases.v1.AssignCaseRequest\x1a\x18.sportello.cases.v1.Case\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases/{id}:assign\x12s\n" +
@@ -2085,7 +2147,7 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                       // 0: sportello.cases.v1.Status
 	(Priority)(0),                     // 1: sportello.cases.v1.Priority
@@ -2114,58 +2176,64 @@ var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(*AddMessageRequest)(nil),         // 24: sportello.cases.v1.AddMessageRequest
 	(*ListMessagesRequest)(nil),       // 25: sportello.cases.v1.ListMessagesRequest
 	(*ListMessagesResponse)(nil),      // 26: sportello.cases.v1.ListMessagesResponse
-	nil,                               // 27: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
+	(*UpdateCaseRequest)(nil),         // 27: sportello.cases.v1.UpdateCaseRequest
+	nil,                               // 28: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 30: google.protobuf.FieldMask
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	28, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	28, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	28, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	29, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	29, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	29, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
 	0,  // 6: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	27, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	28, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	28, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	29, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
 	8,  // 9: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
 	18, // 10: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
 	3,  // 11: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
 	21, // 12: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
 	22, // 13: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
 	2,  // 14: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
-	28, // 15: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	29, // 15: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 16: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
 	23, // 17: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
-	9,  // 18: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	4,  // 19: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	5,  // 20: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	7,  // 21: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	12, // 22: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	13, // 23: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	14, // 24: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	15, // 25: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	16, // 26: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	19, // 27: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	24, // 28: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
-	25, // 29: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
-	10, // 30: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	3,  // 31: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	6,  // 32: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	3,  // 33: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	3,  // 34: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	3,  // 35: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	3,  // 36: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	17, // 37: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	17, // 38: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	20, // 39: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	23, // 40: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
-	26, // 41: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
-	11, // 42: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	31, // [31:43] is the sub-list for method output_type
-	19, // [19:31] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	3,  // 18: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
+	30, // 19: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 20: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	4,  // 21: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	5,  // 22: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	27, // 23: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
+	7,  // 24: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	12, // 25: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	13, // 26: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	14, // 27: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	15, // 28: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	16, // 29: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	19, // 30: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	24, // 31: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	25, // 32: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	10, // 33: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	3,  // 34: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	6,  // 35: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 36: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
+	3,  // 37: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 38: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 39: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 40: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	17, // 41: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	17, // 42: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	20, // 43: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	23, // 44: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	26, // 45: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	11, // 46: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	34, // [34:47] is the sub-list for method output_type
+	21, // [21:34] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -2179,7 +2247,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	CaseService_GetCase_FullMethodName            = "/sportello.cases.v1.CaseService/GetCase"
 	CaseService_ListCases_FullMethodName          = "/sportello.cases.v1.CaseService/ListCases"
+	CaseService_UpdateCase_FullMethodName         = "/sportello.cases.v1.CaseService/UpdateCase"
 	CaseService_ChangeStatus_FullMethodName       = "/sportello.cases.v1.CaseService/ChangeStatus"
 	CaseService_AssignCase_FullMethodName         = "/sportello.cases.v1.CaseService/AssignCase"
 	CaseService_ClaimNextCase_FullMethodName      = "/sportello.cases.v1.CaseService/ClaimNextCase"
@@ -44,6 +45,10 @@ type CaseServiceClient interface {
 	GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// ListCases pages through cases with a cursor.
 	ListCases(ctx context.Context, in *ListCasesRequest, opts ...grpc.CallOption) (*ListCasesResponse, error)
+	// UpdateCase changes the fields named in update_mask: subject, priority,
+	// category. Send the etag you read in case.etag; a stale one is ABORTED.
+	// A new priority recomputes the SLA deadline.
+	UpdateCase(ctx context.Context, in *UpdateCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// ChangeStatus moves a case along its lifecycle. An illegal transition is
 	// FAILED_PRECONDITION naming the allowed ones; a stale etag is ABORTED.
 	ChangeStatus(ctx context.Context, in *ChangeStatusRequest, opts ...grpc.CallOption) (*Case, error)
@@ -99,6 +104,16 @@ func (c *caseServiceClient) ListCases(ctx context.Context, in *ListCasesRequest,
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCasesResponse)
 	err := c.cc.Invoke(ctx, CaseService_ListCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) UpdateCase(ctx context.Context, in *UpdateCaseRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseService_UpdateCase_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +231,10 @@ type CaseServiceServer interface {
 	GetCase(context.Context, *GetCaseRequest) (*Case, error)
 	// ListCases pages through cases with a cursor.
 	ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error)
+	// UpdateCase changes the fields named in update_mask: subject, priority,
+	// category. Send the etag you read in case.etag; a stale one is ABORTED.
+	// A new priority recomputes the SLA deadline.
+	UpdateCase(context.Context, *UpdateCaseRequest) (*Case, error)
 	// ChangeStatus moves a case along its lifecycle. An illegal transition is
 	// FAILED_PRECONDITION naming the allowed ones; a stale etag is ABORTED.
 	ChangeStatus(context.Context, *ChangeStatusRequest) (*Case, error)
@@ -262,6 +281,9 @@ func (UnimplementedCaseServiceServer) GetCase(context.Context, *GetCaseRequest) 
 }
 func (UnimplementedCaseServiceServer) ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCases not implemented")
+}
+func (UnimplementedCaseServiceServer) UpdateCase(context.Context, *UpdateCaseRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCase not implemented")
 }
 func (UnimplementedCaseServiceServer) ChangeStatus(context.Context, *ChangeStatusRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method ChangeStatus not implemented")
@@ -346,6 +368,24 @@ func _CaseService_ListCases_Handler(srv interface{}, ctx context.Context, dec fu
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CaseServiceServer).ListCases(ctx, req.(*ListCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_UpdateCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).UpdateCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_UpdateCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).UpdateCase(ctx, req.(*UpdateCaseRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -544,6 +584,10 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCases",
 			Handler:    _CaseService_ListCases_Handler,
+		},
+		{
+			MethodName: "UpdateCase",
+			Handler:    _CaseService_UpdateCase_Handler,
 		},
 		{
 			MethodName: "ChangeStatus",

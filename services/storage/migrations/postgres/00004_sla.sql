@@ -15,6 +15,9 @@ CREATE TABLE sla_policies (
 ALTER TABLE cases ADD COLUMN sla_due_at TIMESTAMPTZ NOT NULL DEFAULT '9999-12-31 00:00:00+00';
 ALTER TABLE cases ADD COLUMN sla_warn_at TIMESTAMPTZ;
 ALTER TABLE cases ADD COLUMN sla_paused_at TIMESTAMPTZ;
+-- Working seconds spent paused so far: a changed target is recomputed as
+-- created + target + paused time.
+ALTER TABLE cases ADD COLUMN sla_paused_seconds BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE cases ADD COLUMN sla_warned BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE cases ADD COLUMN sla_breached BOOLEAN NOT NULL DEFAULT FALSE;
 -- The SLA timer's two scans.
@@ -34,6 +37,7 @@ DROP INDEX cases_sla_due;
 DROP INDEX cases_sla_warn;
 ALTER TABLE cases DROP COLUMN sla_breached;
 ALTER TABLE cases DROP COLUMN sla_warned;
+ALTER TABLE cases DROP COLUMN sla_paused_seconds;
 ALTER TABLE cases DROP COLUMN sla_paused_at;
 ALTER TABLE cases DROP COLUMN sla_warn_at;
 ALTER TABLE cases DROP COLUMN sla_due_at;
