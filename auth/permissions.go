@@ -20,6 +20,7 @@ const (
 // method that has none, and a test fails if one is missing.
 var Permissions = map[string]Access{
 	"/sportello.cases.v1.CaseService/GetCase":                  Staff,
+	"/sportello.cases.v1.CaseService/WatchQueue":               Staff,
 	"/sportello.cases.v1.CaseService/UpdateCase":               Staff,
 	"/sportello.cases.v1.CaseService/AddMessage":               Staff,
 	"/sportello.cases.v1.CaseService/ListMessages":             Staff,

@@ -40,6 +40,7 @@ type app struct {
 	ns        *natsserver.Server // nil with an external cluster
 	nc        *nats.Conn
 	publisher *events.Publisher
+	feed      *events.Feed
 	srv       *server.Server
 	ln        net.Listener
 
@@ -177,11 +178,15 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		authn = anyOf{dev, tokens}
 	}
 
+	a.feed = events.NewFeed(js, log)
+	if err := a.feed.Start(ctx); err != nil {
+		return nil, err
+	}
 	site := web.New(a.db, log)
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
 		Ready:       a.ready(js),
-		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, SLA: clock}),
+		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Feed: a.feed, SLA: clock}),
 		Directory:   directory.NewServer(a.db),
 		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{
@@ -227,6 +232,9 @@ func (a *app) ready(js jetstream.JetStream) func(context.Context) error {
 func (a *app) stop(ctx context.Context) {
 	t0 := time.Now()
 	phase := func(name string) { a.log.Debug("shutdown phase done", "phase", name, "elapsed", time.Since(t0)) }
+	if a.feed != nil {
+		a.feed.Close() // ends the watches, which graceful shutdown would wait for
+	}
 	if a.srv != nil {
 		if err := a.srv.Shutdown(ctx); err != nil {
 			a.log.Warn("http shutdown", "err", err)

@@ -33,6 +33,7 @@ type Deps struct {
 	Claimer   Claimer
 	Workloads Workloads
 	Messages  Messages
+	Feed      Feed     // live case events for WatchQueue
 	SLA       SLAClock // nil: cases have no deadlines
 	Now       func() time.Time
 }

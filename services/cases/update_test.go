@@ -71,3 +71,19 @@ func TestRetargetSLA(t *testing.T) {
 		t.Fatalf("paused: due %v, %v", c.SLADueAt, err)
 	}
 }
+
+func TestEventConcerns(t *testing.T) {
+	for _, tt := range []struct {
+		e    Event
+		want bool
+	}{
+		{Event{Department: "it"}, true},
+		{Event{Department: "statistics"}, false},
+		{Event{Department: "statistics", Changes: map[string]Change{"department": {Before: "it", After: "statistics"}}}, true},
+		{Event{Department: "it", Changes: map[string]Change{"department": {After: "it"}}}, true},
+	} {
+		if got := tt.e.Concerns([]string{"it", "triage"}); got != tt.want {
+			t.Errorf("%+v concerns it/triage = %v", tt.e, got)
+		}
+	}
+}

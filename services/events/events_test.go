@@ -425,3 +425,57 @@ func TestRelayRestoresLostTail(t *testing.T) {
 		})
 	}
 }
+
+// TestFeed: every watcher gets every event; a watcher that stops reading
+// is dropped with ErrTooSlow; Close ends the rest.
+func TestFeed(t *testing.T) {
+	r := newRig(t, nil)
+	feed := events.NewFeed(r.js, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := feed.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	relay := &events.Relay{JS: r.js, Outbox: r.db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Idle: 5 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go relay.Run(ctx)
+	fast, _, stopFast := feed.Subscribe(context.Background())
+	defer stopFast()
+	slow, slowErr, _ := feed.Subscribe(context.Background())
+	const n = 1100 // more than a watcher's buffer
+	var batch []*inboundv1.InboundContact
+	for i := 0; i < n; i++ {
+		batch = append(batch, contact(fmt.Sprint("f-", i)))
+	}
+	for i := 0; i < n; i += 100 {
+		r.publishRaw(t, fmt.Sprint("feed-", i), batchBytes(batch[i:i+100]))
+	}
+	got := 0
+	timeout := time.After(20 * time.Second)
+	for got < n {
+		select {
+		case e := <-fast:
+			if e.Type != cases.EventCreated {
+				t.Fatalf("event %v", e)
+			}
+			got++
+		case <-timeout:
+			t.Fatalf("fast watcher got %d of %d events", got, n)
+		}
+	}
+	for range slow {
+	}
+	if err := <-slowErr; !errors.Is(err, cases.ErrTooSlow) {
+		t.Fatalf("slow watcher ended with %v, want ErrTooSlow", err)
+	}
+	feed.Close()
+	if _, ok := <-fast; ok {
+		// drain what was buffered, then it must close
+		for range fast {
+		}
+	}
+}
+
+func batchBytes(cs []*inboundv1.InboundContact) []byte {
+	b, _ := proto.Marshal(&inboundv1.InboundBatch{Contacts: cs})
+	return b
+}

@@ -1934,6 +1934,95 @@ func (x *UpdateCaseRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+type WatchQueueRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this department (one of yours); empty for all of yours.
+	Department    string `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchQueueRequest) Reset() {
+	*x = WatchQueueRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchQueueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchQueueRequest) ProtoMessage() {}
+
+func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchQueueRequest.ProtoReflect.Descriptor instead.
+func (*WatchQueueRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WatchQueueRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+type QueueChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *CaseEvent             `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueChange) Reset() {
+	*x = QueueChange{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueChange) ProtoMessage() {}
+
+func (x *QueueChange) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueChange.ProtoReflect.Descriptor instead.
+func (*QueueChange) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *QueueChange) GetEvent() *CaseEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 var File_sportello_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_sportello_cases_v1_cases_proto_rawDesc = "" +
@@ -2095,7 +2184,13 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x11UpdateCaseRequest\x12,\n" +
 	"\x04case\x18\x01 \x01(\v2\x18.sportello.cases.v1.CaseR\x04case\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask*\x99\x01\n" +
+	"updateMask\"3\n" +
+	"\x11WatchQueueRequest\x12\x1e\n" +
+	"\n" +
+	"department\x18\x01 \x01(\tR\n" +
+	"department\"B\n" +
+	"\vQueueChange\x123\n" +
+	"\x05event\x18\x01 \x01(\v2\x1d.sportello.cases.v1.CaseEventR\x05event*\x99\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -2115,7 +2210,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DIRECTION_INBOUND\x10\x01\x12\x16\n" +
 	"\x12DIRECTION_OUTBOUND\x10\x02\x12\x1b\n" +
-	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xc1\f\n" +
+	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xb2\r\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
 	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12p\n" +
@@ -2131,7 +2226,9 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\vGetWorkload\x12&.sportello.cases.v1.GetWorkloadRequest\x1a\x1c.sportello.cases.v1.Workload\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/workload\x12y\n" +
 	"\n" +
 	"AddMessage\x12%.sportello.cases.v1.AddMessageRequest\x1a\x1b.sportello.cases.v1.Message\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/cases/{case_id}/messages\x12\x87\x01\n" +
-	"\fListMessages\x12'.sportello.cases.v1.ListMessagesRequest\x1a(.sportello.cases.v1.ListMessagesResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/cases/{case_id}/messages\x12\x8b\x01\n" +
+	"\fListMessages\x12'.sportello.cases.v1.ListMessagesRequest\x1a(.sportello.cases.v1.ListMessagesResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/cases/{case_id}/messages\x12o\n" +
+	"\n" +
+	"WatchQueue\x12%.sportello.cases.v1.WatchQueueRequest\x1a\x1f.sportello.cases.v1.QueueChange\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/queue:watch0\x01\x12\x8b\x01\n" +
 	"\x0eListCaseEvents\x12).sportello.cases.v1.ListCaseEventsRequest\x1a*.sportello.cases.v1.ListCaseEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/cases/{case_id}/eventsB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
 
 var (
@@ -2147,7 +2244,7 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                       // 0: sportello.cases.v1.Status
 	(Priority)(0),                     // 1: sportello.cases.v1.Priority
@@ -2177,63 +2274,68 @@ var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(*ListMessagesRequest)(nil),       // 25: sportello.cases.v1.ListMessagesRequest
 	(*ListMessagesResponse)(nil),      // 26: sportello.cases.v1.ListMessagesResponse
 	(*UpdateCaseRequest)(nil),         // 27: sportello.cases.v1.UpdateCaseRequest
-	nil,                               // 28: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 30: google.protobuf.FieldMask
+	(*WatchQueueRequest)(nil),         // 28: sportello.cases.v1.WatchQueueRequest
+	(*QueueChange)(nil),               // 29: sportello.cases.v1.QueueChange
+	nil,                               // 30: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 32: google.protobuf.FieldMask
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	29, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	29, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	29, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	31, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	31, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	31, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
 	0,  // 6: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	28, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	29, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	30, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	31, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
 	8,  // 9: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
 	18, // 10: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
 	3,  // 11: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
 	21, // 12: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
 	22, // 13: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
 	2,  // 14: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
-	29, // 15: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	31, // 15: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 16: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
 	23, // 17: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
 	3,  // 18: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
-	30, // 19: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 20: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	4,  // 21: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	5,  // 22: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	27, // 23: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
-	7,  // 24: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	12, // 25: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	13, // 26: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	14, // 27: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	15, // 28: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	16, // 29: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	19, // 30: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	24, // 31: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
-	25, // 32: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
-	10, // 33: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	3,  // 34: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	6,  // 35: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	3,  // 36: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
-	3,  // 37: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	3,  // 38: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	3,  // 39: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	3,  // 40: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	17, // 41: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	17, // 42: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	20, // 43: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	23, // 44: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
-	26, // 45: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
-	11, // 46: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	34, // [34:47] is the sub-list for method output_type
-	21, // [21:34] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	32, // 19: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	8,  // 20: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
+	9,  // 21: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	4,  // 22: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	5,  // 23: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	27, // 24: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
+	7,  // 25: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	12, // 26: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	13, // 27: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	14, // 28: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	15, // 29: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	16, // 30: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	19, // 31: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	24, // 32: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	25, // 33: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	28, // 34: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
+	10, // 35: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	3,  // 36: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	6,  // 37: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 38: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
+	3,  // 39: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 40: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 41: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 42: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	17, // 43: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	17, // 44: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	20, // 45: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	23, // 46: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	26, // 47: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	29, // 48: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
+	11, // 49: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	36, // [36:50] is the sub-list for method output_type
+	22, // [22:36] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -2247,7 +2349,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	CaseService_GetWorkload_FullMethodName        = "/sportello.cases.v1.CaseService/GetWorkload"
 	CaseService_AddMessage_FullMethodName         = "/sportello.cases.v1.CaseService/AddMessage"
 	CaseService_ListMessages_FullMethodName       = "/sportello.cases.v1.CaseService/ListMessages"
+	CaseService_WatchQueue_FullMethodName         = "/sportello.cases.v1.CaseService/WatchQueue"
 	CaseService_ListCaseEvents_FullMethodName     = "/sportello.cases.v1.CaseService/ListCaseEvents"
 )
 
@@ -78,6 +79,11 @@ type CaseServiceClient interface {
 	// ListMessages returns the case's thread across channels, oldest first,
 	// internal notes included.
 	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
+	// WatchQueue streams the changes to the queues the caller works (or one
+	// department of them) as they happen: every case event whose case is, or
+	// was until that change, in one of those departments. Browsers use the
+	// Server-Sent Events form, GET /v1/queue/events.
+	WatchQueue(ctx context.Context, in *WatchQueueRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[QueueChange], error)
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error)
 }
@@ -210,6 +216,25 @@ func (c *caseServiceClient) ListMessages(ctx context.Context, in *ListMessagesRe
 	return out, nil
 }
 
+func (c *caseServiceClient) WatchQueue(ctx context.Context, in *WatchQueueRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[QueueChange], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CaseService_ServiceDesc.Streams[0], CaseService_WatchQueue_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchQueueRequest, QueueChange]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CaseService_WatchQueueClient = grpc.ServerStreamingClient[QueueChange]
+
 func (c *caseServiceClient) ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCaseEventsResponse)
@@ -264,6 +289,11 @@ type CaseServiceServer interface {
 	// ListMessages returns the case's thread across channels, oldest first,
 	// internal notes included.
 	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
+	// WatchQueue streams the changes to the queues the caller works (or one
+	// department of them) as they happen: every case event whose case is, or
+	// was until that change, in one of those departments. Browsers use the
+	// Server-Sent Events form, GET /v1/queue/events.
+	WatchQueue(*WatchQueueRequest, grpc.ServerStreamingServer[QueueChange]) error
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error)
 	mustEmbedUnimplementedCaseServiceServer()
@@ -311,6 +341,9 @@ func (UnimplementedCaseServiceServer) AddMessage(context.Context, *AddMessageReq
 }
 func (UnimplementedCaseServiceServer) ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMessages not implemented")
+}
+func (UnimplementedCaseServiceServer) WatchQueue(*WatchQueueRequest, grpc.ServerStreamingServer[QueueChange]) error {
+	return status.Error(codes.Unimplemented, "method WatchQueue not implemented")
 }
 func (UnimplementedCaseServiceServer) ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseEvents not implemented")
@@ -552,6 +585,17 @@ func _CaseService_ListMessages_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_WatchQueue_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchQueueRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CaseServiceServer).WatchQueue(m, &grpc.GenericServerStream[WatchQueueRequest, QueueChange]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CaseService_WatchQueueServer = grpc.ServerStreamingServer[QueueChange]
+
 func _CaseService_ListCaseEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCaseEventsRequest)
 	if err := dec(in); err != nil {
@@ -630,6 +674,12 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CaseService_ListCaseEvents_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchQueue",
+			Handler:       _CaseService_WatchQueue_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "sportello/cases/v1/cases.proto",
 }

@@ -1,0 +1,90 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+)
+
+// queueEvents serves GET /v1/queue/events as Server-Sent Events: each case
+// event is "event: <type>" with the CaseEvent as JSON data, and a comment
+// every 15 s keeps proxies from closing the connection. It calls
+// WatchQueue over the in-memory connection, so the gRPC interceptors
+// authenticate and authorise it like any other call.
+func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	ctx := r.Context()
+	if a := r.Header.Get("Authorization"); a != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
+	}
+	stream, err := casesv1.NewCaseServiceClient(s.gwConn).WatchQueue(ctx, &casesv1.WatchQueueRequest{Department: r.URL.Query().Get("department")})
+	if err == nil {
+		// Accepted calls send a header first; a refused one ends without
+		// headers, and its status comes from Recv.
+		var md metadata.MD
+		if md, err = stream.Header(); err == nil && md == nil {
+			_, err = stream.Recv()
+		}
+	}
+	if err != nil {
+		st := status.Convert(err)
+		http.Error(w, st.Message(), httpStatus(st.Code()))
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprint(w, ": watching\n\n")
+	flusher.Flush()
+
+	changes := make(chan *casesv1.QueueChange)
+	done := make(chan error, 1)
+	go func() {
+		for {
+			c, err := stream.Recv()
+			if err != nil {
+				done <- err
+				return
+			}
+			select {
+			case changes <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case c := <-changes:
+			data, _ := protojson.Marshal(c.GetEvent())
+			_, _ = fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", c.GetEvent().GetId(), c.GetEvent().GetType(), data)
+			flusher.Flush()
+		case <-heartbeat.C:
+			_, _ = fmt.Fprint(w, ": keep-alive\n\n")
+			flusher.Flush()
+		case err := <-done:
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				_, _ = fmt.Fprintf(w, "event: error\ndata: %q\n\n", status.Convert(err).Message())
+				flusher.Flush()
+			}
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
