@@ -96,6 +96,13 @@ func TestIntegrationEndToEnd(t *testing.T) {
 		if wrong.Status != http.StatusBadRequest {
 			t.Fatalf("token reused with other filters: %d %s", wrong.Status, wrong.Body)
 		}
+		// Full-text search over subject and messages, on Italian stems.
+		if got := s.restCases("query=" + url.QueryEscape("microdato censimenti")); len(got.Cases) != 1 || got.Cases[0].Id != micro.Id {
+			t.Fatalf("query=microdato censimenti: %v", got.Cases)
+		}
+		if got := s.restCases("query=accedere&department=statistics"); len(got.Cases) != 0 {
+			t.Fatalf("query with department: %v", got.Cases)
+		}
 		if r := s.get("/v1/cases?status=lost", adminToken); r.Status != http.StatusBadRequest {
 			t.Fatalf("status=lost: %d", r.Status)
 		}

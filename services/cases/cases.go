@@ -119,6 +119,9 @@ type Query struct {
 	Order       Order
 	Limit       int
 	After       *Cursor // resume after this case
+	// Text: cases whose subject or messages contain all its words
+	// (Italian stems, see services/search).
+	Text string
 }
 
 // Cursor is the position of the last case of a page, in the page's order.

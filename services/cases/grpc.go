@@ -72,7 +72,10 @@ func (s *Server) GetCase(ctx context.Context, req *casesv1.GetCaseRequest) (*cas
 // ListCases lists the cases of the caller's departments.
 func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (*casesv1.ListCasesResponse, error) {
 	p, _ := auth.PrincipalFrom(ctx)
-	q := Query{Assignee: req.GetAssignee(), Limit: int(req.GetPageSize())}
+	q := Query{Assignee: req.GetAssignee(), Limit: int(req.GetPageSize()), Text: strings.TrimSpace(req.GetQuery())}
+	if len(q.Text) > 500 {
+		return nil, status.Error(codes.InvalidArgument, "query longer than 500 bytes")
+	}
 	var err error
 	if req.GetStatus() != "" {
 		if q.Status, err = ParseStatus(req.GetStatus()); err != nil {

@@ -21,7 +21,7 @@ type pageToken struct {
 
 func queryFingerprint(q Query) string {
 	h := sha256.Sum256([]byte(strings.Join([]string{
-		strings.Join(q.Departments, ","), string(q.Status), q.Assignee, string(q.Order),
+		strings.Join(q.Departments, ","), string(q.Status), q.Assignee, string(q.Order), q.Text,
 	}, "\x00")))
 	return base64.RawURLEncoding.EncodeToString(h[:9])
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/search"
 )
 
 var _ cases.Store = (*DB)(nil)
@@ -38,6 +40,17 @@ func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error
 	}
 	if q.Status != "" {
 		tx = tx.Where("status = ?", string(q.Status))
+	}
+	if q.Text != "" {
+		terms := search.Terms(q.Text)
+		if len(terms) == 0 {
+			return nil, nil
+		}
+		if db.dialect == Postgres {
+			tx = tx.Where("to_tsvector('simple', search_terms) @@ plainto_tsquery('simple', ?)", strings.Join(terms, " "))
+		} else {
+			tx = tx.Where("rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", `"`+strings.Join(terms, `" "`)+`"`)
+		}
 	}
 	switch q.Assignee {
 	case "":

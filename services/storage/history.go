@@ -84,6 +84,11 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 	if err := moveCapacity(tx, r, c); err != nil {
 		return cases.Case{}, err
 	}
+	if c.Subject != r.Subject {
+		if err := addSearchTerms(tx, c.ID, c.Subject); err != nil {
+			return cases.Case{}, err
+		}
+	}
 	rows, err := eventRows(c, evs, now)
 	if err != nil {
 		return cases.Case{}, err

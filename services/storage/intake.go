@@ -13,6 +13,7 @@ import (
 
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/intake"
+	"github.com/sportello/sportello/services/search"
 )
 
 var _ intake.Store = (*DB)(nil)
@@ -75,6 +76,7 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase)
 				ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, ContactID: contactIDs[i],
 				CreatedAt: now, UpdatedAt: now, Version: 1,
 				SLADueAt: dueOrNone(nc.SLADueAt), SLAWarnAt: optTime(nc.SLAWarnAt),
+				SearchTerms: search.Document(nc.Subject, nc.Body),
 			}
 			msgRows[n] = messageRow{
 				ID: uuid.Must(uuid.NewV7()).String(), CaseID: id, Direction: "inbound",

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/search"
 )
 
 var _ cases.Messages = (*DB)(nil)
@@ -45,6 +46,9 @@ func (db *DB) AddMessage(ctx context.Context, caseID string, m cases.Message, fn
 		row := messageRow{ID: m.ID, CaseID: c.ID, Direction: string(m.Direction), ChannelKind: m.ChannelKind, ChannelID: m.ChannelID,
 			AuthorName: m.AuthorName, BodyText: m.Body, ReceivedAt: now, CreatedAt: now, DeliveryStatus: m.DeliveryStatus}
 		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		if err := addSearchTerms(tx, c.ID, m.Body); err != nil {
 			return err
 		}
 		if m.Direction == cases.Outbound {
@@ -171,4 +175,18 @@ func (db *DB) outbound(tx *gorm.DB, rows []messageRow) ([]cases.OutboundReply, e
 		out[i] = o
 	}
 	return out, nil
+}
+
+// addSearchTerms merges the terms of texts into the case's search terms.
+func addSearchTerms(tx *gorm.DB, caseID string, texts ...string) error {
+	// Raw SQL: the model writes search_terms on create only.
+	var doc string
+	if err := tx.Raw("SELECT search_terms FROM cases WHERE id = ?", caseID).Scan(&doc).Error; err != nil {
+		return err
+	}
+	merged := search.Merge(doc, texts...)
+	if merged == doc {
+		return nil
+	}
+	return tx.Exec("UPDATE cases SET search_terms = ? WHERE id = ?", merged, caseID).Error
 }

@@ -54,6 +54,8 @@ type caseRow struct {
 	SLAPausedSec int64      `gorm:"column:sla_paused_seconds"`
 	SLAWarned    bool       `gorm:"column:sla_warned"`
 	SLABreached  bool       `gorm:"column:sla_breached"`
+	// Written on create, never read back with the case.
+	SearchTerms string `gorm:"column:search_terms;->:false;<-:create"`
 }
 
 func (caseRow) TableName() string { return "cases" }

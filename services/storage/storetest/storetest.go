@@ -40,6 +40,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, assignTests...)
 	tests = append(tests, slaTests...)
 	tests = append(tests, messageTests...)
+	tests = append(tests, searchTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -443,7 +443,10 @@ type ListCasesRequest struct {
 	// At most this many cases; 0 means 50; more than 500 is treated as 500.
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// next_page_token of the previous page, with the same filters and order.
-	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Full-text search: cases whose subject or messages contain all these
+	// words, matched on their Italian stems ("microdato" finds "microdati").
+	Query         string `protobuf:"bytes,7,opt,name=query,proto3" json:"query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -516,6 +519,13 @@ func (x *ListCasesRequest) GetPageSize() int32 {
 func (x *ListCasesRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
 	}
 	return ""
 }
@@ -2055,7 +2065,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"slaDueTime\x12\x1b\n" +
 	"\tsla_state\x18\x11 \x01(\tR\bslaState\" \n" +
 	"\x0eGetCaseRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xbd\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xd3\x01\n" +
 	"\x10ListCasesRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
@@ -2065,7 +2075,8 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\border_by\x18\x04 \x01(\tR\aorderBy\x12\x1b\n" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tR\tpageToken\"k\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05query\x18\a \x01(\tR\x05query\"k\n" +
 	"\x11ListCasesResponse\x12.\n" +
 	"\x05cases\x18\x01 \x03(\v2\x18.sportello.cases.v1.CaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x85\x01\n" +
