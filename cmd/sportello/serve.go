@@ -95,6 +95,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		if err := a.db.UpsertSLAPolicies(ctx, sla.DemoPolicies()); err != nil {
 			return nil, fmt.Errorf("seed demo SLA policies: %w", err)
 		}
+		if err := seedRules(ctx, a.db); err != nil {
+			return nil, fmt.Errorf("seed demo routing rules: %w", err)
+		}
 	}
 
 	if cfg.NATS.URL == "" {
@@ -187,7 +190,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Logger: log, Registry: reg, Authenticator: authn,
 		Ready:       a.ready(js),
 		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Feed: a.feed, SLA: clock}),
-		Directory:   directory.NewServer(a.db),
+		Directory:   directory.NewServer(a.db, a.db),
 		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{
 			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
@@ -331,4 +334,25 @@ func knownCategory(store directory.Store) func(context.Context, string) (bool, e
 		}
 		return codes[code], nil
 	}
+}
+
+// seedRules adds the demo routing rules that are not there yet (by name),
+// leaving an administrator's changes alone.
+func seedRules(ctx context.Context, db *storage.DB) error {
+	have, err := db.ListRoutingRules(ctx)
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, r := range have {
+		names[r.Name] = true
+	}
+	for _, r := range directory.DemoRules {
+		if !names[r.Name] {
+			if _, err := db.CreateRoutingRule(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -325,5 +325,6 @@ func toContact(c *inboundv1.InboundContact) intake.Contact {
 		Body:         c.GetBodyText(),
 		ReceivedAt:   c.GetReceivedAt().AsTime(),
 		CategoryHint: c.GetCategoryHint(),
+		Metadata:     c.GetMetadata(),
 	}
 }

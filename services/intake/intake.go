@@ -29,6 +29,9 @@ type Contact struct {
 	Body         string
 	ReceivedAt   time.Time
 	CategoryHint string
+	// Channel facts routing rules may look at: "to" (receiving address),
+	// "ivr" (IVR choice).
+	Metadata map[string]string
 }
 
 // NewCase is a case to open for a contact, already routed.
@@ -78,6 +81,7 @@ const (
 // Catalogue is the part of the directory intake routes by.
 type Catalogue interface {
 	ListCategories(ctx context.Context) ([]directory.Category, error)
+	ListRoutingRules(ctx context.Context) ([]directory.Rule, error)
 }
 
 // Service is the intake use case.
@@ -90,6 +94,7 @@ type Service struct {
 
 	mu         sync.Mutex
 	categories map[string]directory.Category
+	rules      []directory.Rule
 	loadedAt   time.Time
 }
 
@@ -106,7 +111,7 @@ const categoryTTL = 30 * time.Second
 // are skipped; the others are stored together in one transaction. A returned
 // error means nothing was stored and the whole call may be retried.
 func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, error) {
-	cats, err := s.catalogue(ctx)
+	cats, rules, err := s.catalogue(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +129,7 @@ func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, er
 			out[i].Err = err
 			continue
 		}
-		nc := route(c, cats)
+		nc := route(c, cats, rules)
 		if s.sla != nil {
 			due, warn, ok, err := s.sla.Due(nc.Department, cases.PriorityNormal, now)
 			if err != nil {
@@ -150,22 +155,26 @@ func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, er
 	return out, nil
 }
 
-func (s *Service) catalogue(ctx context.Context) (map[string]directory.Category, error) {
+func (s *Service) catalogue(ctx context.Context) (map[string]directory.Category, []directory.Rule, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.categories != nil && s.now().Sub(s.loadedAt) < categoryTTL {
-		return s.categories, nil
+		return s.categories, s.rules, nil
 	}
 	list, err := s.directory.ListCategories(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load categories: %w", err)
+		return nil, nil, fmt.Errorf("load categories: %w", err)
+	}
+	rules, err := s.directory.ListRoutingRules(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load routing rules: %w", err)
 	}
 	m := make(map[string]directory.Category, len(list))
 	for _, c := range list {
 		m[c.Code] = c
 	}
-	s.categories, s.loadedAt = m, s.now()
-	return m, nil
+	s.categories, s.rules, s.loadedAt = m, rules, s.now()
+	return m, rules, nil
 }
 
 func validate(c Contact) error {
@@ -185,17 +194,24 @@ func validate(c Contact) error {
 }
 
 // route picks the department: the category's when the hint names a known
-// category, otherwise triage. Routing rules (issue #3) slot in here.
-func route(c Contact, cats map[string]directory.Category) NewCase {
+// category; else the first routing rule that matches; else triage.
+func route(c Contact, cats map[string]directory.Category, rules []directory.Rule) NewCase {
 	nc := NewCase{Contact: c, Department: directory.TriageDepartment, Subject: subjectOf(c)}
-	switch cat, ok := cats[c.CategoryHint]; {
-	case ok:
+	if cat, ok := cats[c.CategoryHint]; ok {
 		nc.Category, nc.Department = cat.Code, cat.DepartmentID
 		nc.RoutingNote = fmt.Sprintf("routed to %s by category %q", cat.DepartmentID, cat.Code)
-	case c.CategoryHint != "":
-		nc.RoutingNote = fmt.Sprintf("routed to %s: unknown category %q", directory.TriageDepartment, c.CategoryHint)
-	default:
-		nc.RoutingNote = fmt.Sprintf("routed to %s: no category", directory.TriageDepartment)
+		return nc
+	}
+	facts := directory.Facts{ChannelKind: c.ChannelKind, ChannelID: c.ChannelID, ToAddress: c.Metadata["to"],
+		IVRChoice: c.Metadata["ivr"], Text: c.Subject + "\n" + c.Body}
+	if dept, why, ok := directory.Route(rules, facts); ok {
+		nc.Department, nc.RoutingNote = dept, why
+		return nc
+	}
+	if c.CategoryHint != "" {
+		nc.RoutingNote = fmt.Sprintf("routed to %s: unknown category %q and no rule matched", directory.TriageDepartment, c.CategoryHint)
+	} else {
+		nc.RoutingNote = fmt.Sprintf("routed to %s: no category and no rule matched", directory.TriageDepartment)
 	}
 	return nc
 }

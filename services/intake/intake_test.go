@@ -34,6 +34,9 @@ func (d *fakeDir) ListCategories(context.Context) ([]directory.Category, error) 
 	d.calls++
 	return directory.Demo.Categories, nil
 }
+func (d *fakeDir) ListRoutingRules(context.Context) ([]directory.Rule, error) {
+	return directory.DemoRules, nil
+}
 
 func c(ext, hint, subject, body string) Contact {
 	return Contact{ChannelKind: "webform", ChannelID: "webform", ExternalID: ext, CategoryHint: hint, Subject: subject, Body: body}

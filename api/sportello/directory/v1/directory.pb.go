@@ -506,6 +506,333 @@ func (x *ListOperatorsResponse) GetOperators() []*Operator {
 	return nil
 }
 
+// RoutingRule routes contacts without a known category. Every non-empty
+// condition must hold; keywords match when any of them appears in the
+// subject or text, compared on Italian stems (all words of a keyword of
+// several words).
+type RoutingRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Lower first.
+	Position int32 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	// Department id the rule routes to.
+	Department  string `protobuf:"bytes,4,opt,name=department,proto3" json:"department,omitempty"`
+	ChannelKind string `protobuf:"bytes,5,opt,name=channel_kind,json=channelKind,proto3" json:"channel_kind,omitempty"`
+	ChannelId   string `protobuf:"bytes,6,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
+	// Receiving address (e-mail "dati@...").
+	ToAddress     string   `protobuf:"bytes,7,opt,name=to_address,json=toAddress,proto3" json:"to_address,omitempty"`
+	IvrChoice     string   `protobuf:"bytes,8,opt,name=ivr_choice,json=ivrChoice,proto3" json:"ivr_choice,omitempty"`
+	Keywords      []string `protobuf:"bytes,9,rep,name=keywords,proto3" json:"keywords,omitempty"`
+	Enabled       bool     `protobuf:"varint,10,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoutingRule) Reset() {
+	*x = RoutingRule{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoutingRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoutingRule) ProtoMessage() {}
+
+func (x *RoutingRule) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoutingRule.ProtoReflect.Descriptor instead.
+func (*RoutingRule) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RoutingRule) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RoutingRule) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RoutingRule) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *RoutingRule) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *RoutingRule) GetChannelKind() string {
+	if x != nil {
+		return x.ChannelKind
+	}
+	return ""
+}
+
+func (x *RoutingRule) GetChannelId() string {
+	if x != nil {
+		return x.ChannelId
+	}
+	return ""
+}
+
+func (x *RoutingRule) GetToAddress() string {
+	if x != nil {
+		return x.ToAddress
+	}
+	return ""
+}
+
+func (x *RoutingRule) GetIvrChoice() string {
+	if x != nil {
+		return x.IvrChoice
+	}
+	return ""
+}
+
+func (x *RoutingRule) GetKeywords() []string {
+	if x != nil {
+		return x.Keywords
+	}
+	return nil
+}
+
+func (x *RoutingRule) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+type ListRoutingRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutingRulesRequest) Reset() {
+	*x = ListRoutingRulesRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutingRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutingRulesRequest) ProtoMessage() {}
+
+func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutingRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListRoutingRulesRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{10}
+}
+
+type ListRoutingRulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*RoutingRule         `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutingRulesResponse) Reset() {
+	*x = ListRoutingRulesResponse{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutingRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutingRulesResponse) ProtoMessage() {}
+
+func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutingRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListRoutingRulesResponse) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListRoutingRulesResponse) GetRules() []*RoutingRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+type CreateRoutingRuleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *RoutingRule           `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRoutingRuleRequest) Reset() {
+	*x = CreateRoutingRuleRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRoutingRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRoutingRuleRequest) ProtoMessage() {}
+
+func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRoutingRuleRequest.ProtoReflect.Descriptor instead.
+func (*CreateRoutingRuleRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreateRoutingRuleRequest) GetRule() *RoutingRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+type DeleteRoutingRuleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoutingRuleRequest) Reset() {
+	*x = DeleteRoutingRuleRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoutingRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoutingRuleRequest) ProtoMessage() {}
+
+func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoutingRuleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRoutingRuleRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeleteRoutingRuleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type DeleteRoutingRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoutingRuleResponse) Reset() {
+	*x = DeleteRoutingRuleResponse{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoutingRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoutingRuleResponse) ProtoMessage() {}
+
+func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoutingRuleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteRoutingRuleResponse) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{14}
+}
+
 var File_sportello_directory_v1_directory_proto protoreflect.FileDescriptor
 
 const file_sportello_directory_v1_directory_proto_rawDesc = "" +
@@ -546,10 +873,38 @@ const file_sportello_directory_v1_directory_proto_rawDesc = "" +
 	"department\x18\x01 \x01(\tR\n" +
 	"department\"W\n" +
 	"\x15ListOperatorsResponse\x12>\n" +
-	"\toperators\x18\x01 \x03(\v2 .sportello.directory.v1.OperatorR\toperators2\xb0\x03\n" +
+	"\toperators\x18\x01 \x03(\v2 .sportello.directory.v1.OperatorR\toperators\"\xa3\x02\n" +
+	"\vRoutingRule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\x05R\bposition\x12\x1e\n" +
+	"\n" +
+	"department\x18\x04 \x01(\tR\n" +
+	"department\x12!\n" +
+	"\fchannel_kind\x18\x05 \x01(\tR\vchannelKind\x12\x1d\n" +
+	"\n" +
+	"channel_id\x18\x06 \x01(\tR\tchannelId\x12\x1d\n" +
+	"\n" +
+	"to_address\x18\a \x01(\tR\ttoAddress\x12\x1d\n" +
+	"\n" +
+	"ivr_choice\x18\b \x01(\tR\tivrChoice\x12\x1a\n" +
+	"\bkeywords\x18\t \x03(\tR\bkeywords\x12\x18\n" +
+	"\aenabled\x18\n" +
+	" \x01(\bR\aenabled\"\x19\n" +
+	"\x17ListRoutingRulesRequest\"U\n" +
+	"\x18ListRoutingRulesResponse\x129\n" +
+	"\x05rules\x18\x01 \x03(\v2#.sportello.directory.v1.RoutingRuleR\x05rules\"S\n" +
+	"\x18CreateRoutingRuleRequest\x127\n" +
+	"\x04rule\x18\x01 \x01(\v2#.sportello.directory.v1.RoutingRuleR\x04rule\"*\n" +
+	"\x18DeleteRoutingRuleRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x1b\n" +
+	"\x19DeleteRoutingRuleResponse2\xec\x06\n" +
 	"\x10DirectoryService\x12\x87\x01\n" +
 	"\x0eListCategories\x12-.sportello.directory.v1.ListCategoriesRequest\x1a..sportello.directory.v1.ListCategoriesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/categories\x12\x83\x01\n" +
-	"\rListOperators\x12,.sportello.directory.v1.ListOperatorsRequest\x1a-.sportello.directory.v1.ListOperatorsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/operators\x12\x8b\x01\n" +
+	"\rListOperators\x12,.sportello.directory.v1.ListOperatorsRequest\x1a-.sportello.directory.v1.ListOperatorsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/operators\x12\x90\x01\n" +
+	"\x10ListRoutingRules\x12/.sportello.directory.v1.ListRoutingRulesRequest\x1a0.sportello.directory.v1.ListRoutingRulesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/routing-rules\x12\x8b\x01\n" +
+	"\x11CreateRoutingRule\x120.sportello.directory.v1.CreateRoutingRuleRequest\x1a#.sportello.directory.v1.RoutingRule\"\x1f\x82\xd3\xe4\x93\x02\x19:\x04rule\"\x11/v1/routing-rules\x12\x98\x01\n" +
+	"\x11DeleteRoutingRule\x120.sportello.directory.v1.DeleteRoutingRuleRequest\x1a1.sportello.directory.v1.DeleteRoutingRuleResponse\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/v1/routing-rules/{id}\x12\x8b\x01\n" +
 	"\x0fListDepartments\x12..sportello.directory.v1.ListDepartmentsRequest\x1a/.sportello.directory.v1.ListDepartmentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/departmentsBGZEgithub.com/sportello/sportello/api/sportello/directory/v1;directoryv1b\x06proto3"
 
 var (
@@ -564,33 +919,47 @@ func file_sportello_directory_v1_directory_proto_rawDescGZIP() []byte {
 	return file_sportello_directory_v1_directory_proto_rawDescData
 }
 
-var file_sportello_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_sportello_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_sportello_directory_v1_directory_proto_goTypes = []any{
-	(*Category)(nil),                // 0: sportello.directory.v1.Category
-	(*Department)(nil),              // 1: sportello.directory.v1.Department
-	(*ListCategoriesRequest)(nil),   // 2: sportello.directory.v1.ListCategoriesRequest
-	(*ListCategoriesResponse)(nil),  // 3: sportello.directory.v1.ListCategoriesResponse
-	(*ListDepartmentsRequest)(nil),  // 4: sportello.directory.v1.ListDepartmentsRequest
-	(*ListDepartmentsResponse)(nil), // 5: sportello.directory.v1.ListDepartmentsResponse
-	(*Operator)(nil),                // 6: sportello.directory.v1.Operator
-	(*ListOperatorsRequest)(nil),    // 7: sportello.directory.v1.ListOperatorsRequest
-	(*ListOperatorsResponse)(nil),   // 8: sportello.directory.v1.ListOperatorsResponse
+	(*Category)(nil),                  // 0: sportello.directory.v1.Category
+	(*Department)(nil),                // 1: sportello.directory.v1.Department
+	(*ListCategoriesRequest)(nil),     // 2: sportello.directory.v1.ListCategoriesRequest
+	(*ListCategoriesResponse)(nil),    // 3: sportello.directory.v1.ListCategoriesResponse
+	(*ListDepartmentsRequest)(nil),    // 4: sportello.directory.v1.ListDepartmentsRequest
+	(*ListDepartmentsResponse)(nil),   // 5: sportello.directory.v1.ListDepartmentsResponse
+	(*Operator)(nil),                  // 6: sportello.directory.v1.Operator
+	(*ListOperatorsRequest)(nil),      // 7: sportello.directory.v1.ListOperatorsRequest
+	(*ListOperatorsResponse)(nil),     // 8: sportello.directory.v1.ListOperatorsResponse
+	(*RoutingRule)(nil),               // 9: sportello.directory.v1.RoutingRule
+	(*ListRoutingRulesRequest)(nil),   // 10: sportello.directory.v1.ListRoutingRulesRequest
+	(*ListRoutingRulesResponse)(nil),  // 11: sportello.directory.v1.ListRoutingRulesResponse
+	(*CreateRoutingRuleRequest)(nil),  // 12: sportello.directory.v1.CreateRoutingRuleRequest
+	(*DeleteRoutingRuleRequest)(nil),  // 13: sportello.directory.v1.DeleteRoutingRuleRequest
+	(*DeleteRoutingRuleResponse)(nil), // 14: sportello.directory.v1.DeleteRoutingRuleResponse
 }
 var file_sportello_directory_v1_directory_proto_depIdxs = []int32{
-	0, // 0: sportello.directory.v1.ListCategoriesResponse.categories:type_name -> sportello.directory.v1.Category
-	1, // 1: sportello.directory.v1.ListDepartmentsResponse.departments:type_name -> sportello.directory.v1.Department
-	6, // 2: sportello.directory.v1.ListOperatorsResponse.operators:type_name -> sportello.directory.v1.Operator
-	2, // 3: sportello.directory.v1.DirectoryService.ListCategories:input_type -> sportello.directory.v1.ListCategoriesRequest
-	7, // 4: sportello.directory.v1.DirectoryService.ListOperators:input_type -> sportello.directory.v1.ListOperatorsRequest
-	4, // 5: sportello.directory.v1.DirectoryService.ListDepartments:input_type -> sportello.directory.v1.ListDepartmentsRequest
-	3, // 6: sportello.directory.v1.DirectoryService.ListCategories:output_type -> sportello.directory.v1.ListCategoriesResponse
-	8, // 7: sportello.directory.v1.DirectoryService.ListOperators:output_type -> sportello.directory.v1.ListOperatorsResponse
-	5, // 8: sportello.directory.v1.DirectoryService.ListDepartments:output_type -> sportello.directory.v1.ListDepartmentsResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0,  // 0: sportello.directory.v1.ListCategoriesResponse.categories:type_name -> sportello.directory.v1.Category
+	1,  // 1: sportello.directory.v1.ListDepartmentsResponse.departments:type_name -> sportello.directory.v1.Department
+	6,  // 2: sportello.directory.v1.ListOperatorsResponse.operators:type_name -> sportello.directory.v1.Operator
+	9,  // 3: sportello.directory.v1.ListRoutingRulesResponse.rules:type_name -> sportello.directory.v1.RoutingRule
+	9,  // 4: sportello.directory.v1.CreateRoutingRuleRequest.rule:type_name -> sportello.directory.v1.RoutingRule
+	2,  // 5: sportello.directory.v1.DirectoryService.ListCategories:input_type -> sportello.directory.v1.ListCategoriesRequest
+	7,  // 6: sportello.directory.v1.DirectoryService.ListOperators:input_type -> sportello.directory.v1.ListOperatorsRequest
+	10, // 7: sportello.directory.v1.DirectoryService.ListRoutingRules:input_type -> sportello.directory.v1.ListRoutingRulesRequest
+	12, // 8: sportello.directory.v1.DirectoryService.CreateRoutingRule:input_type -> sportello.directory.v1.CreateRoutingRuleRequest
+	13, // 9: sportello.directory.v1.DirectoryService.DeleteRoutingRule:input_type -> sportello.directory.v1.DeleteRoutingRuleRequest
+	4,  // 10: sportello.directory.v1.DirectoryService.ListDepartments:input_type -> sportello.directory.v1.ListDepartmentsRequest
+	3,  // 11: sportello.directory.v1.DirectoryService.ListCategories:output_type -> sportello.directory.v1.ListCategoriesResponse
+	8,  // 12: sportello.directory.v1.DirectoryService.ListOperators:output_type -> sportello.directory.v1.ListOperatorsResponse
+	11, // 13: sportello.directory.v1.DirectoryService.ListRoutingRules:output_type -> sportello.directory.v1.ListRoutingRulesResponse
+	9,  // 14: sportello.directory.v1.DirectoryService.CreateRoutingRule:output_type -> sportello.directory.v1.RoutingRule
+	14, // 15: sportello.directory.v1.DirectoryService.DeleteRoutingRule:output_type -> sportello.directory.v1.DeleteRoutingRuleResponse
+	5,  // 16: sportello.directory.v1.DirectoryService.ListDepartments:output_type -> sportello.directory.v1.ListDepartmentsResponse
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_sportello_directory_v1_directory_proto_init() }
@@ -604,7 +973,7 @@ func file_sportello_directory_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_directory_v1_directory_proto_rawDesc), len(file_sportello_directory_v1_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

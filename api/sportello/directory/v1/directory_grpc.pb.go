@@ -19,9 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DirectoryService_ListCategories_FullMethodName  = "/sportello.directory.v1.DirectoryService/ListCategories"
-	DirectoryService_ListOperators_FullMethodName   = "/sportello.directory.v1.DirectoryService/ListOperators"
-	DirectoryService_ListDepartments_FullMethodName = "/sportello.directory.v1.DirectoryService/ListDepartments"
+	DirectoryService_ListCategories_FullMethodName    = "/sportello.directory.v1.DirectoryService/ListCategories"
+	DirectoryService_ListOperators_FullMethodName     = "/sportello.directory.v1.DirectoryService/ListOperators"
+	DirectoryService_ListRoutingRules_FullMethodName  = "/sportello.directory.v1.DirectoryService/ListRoutingRules"
+	DirectoryService_CreateRoutingRule_FullMethodName = "/sportello.directory.v1.DirectoryService/CreateRoutingRule"
+	DirectoryService_DeleteRoutingRule_FullMethodName = "/sportello.directory.v1.DirectoryService/DeleteRoutingRule"
+	DirectoryService_ListDepartments_FullMethodName   = "/sportello.directory.v1.DirectoryService/ListDepartments"
 )
 
 // DirectoryServiceClient is the client API for DirectoryService service.
@@ -37,6 +40,13 @@ type DirectoryServiceClient interface {
 	// ListOperators returns the operators, with their load, optionally of one
 	// department. Staff only.
 	ListOperators(ctx context.Context, in *ListOperatorsRequest, opts ...grpc.CallOption) (*ListOperatorsResponse, error)
+	// ListRoutingRules returns the routing rules in the order they are
+	// tried. Staff only.
+	ListRoutingRules(ctx context.Context, in *ListRoutingRulesRequest, opts ...grpc.CallOption) (*ListRoutingRulesResponse, error)
+	// CreateRoutingRule adds a rule. Administrators only.
+	CreateRoutingRule(ctx context.Context, in *CreateRoutingRuleRequest, opts ...grpc.CallOption) (*RoutingRule, error)
+	// DeleteRoutingRule removes a rule. Administrators only.
+	DeleteRoutingRule(ctx context.Context, in *DeleteRoutingRuleRequest, opts ...grpc.CallOption) (*DeleteRoutingRuleResponse, error)
 	// ListDepartments returns the departments cases are routed to.
 	ListDepartments(ctx context.Context, in *ListDepartmentsRequest, opts ...grpc.CallOption) (*ListDepartmentsResponse, error)
 }
@@ -69,6 +79,36 @@ func (c *directoryServiceClient) ListOperators(ctx context.Context, in *ListOper
 	return out, nil
 }
 
+func (c *directoryServiceClient) ListRoutingRules(ctx context.Context, in *ListRoutingRulesRequest, opts ...grpc.CallOption) (*ListRoutingRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRoutingRulesResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ListRoutingRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) CreateRoutingRule(ctx context.Context, in *CreateRoutingRuleRequest, opts ...grpc.CallOption) (*RoutingRule, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RoutingRule)
+	err := c.cc.Invoke(ctx, DirectoryService_CreateRoutingRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) DeleteRoutingRule(ctx context.Context, in *DeleteRoutingRuleRequest, opts ...grpc.CallOption) (*DeleteRoutingRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteRoutingRuleResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_DeleteRoutingRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *directoryServiceClient) ListDepartments(ctx context.Context, in *ListDepartmentsRequest, opts ...grpc.CallOption) (*ListDepartmentsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListDepartmentsResponse)
@@ -92,6 +132,13 @@ type DirectoryServiceServer interface {
 	// ListOperators returns the operators, with their load, optionally of one
 	// department. Staff only.
 	ListOperators(context.Context, *ListOperatorsRequest) (*ListOperatorsResponse, error)
+	// ListRoutingRules returns the routing rules in the order they are
+	// tried. Staff only.
+	ListRoutingRules(context.Context, *ListRoutingRulesRequest) (*ListRoutingRulesResponse, error)
+	// CreateRoutingRule adds a rule. Administrators only.
+	CreateRoutingRule(context.Context, *CreateRoutingRuleRequest) (*RoutingRule, error)
+	// DeleteRoutingRule removes a rule. Administrators only.
+	DeleteRoutingRule(context.Context, *DeleteRoutingRuleRequest) (*DeleteRoutingRuleResponse, error)
 	// ListDepartments returns the departments cases are routed to.
 	ListDepartments(context.Context, *ListDepartmentsRequest) (*ListDepartmentsResponse, error)
 	mustEmbedUnimplementedDirectoryServiceServer()
@@ -109,6 +156,15 @@ func (UnimplementedDirectoryServiceServer) ListCategories(context.Context, *List
 }
 func (UnimplementedDirectoryServiceServer) ListOperators(context.Context, *ListOperatorsRequest) (*ListOperatorsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOperators not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ListRoutingRules(context.Context, *ListRoutingRulesRequest) (*ListRoutingRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRoutingRules not implemented")
+}
+func (UnimplementedDirectoryServiceServer) CreateRoutingRule(context.Context, *CreateRoutingRuleRequest) (*RoutingRule, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateRoutingRule not implemented")
+}
+func (UnimplementedDirectoryServiceServer) DeleteRoutingRule(context.Context, *DeleteRoutingRuleRequest) (*DeleteRoutingRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteRoutingRule not implemented")
 }
 func (UnimplementedDirectoryServiceServer) ListDepartments(context.Context, *ListDepartmentsRequest) (*ListDepartmentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDepartments not implemented")
@@ -170,6 +226,60 @@ func _DirectoryService_ListOperators_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DirectoryService_ListRoutingRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRoutingRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ListRoutingRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ListRoutingRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ListRoutingRules(ctx, req.(*ListRoutingRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_CreateRoutingRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateRoutingRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).CreateRoutingRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_CreateRoutingRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).CreateRoutingRule(ctx, req.(*CreateRoutingRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_DeleteRoutingRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteRoutingRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).DeleteRoutingRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_DeleteRoutingRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).DeleteRoutingRule(ctx, req.(*DeleteRoutingRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DirectoryService_ListDepartments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListDepartmentsRequest)
 	if err := dec(in); err != nil {
@@ -202,6 +312,18 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOperators",
 			Handler:    _DirectoryService_ListOperators_Handler,
+		},
+		{
+			MethodName: "ListRoutingRules",
+			Handler:    _DirectoryService_ListRoutingRules_Handler,
+		},
+		{
+			MethodName: "CreateRoutingRule",
+			Handler:    _DirectoryService_CreateRoutingRule_Handler,
+		},
+		{
+			MethodName: "DeleteRoutingRule",
+			Handler:    _DirectoryService_DeleteRoutingRule_Handler,
 		},
 		{
 			MethodName: "ListDepartments",
