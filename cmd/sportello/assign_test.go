@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -175,4 +176,31 @@ func TestIntegrationClaimAcrossInstances(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestIntegrationAutoAssignment: with the demo's policies, an IT case
+// (least_loaded) gets an operator by itself, with the reason recorded.
+func TestIntegrationAutoAssignment(t *testing.T) {
+	cfg := testConfig(t, storetest.Backend{Name: "sqlite"})
+	cfg.demoPolicy = ""
+	cfg.SLA.interval = 20 * time.Millisecond
+	s := startServer(t, cfg)
+	s.submit(itSubmit)
+	var c *casesv1.Case
+	eventually(t, "the IT case assigned", func() bool {
+		all := s.allCases()
+		if len(all) == 1 && all[0].Assignee != "" {
+			c = all[0]
+			return true
+		}
+		return false
+	})
+	if c.Assignee != "op-it" || c.Status != casesv1.Status_STATUS_OPEN {
+		t.Fatalf("assigned to %q, status %v", c.Assignee, c.Status)
+	}
+	var h casesv1.ListCaseEventsResponse
+	if r := s.get("/v1/cases/"+c.Id+"/events", adminToken); jsonUnmarshalAny(r.Body, &h) != nil ||
+		h.Events[1].Reason != "assigned automatically (least_loaded)" || h.Events[1].Actor != "system" {
+		t.Fatalf("history = %v", h.Events)
+	}
 }

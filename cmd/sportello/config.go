@@ -21,15 +21,18 @@ import (
 // Config is the whole configuration. Precedence: flags, then SPORTELLO_*
 // environment variables, then the YAML file, then defaults.
 type Config struct {
-	Listen   string   `yaml:"listen"`
-	DataDir  string   `yaml:"data_dir"`
-	LogLevel string   `yaml:"log_level"`
-	Timezone string   `yaml:"timezone"`
-	Demo     *bool    `yaml:"demo"`
-	Database Database `yaml:"database"`
-	NATS     NATS     `yaml:"nats"`
-	Auth     Auth     `yaml:"auth"`
-	SLA      SLA      `yaml:"sla"`
+	Listen   string `yaml:"listen"`
+	DataDir  string `yaml:"data_dir"`
+	LogLevel string `yaml:"log_level"`
+	Timezone string `yaml:"timezone"`
+	Demo     *bool  `yaml:"demo"`
+	// demoPolicy, when set, replaces the demo departments' assignment
+	// policies (tests that need cases to stay unassigned).
+	demoPolicy string
+	Database   Database `yaml:"database"`
+	NATS       NATS     `yaml:"nats"`
+	Auth       Auth     `yaml:"auth"`
+	SLA        SLA      `yaml:"sla"`
 }
 
 // SLA configures the business calendar and warnings. Working hours are
@@ -42,7 +45,7 @@ type SLA struct {
 	// LocalHolidays recur every year, as "MM-DD" ("12-07" Sant'Ambrogio).
 	LocalHolidays []string `yaml:"local_holidays"`
 
-	interval time.Duration    // tests only; 15 s when zero
+	interval time.Duration    // tests only; the workers' defaults when zero
 	now      func() time.Time // tests only; time.Now when nil
 }
 
@@ -226,9 +229,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	return cfg, cfg.Validate()
 }
 
-// slaInterval is how often the SLA timer looks for due cases: 15 s, or
-// what a test sets.
-func (c Config) slaInterval() time.Duration { return c.SLA.interval }
+// workerInterval is how often the SLA timer and the auto-assigner run
+// (their defaults when zero), or what a test sets.
+func (c Config) workerInterval() time.Duration { return c.SLA.interval }
 
 // slaNow is the SLA timer's clock: the real one, or a test's.
 func (c Config) slaNow() func() time.Time { return c.SLA.now }

@@ -67,6 +67,7 @@ func testConfig(t *testing.T, b storetest.Backend) Config {
 	}
 	demo := true
 	cfg.Demo = &demo
+	cfg.demoPolicy = "manual" // cases stay unassigned unless a test assigns them
 	cfg.Auth.Tokens = testTokens()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

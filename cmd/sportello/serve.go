@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +47,7 @@ type app struct {
 
 	stopIntake  context.CancelFunc
 	intakeDone  chan struct{}
-	stopWorkers context.CancelFunc // the outbox relays and the SLA timer
+	stopWorkers context.CancelFunc // the outbox relays, the SLA timer, the auto-assigner
 	workersDone chan struct{}
 	serveDone   chan error    // Serve's result, for the caller to watch
 	served      chan struct{} // closed when Serve has returned
@@ -83,7 +84,13 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	if cfg.DemoData() {
-		if err := a.db.UpsertDepartments(ctx, directory.Demo.Departments); err != nil {
+		depts := slices.Clone(directory.Demo.Departments)
+		for i := range depts {
+			if cfg.demoPolicy != "" {
+				depts[i].Policy = cfg.demoPolicy
+			}
+		}
+		if err := a.db.UpsertDepartments(ctx, depts); err != nil {
 			return nil, fmt.Errorf("seed demo departments: %w", err)
 		}
 		if err := a.db.UpsertCategories(ctx, directory.Demo.Categories); err != nil {
@@ -154,13 +161,14 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Name: "sportello_sla_events_total", Help: "SLA warnings and breaches announced, by type.",
 	}, []string{"type"})
 	reg.MustRegister(slaEvents)
-	timer := &cases.SLATimer{Scanner: a.db, History: a.db, Log: log, Interval: cfg.slaInterval(), Now: cfg.slaNow(),
+	timer := &cases.SLATimer{Scanner: a.db, History: a.db, Log: log, Interval: cfg.workerInterval(), Now: cfg.slaNow(),
 		Announced: func(e cases.EventType) { slaEvents.WithLabelValues(string(e)).Inc() }}
 	replies := &events.OutboundRelay{JS: js, Outbox: a.db, Log: log}
+	assigner := &cases.AssignWorker{Assigner: a.db, Log: log, Interval: cfg.workerInterval()}
 	go func() {
 		defer close(a.workersDone)
 		var wg sync.WaitGroup
-		for _, run := range []func(context.Context){timer.Run, replies.Run, relay.Run} {
+		for _, run := range []func(context.Context){timer.Run, replies.Run, relay.Run, assigner.Run} {
 			wg.Add(1)
 			go func() { defer wg.Done(); run(workersCtx) }()
 		}

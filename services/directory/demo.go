@@ -17,9 +17,9 @@ var Demo = struct {
 			Departments: []string{"statistics", "communication", "it", "triage"}, Languages: []string{"it", "en"}},
 	},
 	Departments: []Department{
-		{ID: "statistics", Name: "Statistica"},
-		{ID: "communication", Name: "Comunicazione"},
-		{ID: "it", Name: "Servizi informatici"},
+		{ID: "statistics", Name: "Statistica", Policy: PolicyManual},
+		{ID: "communication", Name: "Comunicazione", Policy: PolicyRoundRobin},
+		{ID: "it", Name: "Servizi informatici", Policy: PolicyLeastLoaded},
 	},
 	Categories: []Category{
 		{Code: "data-request", Name: "Richiesta di dati", Description: "Dati statistici pubblicati o non ancora pubblicati.", DepartmentID: "statistics"},

@@ -9,7 +9,17 @@ import "context"
 type Department struct {
 	ID   string
 	Name string
+	// Policy is how its cases get an operator: PolicyManual (operators
+	// claim them), PolicyRoundRobin or PolicyLeastLoaded.
+	Policy string
 }
+
+// Assignment policies.
+const (
+	PolicyManual      = "manual"
+	PolicyRoundRobin  = "round_robin"
+	PolicyLeastLoaded = "least_loaded"
+)
 
 // Category is a service catalogue item; requests of a category go to its
 // department.

@@ -19,7 +19,7 @@ func (db *DB) ListDepartments(ctx context.Context) ([]directory.Department, erro
 	}
 	out := make([]directory.Department, len(rows))
 	for i, r := range rows {
-		out[i] = directory.Department{ID: r.ID, Name: r.Name}
+		out[i] = directory.Department{ID: r.ID, Name: r.Name, Policy: r.AssignmentPolicy}
 	}
 	return out, nil
 }
@@ -42,11 +42,15 @@ func (db *DB) UpsertDepartments(ctx context.Context, ds []directory.Department) 
 	now := time.Now().UTC()
 	rows := make([]departmentRow, len(ds))
 	for i, d := range ds {
-		rows[i] = departmentRow{ID: d.ID, Name: d.Name, CreatedAt: now}
+		p := d.Policy
+		if p == "" {
+			p = directory.PolicyManual
+		}
+		rows[i] = departmentRow{ID: d.ID, Name: d.Name, AssignmentPolicy: p, CreatedAt: now}
 	}
 	return db.gorm.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"name"}),
+		DoUpdates: clause.AssignmentColumns([]string{"name", "assignment_policy"}),
 	}).Create(&rows).Error
 }
 

@@ -135,10 +135,10 @@ func moveCapacity(tx *gorm.DB, before caseRow, after cases.Case) error {
 		// The same operator's case reopened: it is theirs, room or not.
 		return tx.Exec("UPDATE operators SET open_cases = open_cases + 1 WHERE id = ?", now).Error
 	}
-	res := tx.Exec(`UPDATE operators SET open_cases = open_cases + 1
+	res := tx.Exec(`UPDATE operators SET open_cases = open_cases + 1, last_assigned_at = ?
 		WHERE id = ? AND open_cases < capacity
 		AND EXISTS (SELECT 1 FROM operator_departments WHERE operator_id = ? AND department_id = ?)`,
-		now, now, after.Department)
+		time.Now().UTC(), now, now, after.Department)
 	if res.Error != nil {
 		return res.Error
 	}
@@ -185,6 +185,62 @@ func (db *DB) CasesDueForSLA(ctx context.Context, now time.Time, limit int) ([]s
 		return nil, err
 	}
 	return ids, nil
+}
+
+// AutoAssign implements cases.AutoAssigner: it gives up to limit
+// unassigned open cases of departments with an automatic policy, nearest
+// deadline first, to the operator the policy picks among those online
+// with room: round_robin, whoever was assigned longest ago; least_loaded,
+// the fewest open cases. Each case is its own transaction; one that
+// cannot be placed now is left for the next round.
+func (db *DB) AutoAssign(ctx context.Context, limit int) (int, error) {
+	var todo []struct {
+		ID, DepartmentID, AssignmentPolicy string
+	}
+	err := db.gorm.WithContext(ctx).Table("cases").
+		Select("cases.id, cases.department_id, departments.assignment_policy").
+		Joins("JOIN departments ON departments.id = cases.department_id").
+		Where("departments.assignment_policy IN ? AND cases.assignee_id = '' AND cases.status IN ?",
+			[]string{"round_robin", "least_loaded"}, []string{string(cases.StatusNew), string(cases.StatusOpen)}).
+		Order("cases.sla_due_at").Order("cases.id").Limit(limit).Scan(&todo).Error
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range todo {
+		order := "o.last_assigned_at, o.id" // round_robin: longest waiting first
+		if c.AssignmentPolicy == "least_loaded" {
+			order = "o.open_cases, o.last_assigned_at, o.id"
+		}
+		if db.dialect == Postgres {
+			order = strings.ReplaceAll(order, "o.last_assigned_at", "o.last_assigned_at NULLS FIRST")
+		} // SQLite sorts NULL first already
+		var op string
+		err := db.gorm.WithContext(ctx).Raw(`SELECT o.id FROM operators o
+			JOIN operator_departments od ON od.operator_id = o.id AND od.department_id = ?
+			WHERE o.presence = 'online' AND o.open_cases < o.capacity
+			ORDER BY `+order+` LIMIT 1`, c.DepartmentID).Scan(&op).Error
+		if err != nil {
+			return n, err
+		}
+		if op == "" {
+			continue // nobody online with room in this department
+		}
+		_, err = db.UpdateCase(ctx, c.ID, 0, func(k *cases.Case) ([]cases.Event, error) {
+			if k.Assignee != "" || k.Department != c.DepartmentID {
+				return nil, nil // someone was quicker
+			}
+			return cases.Assign(cases.SystemActor, op, "assigned automatically ("+c.AssignmentPolicy+")")(k)
+		})
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, cases.ErrConflict), errors.Is(err, cases.ErrAtCapacity), errors.Is(err, cases.ErrNotInDepartment):
+		default:
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // ClaimNextCase implements cases.Claimer. PostgreSQL picks the case with

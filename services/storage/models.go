@@ -6,9 +6,10 @@ import "time"
 // owned by the migrations, never by AutoMigrate.
 
 type departmentRow struct {
-	ID        string `gorm:"primaryKey"`
-	Name      string
-	CreatedAt time.Time
+	ID               string `gorm:"primaryKey"`
+	Name             string
+	AssignmentPolicy string
+	CreatedAt        time.Time
 }
 
 func (departmentRow) TableName() string { return "departments" }

@@ -41,6 +41,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, slaTests...)
 	tests = append(tests, messageTests...)
 	tests = append(tests, searchTests...)
+	tests = append(tests, autoAssignTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
