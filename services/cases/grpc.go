@@ -425,22 +425,9 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 
 // ListMessages returns the thread of a case the caller may see.
 func (s *Server) ListMessages(ctx context.Context, req *casesv1.ListMessagesRequest) (*casesv1.ListMessagesResponse, error) {
-	p, _ := auth.PrincipalFrom(ctx)
-	c, err := s.Store.GetCase(ctx, req.GetCaseId())
+	c, limit, err := s.pageOfCase(ctx, req.GetCaseId(), req.GetPageSize())
 	if err != nil {
-		return nil, toStatus(err)
-	}
-	if !p.InDepartment(c.Department) {
-		return nil, status.Errorf(codes.NotFound, "case %s not found", req.GetCaseId())
-	}
-	limit := int(req.GetPageSize())
-	switch {
-	case limit < 0:
-		return nil, status.Error(codes.InvalidArgument, "page_size must not be negative")
-	case limit == 0:
-		limit = 100
-	case limit > 1000:
-		limit = 1000
+		return nil, err
 	}
 	list, err := s.Messages.ListMessages(ctx, c.ID, req.GetPageToken(), limit+1)
 	if err != nil {
@@ -457,6 +444,29 @@ func (s *Server) ListMessages(ctx context.Context, req *casesv1.ListMessagesRequ
 	return resp, nil
 }
 
+// pageOfCase checks the caller may see case id (NotFound otherwise, so its
+// existence leaks nothing) and turns a page_size into a limit: 0 means
+// 100, more than 1000 is 1000.
+func (s *Server) pageOfCase(ctx context.Context, id string, size int32) (Case, int, error) {
+	p, _ := auth.PrincipalFrom(ctx)
+	c, err := s.Store.GetCase(ctx, id)
+	if err != nil {
+		return Case{}, 0, toStatus(err)
+	}
+	if !p.InDepartment(c.Department) {
+		return Case{}, 0, status.Errorf(codes.NotFound, "case %s not found", id)
+	}
+	switch {
+	case size < 0:
+		return Case{}, 0, status.Error(codes.InvalidArgument, "page_size must not be negative")
+	case size == 0:
+		return c, 100, nil
+	case size > 1000:
+		return c, 1000, nil
+	}
+	return c, int(size), nil
+}
+
 func messageToProto(m Message) *casesv1.Message {
 	d := casesv1.Direction_DIRECTION_UNSPECIFIED
 	for k, v := range directionFromProto {
@@ -470,22 +480,9 @@ func messageToProto(m Message) *casesv1.Message {
 
 // ListCaseEvents returns the history of a case the caller may see.
 func (s *Server) ListCaseEvents(ctx context.Context, req *casesv1.ListCaseEventsRequest) (*casesv1.ListCaseEventsResponse, error) {
-	p, _ := auth.PrincipalFrom(ctx)
-	c, err := s.Store.GetCase(ctx, req.GetCaseId())
+	c, limit, err := s.pageOfCase(ctx, req.GetCaseId(), req.GetPageSize())
 	if err != nil {
-		return nil, toStatus(err)
-	}
-	if !p.InDepartment(c.Department) {
-		return nil, status.Errorf(codes.NotFound, "case %s not found", req.GetCaseId())
-	}
-	limit := int(req.GetPageSize())
-	switch {
-	case limit < 0:
-		return nil, status.Error(codes.InvalidArgument, "page_size must not be negative")
-	case limit == 0:
-		limit = 100
-	case limit > 1000:
-		limit = 1000
+		return nil, err
 	}
 	evs, err := s.History.ListCaseEvents(ctx, c.ID, req.GetPageToken(), limit+1)
 	if err != nil {

@@ -351,48 +351,48 @@ func toEvents(rows []caseEventRow) ([]cases.Event, error) {
 	return out, nil
 }
 
-// relayLockID keys the PostgreSQL advisory lock of the outbox relay.
-const relayLockID = 0x53504f5254454c4c // "SPORTELL"
+// Keys of the PostgreSQL advisory locks of the two relays.
+const (
+	relayLockID    int64 = 0x53504f5254454c4c // "SPORTELL": case events
+	outboundLockID int64 = relayLockID + 1    // replies
+)
 
 // RelayEvents hands up to limit events waiting in the outbox, oldest
 // first, to publish and removes them from the outbox only if publish
 // returns nil; a crash in between publishes them again (the relay's message
-// ids make that harmless).
-//
-// PostgreSQL: one transaction holding a transaction-scoped advisory lock,
-// so one replica relays at a time and events leave in id order; the others
-// return 0. Intake's writes are not blocked.
-//
-// SQLite: one process owns the file, so no lock is needed; the rows are
-// read and published outside any transaction and deleted afterwards. A
-// write transaction held across the publish would stall intake for as long
-// as JetStream takes to store the batch.
+// ids make that harmless). One replica relays at a time (see relay), so
+// events leave in id order.
 func (db *DB) RelayEvents(ctx context.Context, limit int, publish func([]cases.Event) error) (int, error) {
-	if db.dialect == SQLite {
-		rows, err := waiting(db.gorm.WithContext(ctx), limit)
+	return db.relay(ctx, relayLockID, func(tx *gorm.DB) (int, error) {
+		rows, err := waiting(tx, limit)
 		if err != nil || len(rows) == 0 {
 			return 0, err
 		}
 		if err := publishRows(rows, publish); err != nil {
 			return 0, err
 		}
-		return len(rows), dequeue(db.gorm.WithContext(ctx), rows)
+		return len(rows), dequeue(tx, rows)
+	})
+}
+
+// relay runs one relay pass. PostgreSQL: in a transaction holding the
+// transaction-scoped advisory lock lockID, so one replica relays at a time
+// (the others return 0). SQLite: one process owns the file, so without a
+// transaction; a write transaction held across a publish would stall
+// intake for as long as JetStream takes to store the batch.
+func (db *DB) relay(ctx context.Context, lockID int64, pass func(tx *gorm.DB) (int, error)) (int, error) {
+	if db.dialect == SQLite {
+		return pass(db.gorm.WithContext(ctx))
 	}
 	n := 0
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var got bool
-		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", int64(relayLockID)).Scan(&got).Error; err != nil || !got {
+		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", lockID).Scan(&got).Error; err != nil || !got {
 			return err
 		}
-		rows, err := waiting(tx, limit)
-		if err != nil || len(rows) == 0 {
-			return err
-		}
-		if err := publishRows(rows, publish); err != nil {
-			return err
-		}
-		n = len(rows)
-		return dequeue(tx, rows)
+		var err error
+		n, err = pass(tx)
+		return err
 	})
 	return n, err
 }

@@ -94,7 +94,7 @@ func (r messageRow) toMessage() cases.Message {
 // publish, and takes them off the outbox only if publish returns nil (the
 // OUTBOUND stream deduplicates by message id). It locks like RelayEvents.
 func (db *DB) RelayOutbound(ctx context.Context, limit int, publish func([]cases.OutboundReply) error) (int, error) {
-	run := func(tx *gorm.DB) (int, error) {
+	return db.relay(ctx, outboundLockID, func(tx *gorm.DB) (int, error) {
 		var rows []messageRow
 		err := tx.Joins("JOIN outbound_outbox o ON o.message_id = messages.id").Order("messages.id").Limit(limit).Find(&rows).Error
 		if err != nil || len(rows) == 0 {
@@ -112,21 +112,7 @@ func (db *DB) RelayOutbound(ctx context.Context, limit int, publish func([]cases
 			ids[i] = r.ID
 		}
 		return len(rows), tx.Where("message_id IN ?", ids).Delete(&outboundOutboxRow{}).Error
-	}
-	if db.dialect == SQLite {
-		return run(db.gorm.WithContext(ctx))
-	}
-	n := 0
-	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var got bool
-		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", int64(relayLockID+1)).Scan(&got).Error; err != nil || !got {
-			return err
-		}
-		var err error
-		n, err = run(tx)
-		return err
 	})
-	return n, err
 }
 
 // outbound adds to queued replies what a channel needs: the case, the
