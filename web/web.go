@@ -44,12 +44,9 @@ type formPage struct {
 	Action     string
 }
 
-// Home serves GET /: the catalogue and the request form.
+// Home serves GET / (routed as "GET /{$}"): the catalogue and the
+// request form.
 func (s *Site) Home(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		http.NotFound(w, r)
-		return
-	}
 	s.renderForm(w, r, http.StatusOK, formPage{})
 }
 

@@ -281,6 +281,10 @@ func TestIntegrationAuthorization(t *testing.T) {
 	if r := s.get("/v1/categories", unknownToken); r.Status != 401 {
 		t.Fatalf("categories with an unknown token: %d", r.Status)
 	}
+	// A header that is not a bearer token is a bad credential, not anonymity.
+	if r := s.do("GET", "/v1/categories", "", nil, map[string]string{"Authorization": "Basic YWRtaW46YWRtaW4="}); r.Status != 401 {
+		t.Fatalf("categories with a Basic header: %d", r.Status)
+	}
 	cats, err := directoryv1.NewDirectoryServiceClient(s.conn).ListCategories(context.Background(), &directoryv1.ListCategoriesRequest{})
 	if err != nil || len(cats.Categories) == 0 {
 		t.Fatalf("gRPC ListCategories = %v, %v", cats, err)

@@ -45,15 +45,18 @@ func authenticate(ctx context.Context, a auth.Authenticator, method string) (con
 	return ctx, nil
 }
 
-func bearer(ctx context.Context) (string, bool) {
+// bearer reads the first Authorization value. found is true whenever the
+// header is present: a malformed one is an invalid token, not anonymity.
+func bearer(ctx context.Context) (token string, found bool) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("authorization") {
-		if scheme, tok, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "bearer") && tok != "" {
-			return strings.TrimSpace(tok), true
-		}
-		return "", true // a malformed header is an invalid token, not anonymity
+	vals := md.Get("authorization")
+	if len(vals) == 0 {
+		return "", false
 	}
-	return "", false
+	if scheme, tok, ok := strings.Cut(vals[0], " "); ok && strings.EqualFold(scheme, "bearer") && tok != "" {
+		return strings.TrimSpace(tok), true
+	}
+	return "", true
 }
 
 func authUnary(a auth.Authenticator) grpc.UnaryServerInterceptor {
