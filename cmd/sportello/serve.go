@@ -131,22 +131,20 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	holidays, _ := cfg.SLA.localHolidays() // validated with the config
-	cal, err := sla.NewCalendar(sla.Config{Location: loc, Week: sla.OfficeHours(), ItalianHolidays: true, Local: holidays})
-	if err != nil {
-		return nil, err
-	}
+	calendar := sla.Config{Location: loc, Week: sla.OfficeHours(), ItalianHolidays: true, Local: holidays}
 	warnAt := cfg.SLA.WarnAt
 	if warnAt == 0 {
 		warnAt = 0.8
 	}
-	clock, err := sla.NewClock(cal, a.db, warnAt)
+	clock, err := sla.NewClock(calendar, a.db, warnAt)
 	if err != nil {
 		return nil, err
 	}
 
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	a.stopIntake, a.intakeDone = stopIntake, make(chan struct{})
-	in := &events.Intake{JS: js, Consumer: consumer, Ingester: intake.New(a.db, a.db, loc, clock), Log: log, Metrics: events.NewIntakeMetrics(reg)}
+	ingester := intake.New(a.db, a.db, loc, clock)
+	in := &events.Intake{JS: js, Consumer: consumer, Ingester: ingester, Log: log, Metrics: events.NewIntakeMetrics(reg)}
 	go func() {
 		defer close(a.intakeDone)
 		if err := in.Run(intakeCtx); err != nil {
@@ -194,11 +192,14 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	site := web.New(a.db, log)
+	dirServer := directory.NewServer(a.db, a.db, a.db)
+	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
-		Ready:       a.ready(js),
-		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Feed: a.feed, SLA: clock}),
-		Directory:   directory.NewServer(a.db, a.db),
+		Ready: a.ready(js),
+		Cases: cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Feed: a.feed, SLA: clock,
+			Creator: ingester}),
+		Directory:   dirServer,
 		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{
 			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),

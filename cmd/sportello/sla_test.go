@@ -65,10 +65,14 @@ func TestIntegrationSLA(t *testing.T) {
 		}
 		count := map[string]int{}
 		for _, e := range evs.Events {
+			if _, ok := e.Changes["first_response_due"]; ok {
+				count[e.Type+" (first response)"]++
+				continue
+			}
 			count[e.Type]++
 		}
-		if count["sla_warning"] != 1 || count["sla_breached"] != 1 {
-			t.Fatalf("announcements = %v, want one warning and one breach", count)
+		if count["sla_warning"] != 1 || count["sla_breached"] != 1 || count["sla_breached (first response)"] != 1 {
+			t.Fatalf("announcements = %v, want one warning, one breach and one missed first response", count)
 		}
 		var total float64
 		for _, s := range []*testServer{one, two} {
@@ -81,8 +85,8 @@ func TestIntegrationSLA(t *testing.T) {
 				}
 			}
 		}
-		if total != 1 {
-			t.Fatalf("breaches counted by the two replicas = %v, want 1", total)
+		if total != 2 {
+			t.Fatalf("breaches counted by the two replicas = %v, want 2 (resolution, first response)", total)
 		}
 	})
 }

@@ -77,6 +77,17 @@ type Case struct {
 	SLAPausedFor time.Duration
 	SLAWarned    bool
 	SLABreached  bool
+
+	// First-response SLA: when the first reply is due (zero: no target),
+	// when it was sent (zero: not yet), and whether a missed deadline has
+	// been announced.
+	FirstResponseDueAt    time.Time
+	FirstRespondedAt      time.Time
+	FirstResponseBreached bool
+
+	Tags          []string // sorted, see NormalizeTags
+	Language      string   // ISO 639-1 of the citizen's language
+	RequiredSkill string   // from the category; "" for none
 }
 
 // NoDeadline is the SLA deadline of a case no policy applies to; it sorts
@@ -121,7 +132,15 @@ type Query struct {
 	After       *Cursor // resume after this case
 	// Text: cases whose subject or messages contain all its words
 	// (Italian stems, see services/search).
-	Text string
+	Text        string
+	Priority    Priority
+	ChannelKind string
+	Category    string
+	Tag         string
+	// SLAState selects open cases in that state at Now (SLAOK, SLAWarning,
+	// SLABreached, SLAPaused).
+	SLAState SLAState
+	Now      time.Time
 }
 
 // Cursor is the position of the last case of a page, in the page's order.

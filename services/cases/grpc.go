@@ -33,6 +33,7 @@ type Deps struct {
 	Claimer   Claimer
 	Workloads Workloads
 	Messages  Messages
+	Creator   Creator  // staff-created cases
 	Feed      Feed     // live case events for WatchQueue
 	SLA       SLAClock // nil: cases have no deadlines
 	Now       func() time.Time
@@ -84,6 +85,18 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 	}
 	if q.Order, err = ParseOrder(req.GetOrderBy()); err != nil {
 		return nil, toStatus(err)
+	}
+	if req.GetPriority() != "" {
+		if q.Priority, err = ParsePriority(req.GetPriority()); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	q.ChannelKind, q.Category, q.Tag = req.GetChannelKind(), req.GetCategory(), strings.ToLower(strings.TrimSpace(req.GetTag()))
+	if st := SLAState(strings.ToLower(strings.TrimSpace(req.GetSlaState()))); st != "" {
+		if st != SLAOK && st != SLAWarning && st != SLABreached && st != SLAPaused {
+			return nil, status.Errorf(codes.InvalidArgument, "unknown sla_state %q (want ok, warning, breached or paused)", req.GetSlaState())
+		}
+		q.SLAState, q.Now = st, s.Now()
 	}
 	switch {
 	case q.Limit < 0:
@@ -152,7 +165,8 @@ func (s *Server) UpdateCase(ctx context.Context, req *casesv1.UpdateCaseRequest)
 		}
 	}
 	now := s.Now()
-	to := Case{Subject: in.GetSubject(), Priority: Priority(in.GetPriority()), Category: in.GetCategory()}
+	to := Case{Subject: in.GetSubject(), Priority: Priority(in.GetPriority()), Category: in.GetCategory(),
+		Tags: in.GetTags(), Language: in.GetLanguage()}
 	c, err := s.History.UpdateCase(ctx, in.GetId(), version, func(c *Case) ([]Event, error) {
 		if !p.InDepartment(c.Department) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, in.GetId())
@@ -382,16 +396,18 @@ func (s *Server) GetWorkload(ctx context.Context, req *casesv1.GetWorkloadReques
 			depts = []string{}
 		}
 	}
-	loads, err := s.Workloads.Workload(ctx, depts)
+	loads, err := s.Workloads.Workload(ctx, depts, s.Now())
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	out := &casesv1.Workload{}
 	for _, l := range loads {
-		dl := &casesv1.DepartmentLoad{Department: l.Department, Open: int32(l.Open), Unassigned: int32(l.Unassigned)}
+		dl := &casesv1.DepartmentLoad{Department: l.Department, Open: int32(l.Open), Unassigned: int32(l.Unassigned),
+			DueSoon: int32(l.DueSoon), Breached: int32(l.Breached)}
 		for _, o := range l.Operators {
 			dl.Operators = append(dl.Operators, &casesv1.OperatorLoad{Operator: o.Operator, DisplayName: o.DisplayName,
-				Presence: o.Presence, Open: int32(o.Open), OpenTotal: int32(o.OpenTotal), Capacity: int32(o.Capacity)})
+				Presence: o.Presence, Open: int32(o.Open), OpenTotal: int32(o.OpenTotal), Capacity: int32(o.Capacity),
+				DueSoon: int32(o.DueSoon), Breached: int32(o.Breached)})
 		}
 		out.Departments = append(out.Departments, dl)
 	}
@@ -559,16 +575,25 @@ var statusFromProto = func() map[casesv1.Status]Status {
 }()
 
 func toProto(c Case) *casesv1.Case {
+	now := time.Now()
 	pc := &casesv1.Case{
 		Id: c.ID, Reference: c.Reference, Subject: c.Subject, Description: c.Description,
 		Status: statusToProto[c.Status], Priority: casesv1.Priority(c.Priority),
 		Category: c.Category, Department: c.Department, Assignee: c.Assignee,
 		ChannelKind: c.ChannelKind, ChannelId: c.ChannelID, ContactId: c.ContactID,
 		CreateTime: timestamppb.New(c.CreatedAt), UpdateTime: timestamppb.New(c.UpdatedAt),
-		Etag: etag(c), SlaState: string(c.SLAStateAt(time.Now())),
+		Etag: etag(c), SlaState: string(c.SLAStateAt(now)),
+		Tags: c.Tags, Language: c.Language, RequiredSkill: c.RequiredSkill,
+		FirstResponseSlaState: c.FirstResponseStateAt(now),
 	}
 	if !c.SLADueAt.IsZero() && !c.SLADueAt.Equal(NoDeadline) {
 		pc.SlaDueTime = timestamppb.New(c.SLADueAt)
+	}
+	if !c.FirstResponseDueAt.IsZero() {
+		pc.FirstResponseDueTime = timestamppb.New(c.FirstResponseDueAt)
+	}
+	if !c.FirstRespondedAt.IsZero() {
+		pc.FirstResponseTime = timestamppb.New(c.FirstRespondedAt)
 	}
 	return pc
 }

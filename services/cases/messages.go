@@ -65,6 +65,13 @@ func MessageAdded(actor string, m Message) Mutation {
 		case m.Direction == Outbound && c.Status == StatusClosed:
 			return nil, fmt.Errorf("%w: the case is closed; a new message from the citizen opens a linked case", ErrFailedPrecondition)
 		}
+		if m.Direction == Outbound {
+			at := m.CreatedAt
+			if at.IsZero() {
+				at = time.Now()
+			}
+			c.Responded(at.UTC())
+		}
 		return []Event{{Type: EventMessageAdded, Actor: actor, Changes: map[string]Change{
 			"message": {After: m.ID}, "direction": {After: string(m.Direction)},
 		}}}, nil

@@ -22,6 +22,7 @@ type pageToken struct {
 func queryFingerprint(q Query) string {
 	h := sha256.Sum256([]byte(strings.Join([]string{
 		strings.Join(q.Departments, ","), string(q.Status), q.Assignee, string(q.Order), q.Text,
+		priorityName(q.Priority), q.ChannelKind, q.Category, q.Tag, string(q.SLAState),
 	}, "\x00")))
 	return base64.RawURLEncoding.EncodeToString(h[:9])
 }

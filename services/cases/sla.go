@@ -5,31 +5,40 @@ import (
 	"time"
 )
 
-// SLAClock computes resolution deadlines; services/sla provides it. Its
-// methods are called inside store transactions, so they must not block
-// (Prepare loads what they need beforehand).
+// SLAClock computes deadlines in a department's business time;
+// services/sla provides it. Its methods are called inside store
+// transactions, so they must not block (Prepare loads what they need
+// beforehand).
 type SLAClock interface {
-	// Prepare makes sure the policies are loaded; call it before a
-	// transaction that may compute deadlines.
+	// Prepare makes sure the policies and calendars are loaded; call it
+	// before a transaction that may compute deadlines.
 	Prepare(ctx context.Context) error
-	// Due returns the deadline and warning instant of a case of dept and
-	// priority opened at start; ok is false when no policy applies.
-	Due(dept string, p Priority, start time.Time) (due, warn time.Time, ok bool, err error)
+	// Due returns the deadlines of a case of dept and priority opened at
+	// start; ok is false when no policy applies.
+	Due(dept string, p Priority, start time.Time) (d Deadlines, ok bool, err error)
 	// Resume moves a deadline after a pause from pausedAt to resumedAt.
-	Resume(deadline, pausedAt, resumedAt time.Time) (time.Time, error)
+	Resume(dept string, deadline, pausedAt, resumedAt time.Time) (time.Time, error)
 	// Between is the working time from a to b.
-	Between(a, b time.Time) time.Duration
+	Between(dept string, a, b time.Time) time.Duration
 	// Add is start plus d of working time.
-	Add(start time.Time, d time.Duration) (time.Time, error)
+	Add(dept string, start time.Time, d time.Duration) (time.Time, error)
+}
+
+// Deadlines are what a policy sets on a case.
+type Deadlines struct {
+	Resolution, Warning time.Time
+	// FirstResponse is zero when the policy has no first-response target.
+	FirstResponse time.Time
 }
 
 // Paused reports whether the SLA clock stops in status s: the case is
 // waiting for the citizen or put on hold.
 func (s Status) Paused() bool { return s == StatusPendingCitizen || s == StatusOnHold }
 
-// ApplySLA keeps c's deadline in step with a status change from before,
+// ApplySLA keeps c's deadlines in step with a status change from before,
 // at now: entering a paused status stops the clock, leaving it moves the
-// deadline and the warning by the working time spent paused.
+// deadlines (resolution, warning, a first response still owed) by the
+// working time spent paused.
 func ApplySLA(c *Case, before Status, now time.Time, clock SLAClock) error {
 	if clock == nil || c.SLADueAt.Equal(NoDeadline) || c.SLADueAt.IsZero() {
 		return nil
@@ -38,61 +47,83 @@ func ApplySLA(c *Case, before Status, now time.Time, clock SLAClock) error {
 	case !before.Paused() && c.Status.Paused():
 		c.SLAPausedAt = now
 	case before.Paused() && !c.Status.Paused() && !c.SLAPausedAt.IsZero():
-		due, err := clock.Resume(c.SLADueAt, c.SLAPausedAt, now)
-		if err != nil {
+		shift := func(t *time.Time) error {
+			if t.IsZero() {
+				return nil
+			}
+			moved, err := clock.Resume(c.Department, *t, c.SLAPausedAt, now)
+			*t = moved
 			return err
 		}
-		warn, err := clock.Resume(c.SLAWarnAt, c.SLAPausedAt, now)
-		if err != nil {
+		if err := shift(&c.SLADueAt); err != nil {
 			return err
 		}
-		c.SLAPausedFor += clock.Between(c.SLAPausedAt, now)
-		c.SLADueAt, c.SLAWarnAt, c.SLAPausedAt = due, warn, time.Time{}
+		if err := shift(&c.SLAWarnAt); err != nil {
+			return err
+		}
+		if c.FirstRespondedAt.IsZero() {
+			if err := shift(&c.FirstResponseDueAt); err != nil {
+				return err
+			}
+		}
+		c.SLAPausedFor += clock.Between(c.Department, c.SLAPausedAt, now)
+		c.SLAPausedAt = time.Time{}
 	}
 	return nil
 }
 
-// RetargetSLA recomputes c's deadline after its department or priority
+// RetargetSLA recomputes c's deadlines after its department or priority
 // changed: created + the new target + the working time spent paused. The
-// warning and breach become due again if they now lie ahead of now.
+// warning and breaches become due again if they now lie ahead of now.
 func RetargetSLA(c *Case, now time.Time, clock SLAClock) error {
 	if clock == nil {
 		return nil
 	}
-	due, warn, ok, err := clock.Due(c.Department, c.Priority, c.CreatedAt)
+	d, ok, err := clock.Due(c.Department, c.Priority, c.CreatedAt)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		c.SLADueAt, c.SLAWarnAt = NoDeadline, time.Time{}
+		if c.FirstRespondedAt.IsZero() {
+			c.FirstResponseDueAt = time.Time{}
+		}
 		return nil
 	}
-	if c.SLAPausedFor > 0 {
-		if due, err = clock.Add(due, c.SLAPausedFor); err != nil {
-			return err
-		}
-		if warn, err = clock.Add(warn, c.SLAPausedFor); err != nil {
-			return err
-		}
-	}
+	// Paused time is not spent: the part already counted, and, while
+	// still paused, the time since the pause.
+	paused := c.SLAPausedFor
 	if !c.SLAPausedAt.IsZero() {
-		// Still paused: the time since the pause is not spent either.
-		spent := clock.Between(c.SLAPausedAt, now)
-		if due, err = clock.Add(due, spent); err != nil {
-			return err
-		}
-		if warn, err = clock.Add(warn, spent); err != nil {
-			return err
+		paused += clock.Between(c.Department, c.SLAPausedAt, now)
+	}
+	for _, t := range []*time.Time{&d.Resolution, &d.Warning, &d.FirstResponse} {
+		if paused > 0 && !t.IsZero() {
+			if *t, err = clock.Add(c.Department, *t, paused); err != nil {
+				return err
+			}
 		}
 	}
-	c.SLADueAt, c.SLAWarnAt = due, warn
-	if now.Before(warn) {
+	c.SLADueAt, c.SLAWarnAt = d.Resolution, d.Warning
+	if now.Before(d.Warning) {
 		c.SLAWarned = false
 	}
-	if now.Before(due) {
+	if now.Before(d.Resolution) {
 		c.SLABreached = false
 	}
+	if c.FirstRespondedAt.IsZero() {
+		c.FirstResponseDueAt = d.FirstResponse
+		if d.FirstResponse.IsZero() || now.Before(d.FirstResponse) {
+			c.FirstResponseBreached = false
+		}
+	}
 	return nil
+}
+
+// Responded records the first reply to the citizen at now.
+func (c *Case) Responded(now time.Time) {
+	if c.FirstRespondedAt.IsZero() {
+		c.FirstRespondedAt = now
+	}
 }
 
 // SLAState is how a case stands against its deadline at now.
@@ -105,6 +136,27 @@ const (
 	SLABreached SLAState = "breached"
 	SLAPaused   SLAState = "paused"
 )
+
+// FirstResponseStateAt classifies c's first response at now: "met" or
+// "missed" once replied, else like SLAStateAt.
+func (c Case) FirstResponseStateAt(now time.Time) string {
+	switch {
+	case c.FirstResponseDueAt.IsZero():
+		return string(SLANone)
+	case !c.FirstRespondedAt.IsZero():
+		if c.FirstRespondedAt.After(c.FirstResponseDueAt) {
+			return "missed"
+		}
+		return "met"
+	case !c.Status.Open():
+		return string(SLANone)
+	case !c.SLAPausedAt.IsZero():
+		return string(SLAPaused)
+	case !now.Before(c.FirstResponseDueAt):
+		return string(SLABreached)
+	}
+	return string(SLAOK)
+}
 
 // SLAStateAt classifies c at now.
 func (c Case) SLAStateAt(now time.Time) SLAState {
@@ -121,10 +173,10 @@ func (c Case) SLAStateAt(now time.Time) SLAState {
 	return SLAOK
 }
 
-// SLATick is the timer's Mutation at now: it announces the warning and the
-// breach once each. The flags it sets are written in the same conditional
-// update as the event, so replicas running the timer together cannot
-// announce twice.
+// SLATick is the timer's Mutation at now: it announces the resolution
+// warning, the resolution breach and a missed first response once each.
+// The flags it sets are written in the same conditional update as the
+// event, so replicas running the timer together cannot announce twice.
 func SLATick(now time.Time) Mutation {
 	return func(c *Case) ([]Event, error) {
 		if !c.Status.Open() || !c.SLAPausedAt.IsZero() || c.SLADueAt.Equal(NoDeadline) || c.SLADueAt.IsZero() {
@@ -140,6 +192,11 @@ func SLATick(now time.Time) Mutation {
 			c.SLABreached = true
 			evs = append(evs, Event{Type: EventSLABreached, Actor: SystemActor, Changes: due})
 		}
+		if !c.FirstResponseBreached && c.FirstRespondedAt.IsZero() && !c.FirstResponseDueAt.IsZero() && !now.Before(c.FirstResponseDueAt) {
+			c.FirstResponseBreached = true
+			evs = append(evs, Event{Type: EventSLABreached, Actor: SystemActor, Reason: "no first response by the deadline",
+				Changes: map[string]Change{"first_response_due": {After: c.FirstResponseDueAt.UTC().Format(time.RFC3339)}}})
+		}
 		return evs, nil
 	}
 }
@@ -148,6 +205,7 @@ func SLATick(now time.Time) Mutation {
 // implements it.
 type SLAScanner interface {
 	// CasesDueForSLA returns up to limit ids of open, running cases whose
-	// warning or deadline has passed at now and was not announced yet.
+	// warning, deadline or first-response deadline has passed at now and
+	// was not announced yet.
 	CasesDueForSLA(ctx context.Context, now time.Time, limit int) ([]string, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Transfer is the Mutation that moves a case to department dept. The case
@@ -34,7 +35,10 @@ type DepartmentLoad struct {
 	Department string
 	Open       int // not resolved or closed
 	Unassigned int // of those, without an assignee
-	Operators  []OperatorLoad
+	// Of the open cases with a running clock: past the warning point and
+	// not yet the deadline (due soon), and past the deadline (breached).
+	DueSoon, Breached int
+	Operators         []OperatorLoad
 }
 
 // OperatorLoad is one operator's share of a department's queue.
@@ -45,10 +49,13 @@ type OperatorLoad struct {
 	Open        int // open cases of this department assigned to them
 	OpenTotal   int // in all departments
 	Capacity    int
+	// Of Open: due soon and breached.
+	DueSoon, Breached int
 }
 
 // Workloads reports load. services/storage implements it.
 type Workloads interface {
-	// Workload reports the given departments (nil: all), by department id.
-	Workload(ctx context.Context, departments []string) ([]DepartmentLoad, error)
+	// Workload reports the given departments (nil: all), by department
+	// id, with SLA states as of now.
+	Workload(ctx context.Context, departments []string, now time.Time) ([]DepartmentLoad, error)
 }

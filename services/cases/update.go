@@ -2,6 +2,8 @@ package cases
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -10,7 +12,7 @@ import (
 const EventUpdated EventType = "updated"
 
 // Updatable lists the fields UpdateCase may change.
-var Updatable = []string{"subject", "priority", "category"}
+var Updatable = []string{"subject", "priority", "category", "tags", "language"}
 
 // Update is the Mutation that copies the fields named in paths from to c.
 func Update(actor string, paths []string, to Case) Mutation {
@@ -40,6 +42,23 @@ func Update(actor string, paths []string, to Case) Mutation {
 					changes["category"] = Change{c.Category, to.Category}
 					c.Category = to.Category
 				}
+			case "tags":
+				tags, err := NormalizeTags(to.Tags)
+				if err != nil {
+					return nil, err
+				}
+				if b, a := strings.Join(c.Tags, " "), strings.Join(tags, " "); b != a {
+					changes["tags"] = Change{b, a}
+					c.Tags = tags
+				}
+			case "language":
+				if !languagePattern.MatchString(to.Language) {
+					return nil, fmt.Errorf("%w: language %q (want an ISO 639-1 code such as \"it\")", ErrInvalidArgument, to.Language)
+				}
+				if to.Language != c.Language {
+					changes["language"] = Change{c.Language, to.Language}
+					c.Language = to.Language
+				}
 			default:
 				return nil, fmt.Errorf("%w: field %q cannot be updated (updatable: %s)", ErrInvalidArgument, p, strings.Join(Updatable, ", "))
 			}
@@ -51,7 +70,37 @@ func Update(actor string, paths []string, to Case) Mutation {
 	}
 }
 
-func priorityName(p Priority) string {
+func priorityName(p Priority) string { return p.String() }
+
+var (
+	tagPattern      = regexp.MustCompile(`^[\p{Ll}\p{N}][\p{Ll}\p{N}_:.-]{0,39}$`)
+	languagePattern = regexp.MustCompile(`^[a-z]{2}$`)
+)
+
+// MaxTags bounds the tags of one case.
+const MaxTags = 20
+
+// NormalizeTags lower-cases, sorts and deduplicates tags, and rejects
+// any that is not one word of letters, digits and _ : . - (at most 40).
+func NormalizeTags(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, t := range in {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if !utf8.ValidString(t) || !tagPattern.MatchString(t) {
+			return nil, fmt.Errorf("%w: tag %q must be one word of letters, digits, _ : . - (at most 40)", ErrInvalidArgument, t)
+		}
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > MaxTags {
+		return nil, fmt.Errorf("%w: at most %d tags", ErrInvalidArgument, MaxTags)
+	}
+	return out, nil
+}
+
+// String is the priority's API name ("low" ... "urgent"); "" if invalid.
+func (p Priority) String() string {
 	switch p {
 	case PriorityLow:
 		return "low"
@@ -63,4 +112,16 @@ func priorityName(p Priority) string {
 		return "urgent"
 	}
 	return ""
+}
+
+// ParsePriority reads "low", "normal", "high", "urgent" (or the API enum
+// names, "PRIORITY_HIGH").
+func ParsePriority(s string) (Priority, error) {
+	n := strings.ToLower(strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "PRIORITY_"))
+	for p := PriorityLow; p <= PriorityUrgent; p++ {
+		if p.String() == n {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown priority %q (want low, normal, high or urgent)", ErrInvalidArgument, s)
 }

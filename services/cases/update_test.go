@@ -22,6 +22,10 @@ func TestUpdate(t *testing.T) {
 		{"bad priority", []string{"priority"}, Case{Priority: 9}, nil, ErrInvalidArgument},
 		{"empty subject", []string{"subject"}, Case{Subject: " "}, nil, ErrInvalidArgument},
 		{"not updatable", []string{"status"}, Case{}, nil, ErrInvalidArgument},
+		{"tags", []string{"tags"}, Case{Tags: []string{"Stampa", "gdpr", "stampa"}}, []string{"tags"}, nil},
+		{"bad tag", []string{"tags"}, Case{Tags: []string{"a b"}}, nil, ErrInvalidArgument},
+		{"language", []string{"language"}, Case{Language: "en"}, []string{"language"}, nil},
+		{"bad language", []string{"language"}, Case{Language: "english"}, nil, ErrInvalidArgument},
 	}
 	for _, tt := range tests {
 		c := base
@@ -42,15 +46,16 @@ func TestUpdate(t *testing.T) {
 	}
 }
 
-// polClock: a 10h target for normal, 2h for urgent; every hour works.
+// polClock: a 10h target for normal, 2h for urgent, first response within
+// a tenth; every hour works.
 type polClock struct{ hourClock }
 
-func (polClock) Due(_ string, p Priority, start time.Time) (time.Time, time.Time, bool, error) {
+func (polClock) Due(_ string, p Priority, start time.Time) (Deadlines, bool, error) {
 	d := 10 * time.Hour
 	if p == PriorityUrgent {
 		d = 2 * time.Hour
 	}
-	return start.Add(d), start.Add(d * 8 / 10), true, nil
+	return Deadlines{Resolution: start.Add(d), Warning: start.Add(d * 8 / 10), FirstResponse: start.Add(d / 10)}, true, nil
 }
 
 func TestRetargetSLA(t *testing.T) {
@@ -64,6 +69,10 @@ func TestRetargetSLA(t *testing.T) {
 	// created + 2h + 3h paused.
 	if !c.SLADueAt.Equal(t0.Add(5*time.Hour)) || !c.SLAWarnAt.Equal(t0.Add(4*time.Hour+36*time.Minute)) || c.SLAWarned {
 		t.Fatalf("urgent: due %v warn %v warned %v", c.SLADueAt, c.SLAWarnAt, c.SLAWarned)
+	}
+	// created + 12 min + 3h paused; the first response is still owed.
+	if want := t0.Add(3*time.Hour + 12*time.Minute); !c.FirstResponseDueAt.Equal(want) {
+		t.Fatalf("first response due %v, want %v", c.FirstResponseDueAt, want)
 	}
 	// While paused, the time since the pause does not count either.
 	c.SLAPausedAt = t0.Add(4 * time.Hour)

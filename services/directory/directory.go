@@ -3,7 +3,11 @@
 // packages for its logic.
 package directory
 
-import "context"
+import (
+	"context"
+
+	"github.com/sportello/sportello/services/sla"
+)
 
 // Department is an office cases are routed to ("statistics").
 type Department struct {
@@ -12,6 +16,13 @@ type Department struct {
 	// Policy is how its cases get an operator: PolicyManual (operators
 	// claim them), PolicyRoundRobin or PolicyLeastLoaded.
 	Policy string
+	// MatchSkills: automatic assignment and claims need the case's
+	// required skill and language.
+	MatchSkills bool
+	// Sticky: automatic assignment prefers whoever last served the citizen.
+	Sticky bool
+	// WorkingHours of its own for SLA deadlines; nil for the default.
+	WorkingHours []sla.DayHours
 }
 
 // Assignment policies.
@@ -28,6 +39,10 @@ type Category struct {
 	Name         string
 	Description  string
 	DepartmentID string
+	// DefaultPriority of its cases (1 low ... 4 urgent; 0 means normal).
+	DefaultPriority int
+	// Skill operators need for its cases when the department matches skills.
+	Skill string
 }
 
 // Presence is whether an operator is taking work.

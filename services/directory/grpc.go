@@ -16,10 +16,22 @@ type Server struct {
 	directoryv1.UnimplementedDirectoryServiceServer
 	store Store
 	rules RuleStore
+	admin AdminStore
+	// Changed, when set, is called after an administrator changed what
+	// routing and deadlines depend on, to drop this replica's caches.
+	Changed func()
 }
 
 // NewServer returns the gRPC DirectoryService.
-func NewServer(store Store, rules RuleStore) *Server { return &Server{store: store, rules: rules} }
+func NewServer(store Store, rules RuleStore, admin AdminStore) *Server {
+	return &Server{store: store, rules: rules, admin: admin}
+}
+
+func (s *Server) changed() {
+	if s.Changed != nil {
+		s.Changed()
+	}
+}
 
 // ListRoutingRules returns the rules in order.
 func (s *Server) ListRoutingRules(ctx context.Context, _ *directoryv1.ListRoutingRulesRequest) (*directoryv1.ListRoutingRulesResponse, error) {
@@ -77,9 +89,13 @@ func (s *Server) ListCategories(ctx context.Context, _ *directoryv1.ListCategori
 	if err != nil {
 		return nil, status.Error(codes.Internal, "internal error")
 	}
+	pols, err := s.admin.ListSLAPolicies(ctx)
+	if err != nil {
+		return nil, status.Error(codes.Internal, "internal error")
+	}
 	resp := &directoryv1.ListCategoriesResponse{Categories: make([]*directoryv1.Category, len(list))}
 	for i, c := range list {
-		resp.Categories[i] = &directoryv1.Category{Code: c.Code, Name: c.Name, Description: c.Description, Department: c.DepartmentID}
+		resp.Categories[i] = categoryProto(c, pols)
 	}
 	return resp, nil
 }
@@ -92,9 +108,7 @@ func (s *Server) ListOperators(ctx context.Context, req *directoryv1.ListOperato
 	}
 	resp := &directoryv1.ListOperatorsResponse{}
 	for _, o := range list {
-		resp.Operators = append(resp.Operators, &directoryv1.Operator{Id: o.ID, DisplayName: o.DisplayName, Role: o.Role,
-			Presence: string(o.Presence), Capacity: int32(o.Capacity), OpenCases: int32(o.OpenCases),
-			Departments: o.Departments, Skills: o.Skills, Languages: o.Languages})
+		resp.Operators = append(resp.Operators, operatorToProto(o))
 	}
 	return resp, nil
 }
@@ -107,7 +121,7 @@ func (s *Server) ListDepartments(ctx context.Context, _ *directoryv1.ListDepartm
 	}
 	resp := &directoryv1.ListDepartmentsResponse{Departments: make([]*directoryv1.Department, len(list))}
 	for i, d := range list {
-		resp.Departments[i] = &directoryv1.Department{Id: d.ID, Name: d.Name}
+		resp.Departments[i] = departmentToProto(d)
 	}
 	return resp, nil
 }

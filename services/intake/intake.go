@@ -32,6 +32,17 @@ type Contact struct {
 	// Channel facts routing rules may look at: "to" (receiving address),
 	// "ivr" (IVR choice).
 	Metadata map[string]string
+	// Language the citizen wrote in (ISO 639-1); "" means Italian.
+	Language string
+
+	// Set only by staff creating a case by hand, never from a channel:
+	// the department (overriding routing), the priority (0: the
+	// category's default) and tags.
+	Department string
+	Priority   cases.Priority
+	Tags       []string
+	// CreatedBy is the staff member's principal subject, for the history.
+	CreatedBy string
 }
 
 // NewCase is a case to open for a contact, already routed.
@@ -42,8 +53,11 @@ type NewCase struct {
 	Subject    string // never empty
 	// RoutingNote explains the department, for the case history.
 	RoutingNote string
-	// Resolution SLA; zero when no policy applies.
-	SLADueAt, SLAWarnAt time.Time
+	Priority    cases.Priority
+	// RequiredSkill is the category's skill ("" for none).
+	RequiredSkill string
+	// Resolution and first-response SLA; zero when no policy applies.
+	SLADueAt, SLAWarnAt, FirstResponseDueAt time.Time
 }
 
 // Outcome is what happened to one contact.
@@ -131,12 +145,12 @@ func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, er
 		}
 		nc := route(c, cats, rules)
 		if s.sla != nil {
-			due, warn, ok, err := s.sla.Due(nc.Department, cases.PriorityNormal, now)
+			d, ok, err := s.sla.Due(nc.Department, nc.Priority, now)
 			if err != nil {
 				return nil, fmt.Errorf("SLA deadline: %w", err)
 			}
 			if ok {
-				nc.SLADueAt, nc.SLAWarnAt = due, warn
+				nc.SLADueAt, nc.SLAWarnAt, nc.FirstResponseDueAt = d.Resolution, d.Warning, d.FirstResponse
 			}
 		}
 		batch = append(batch, nc)
@@ -189,6 +203,8 @@ func validate(c Contact) error {
 		return fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidContact)
 	case strings.ContainsRune(c.ExternalID+c.ChannelID+c.ChannelKind, 0):
 		return fmt.Errorf("%w: NUL byte in an id", ErrInvalidContact)
+	case c.Language != "" && !directory.ValidLanguage(c.Language):
+		return fmt.Errorf("%w: language %q is not an ISO 639-1 code", ErrInvalidContact, c.Language)
 	}
 	return nil
 }
@@ -196,9 +212,31 @@ func validate(c Contact) error {
 // route picks the department: the category's when the hint names a known
 // category; else the first routing rule that matches; else triage.
 func route(c Contact, cats map[string]directory.Category, rules []directory.Rule) NewCase {
+	nc := route1(c, cats, rules)
+	if nc.Language == "" {
+		nc.Language = "it"
+	}
+	if nc.Priority == 0 {
+		nc.Priority = cases.PriorityNormal
+	}
+	if c.Priority != 0 {
+		nc.Priority = c.Priority
+	}
+	return nc
+}
+
+func route1(c Contact, cats map[string]directory.Category, rules []directory.Rule) NewCase {
 	nc := NewCase{Contact: c, Department: directory.TriageDepartment, Subject: subjectOf(c)}
-	if cat, ok := cats[c.CategoryHint]; ok {
-		nc.Category, nc.Department = cat.Code, cat.DepartmentID
+	cat, known := cats[c.CategoryHint]
+	if known {
+		nc.Category, nc.RequiredSkill, nc.Priority = cat.Code, cat.Skill, cases.Priority(cat.DefaultPriority)
+	}
+	switch {
+	case c.Department != "":
+		nc.Department, nc.RoutingNote = c.Department, fmt.Sprintf("routed to %s by the member of staff who opened it", c.Department)
+		return nc
+	case known:
+		nc.Department = cat.DepartmentID
 		nc.RoutingNote = fmt.Sprintf("routed to %s by category %q", cat.DepartmentID, cat.Code)
 		return nc
 	}

@@ -31,7 +31,7 @@ func newServer(t *testing.T) *server.Server {
 	srv, err := server.New(context.Background(), server.Deps{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 		Authenticator: tokens, Ready: func(context.Context) error { return nil },
-		Cases: cases.NewServer(cases.Deps{}), Directory: directory.NewServer(nil, nil), DeadLetters: deadletters.NewServer(nil),
+		Cases: cases.NewServer(cases.Deps{}), Directory: directory.NewServer(nil, nil, nil), DeadLetters: deadletters.NewServer(nil),
 	})
 	if err != nil {
 		t.Fatal(err)

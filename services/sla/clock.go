@@ -9,29 +9,38 @@ import (
 	"github.com/sportello/sportello/services/cases"
 )
 
-// Policy is a resolution target in working minutes for the cases of a
-// department and priority.
+// Policy is the targets, in working minutes, for the cases of a
+// department and priority: the resolution, and the first reply (0 for
+// none).
 type Policy struct {
-	Department        string
-	Priority          int
-	ResolutionMinutes int
+	Department           string
+	Priority             int
+	FirstResponseMinutes int
+	ResolutionMinutes    int
 }
 
-// PolicySource lists the policies (services/storage).
+// PolicySource lists the policies and the departments' own working hours
+// (services/storage).
 type PolicySource interface {
 	ListSLAPolicies(ctx context.Context) ([]Policy, error)
+	// DepartmentHours returns the departments that have working hours of
+	// their own.
+	DepartmentHours(ctx context.Context) (map[string][]DayHours, error)
 }
 
-// Clock is the cases.SLAClock of a calendar and a set of policies, which
-// it caches for policyTTL so the calls made inside transactions never
-// touch the database.
+// Clock is the cases.SLAClock of the administration's calendar, the
+// departments' working hours and the policies, which it caches for
+// policyTTL so the calls made inside transactions never touch the
+// database.
 type Clock struct {
+	base   Config
 	cal    *Calendar
 	src    PolicySource
 	warnAt float64
 
 	mu       sync.Mutex
-	policies map[polKey]time.Duration
+	policies map[polKey]Policy
+	cals     map[string]*Calendar // departments with hours of their own
 	loaded   time.Time
 }
 
@@ -44,12 +53,18 @@ var _ cases.SLAClock = (*Clock)(nil)
 
 const policyTTL = 30 * time.Second
 
-// NewClock returns a Clock warning at warnAt (0.8 = 80 %) of each target.
-func NewClock(cal *Calendar, src PolicySource, warnAt float64) (*Clock, error) {
+// NewClock returns a Clock on the calendar cfg describes, warning at
+// warnAt (0.8 = 80 %) of each resolution target. A department with
+// working hours of its own gets cfg with its week.
+func NewClock(cfg Config, src PolicySource, warnAt float64) (*Clock, error) {
 	if warnAt <= 0 || warnAt > 1 {
 		return nil, fmt.Errorf("sla: warning fraction %v outside (0, 1]", warnAt)
 	}
-	return &Clock{cal: cal, src: src, warnAt: warnAt}, nil
+	cal, err := NewCalendar(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Clock{base: cfg, cal: cal, src: src, warnAt: warnAt}, nil
 }
 
 // Prepare implements cases.SLAClock.
@@ -63,43 +78,91 @@ func (c *Clock) Prepare(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load SLA policies: %w", err)
 	}
-	m := make(map[polKey]time.Duration, len(list))
-	for _, p := range list {
-		m[polKey{p.Department, p.Priority}] = time.Duration(p.ResolutionMinutes) * time.Minute
+	hours, err := c.src.DepartmentHours(ctx)
+	if err != nil {
+		return fmt.Errorf("load working hours: %w", err)
 	}
-	c.policies, c.loaded = m, time.Now()
+	m := make(map[polKey]Policy, len(list))
+	for _, p := range list {
+		m[polKey{p.Department, p.Priority}] = p
+	}
+	cals := make(map[string]*Calendar, len(hours))
+	for dept, h := range hours {
+		week, err := ParseWeek(h)
+		if err != nil {
+			return fmt.Errorf("working hours of %s: %w", dept, err)
+		}
+		cfg := c.base
+		cfg.Week = week
+		if cals[dept], err = NewCalendar(cfg); err != nil {
+			return fmt.Errorf("working hours of %s: %w", dept, err)
+		}
+	}
+	c.policies, c.cals, c.loaded = m, cals, time.Now()
 	return nil
 }
 
-// Due implements cases.SLAClock.
-func (c *Clock) Due(dept string, p cases.Priority, start time.Time) (due, warn time.Time, ok bool, err error) {
+// Invalidate makes the next Prepare reload, after an administrator
+// changed policies or working hours on this replica.
+func (c *Clock) Invalidate() {
 	c.mu.Lock()
-	target, found := c.policies[polKey{dept, int(p)}]
+	c.policies = nil
+	c.mu.Unlock()
+}
+
+func (c *Clock) calendar(dept string) *Calendar {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cal, ok := c.cals[dept]; ok {
+		return cal
+	}
+	return c.cal
+}
+
+// Due implements cases.SLAClock.
+func (c *Clock) Due(dept string, p cases.Priority, start time.Time) (cases.Deadlines, bool, error) {
+	c.mu.Lock()
+	pol, found := c.policies[polKey{dept, int(p)}]
 	c.mu.Unlock()
 	if !found {
-		return time.Time{}, time.Time{}, false, nil
+		return cases.Deadlines{}, false, nil
 	}
-	due, warn, err = c.cal.Due(start, target, c.warnAt)
-	return due.UTC(), warn.UTC(), err == nil, err
+	cal := c.calendar(dept)
+	due, warn, err := cal.Due(start, time.Duration(pol.ResolutionMinutes)*time.Minute, c.warnAt)
+	if err != nil {
+		return cases.Deadlines{}, false, err
+	}
+	d := cases.Deadlines{Resolution: due.UTC(), Warning: warn.UTC()}
+	if pol.FirstResponseMinutes > 0 {
+		fr, err := cal.Add(start, time.Duration(pol.FirstResponseMinutes)*time.Minute)
+		if err != nil {
+			return cases.Deadlines{}, false, err
+		}
+		d.FirstResponse = fr.UTC()
+	}
+	return d, true, nil
 }
 
 // Between implements cases.SLAClock.
-func (c *Clock) Between(a, b time.Time) time.Duration { return c.cal.Between(a, b) }
+func (c *Clock) Between(dept string, a, b time.Time) time.Duration {
+	return c.calendar(dept).Between(a, b)
+}
 
 // Add implements cases.SLAClock.
-func (c *Clock) Add(start time.Time, d time.Duration) (time.Time, error) {
-	t, err := c.cal.Add(start, d)
+func (c *Clock) Add(dept string, start time.Time, d time.Duration) (time.Time, error) {
+	t, err := c.calendar(dept).Add(start, d)
 	return t.UTC(), err
 }
 
 // Resume implements cases.SLAClock.
-func (c *Clock) Resume(deadline, pausedAt, resumedAt time.Time) (time.Time, error) {
-	t, err := c.cal.Resume(deadline, pausedAt, resumedAt)
+func (c *Clock) Resume(dept string, deadline, pausedAt, resumedAt time.Time) (time.Time, error) {
+	t, err := c.calendar(dept).Resume(deadline, pausedAt, resumedAt)
 	return t.UTC(), err
 }
 
-// DemoPolicies are the resolution targets of the demo organisation, in
-// working minutes (a working day is 7 hours).
+// DemoPolicies are the targets of the demo organisation, in working
+// minutes (a working day is 7 hours): a first reply within a fifth of the
+// resolution target, at most one working day.
 func DemoPolicies() []Policy {
 	const day = 7 * 60
 	targets := map[string][4]int{ // low, normal, high, urgent
@@ -111,7 +174,8 @@ func DemoPolicies() []Policy {
 	var out []Policy
 	for dept, t := range targets {
 		for i, m := range t {
-			out = append(out, Policy{Department: dept, Priority: int(cases.PriorityLow) + i, ResolutionMinutes: m})
+			out = append(out, Policy{Department: dept, Priority: int(cases.PriorityLow) + i, ResolutionMinutes: m,
+				FirstResponseMinutes: min(m/5, day)})
 		}
 	}
 	return out

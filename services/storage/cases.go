@@ -52,6 +52,34 @@ func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error
 			tx = tx.Where("rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", `"`+strings.Join(terms, `" "`)+`"`)
 		}
 	}
+	if q.Priority != 0 {
+		tx = tx.Where("priority = ?", int(q.Priority))
+	}
+	if q.ChannelKind != "" {
+		tx = tx.Where("channel_kind = ?", q.ChannelKind)
+	}
+	if q.Category != "" {
+		tx = tx.Where("category_code = ?", q.Category)
+	}
+	if q.Tag != "" {
+		tx = tx.Where("id IN (SELECT case_id FROM case_tags WHERE tag = ?)", q.Tag)
+	}
+	if q.SLAState != "" {
+		now := q.Now.UTC()
+		tx = tx.Where("status NOT IN ?", closedStatuses)
+		switch q.SLAState {
+		case cases.SLAPaused:
+			tx = tx.Where("sla_paused_at IS NOT NULL")
+		case cases.SLABreached:
+			tx = tx.Where("sla_paused_at IS NULL AND sla_due_at <= ?", now)
+		case cases.SLAWarning:
+			tx = tx.Where("sla_paused_at IS NULL AND sla_warn_at <= ? AND sla_due_at > ?", now, now)
+		case cases.SLAOK:
+			tx = tx.Where("sla_paused_at IS NULL AND sla_warn_at > ?", now)
+		default:
+			return nil, fmt.Errorf("%w: unknown SLA state %q", cases.ErrInvalidArgument, q.SLAState)
+		}
+	}
 	switch q.Assignee {
 	case "":
 	case cases.Unassigned:
@@ -101,7 +129,17 @@ func (r caseRow) toCase() cases.Case {
 		ChannelKind: r.ChannelKind, ChannelID: r.ChannelID, ContactID: r.ContactID,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Version: r.Version,
 		SLADueAt: r.SLADueAt.UTC(), SLAWarned: r.SLAWarned, SLABreached: r.SLABreached,
-		SLAPausedFor: time.Duration(r.SLAPausedSec) * time.Second,
+		SLAPausedFor:          time.Duration(r.SLAPausedSec) * time.Second,
+		FirstResponseBreached: r.FirstResponseBreached, Language: r.Language, RequiredSkill: r.RequiredSkill,
+	}
+	if r.Tags != "" {
+		c.Tags = strings.Fields(r.Tags)
+	}
+	if r.FirstResponseDueAt != nil {
+		c.FirstResponseDueAt = r.FirstResponseDueAt.UTC()
+	}
+	if r.FirstRespondedAt != nil {
+		c.FirstRespondedAt = r.FirstRespondedAt.UTC()
 	}
 	if r.SLADueAt.IsZero() {
 		c.SLADueAt = cases.NoDeadline

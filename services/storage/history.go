@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/directory"
 )
 
 var _ cases.History = (*DB)(nil)
@@ -55,13 +57,18 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 	if len(evs) == 0 {
 		return r.toCase(), nil
 	}
-	if c.Category != r.CategoryCode && c.Category != "" {
-		var n int64
-		if err := tx.Model(&categoryRow{}).Where("code = ?", c.Category).Count(&n).Error; err != nil {
-			return cases.Case{}, err
-		}
-		if n == 0 {
-			return cases.Case{}, fmt.Errorf("%w: unknown category %q", cases.ErrInvalidArgument, c.Category)
+	if c.Category != r.CategoryCode {
+		// The skill the case needs follows its category.
+		c.RequiredSkill = ""
+		if c.Category != "" {
+			var cat []categoryRow
+			if err := tx.Where("code = ?", c.Category).Limit(1).Find(&cat).Error; err != nil {
+				return cases.Case{}, err
+			}
+			if len(cat) == 0 {
+				return cases.Case{}, fmt.Errorf("%w: unknown category %q", cases.ErrInvalidArgument, c.Category)
+			}
+			c.RequiredSkill = cat[0].Skill
 		}
 	}
 	now := time.Now().UTC()
@@ -71,6 +78,9 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 		"department_id": c.Department, "assignee_id": c.Assignee, "updated_at": now, "version": c.Version,
 		"sla_due_at": dueOrNone(c.SLADueAt), "sla_warn_at": optTime(c.SLAWarnAt), "sla_paused_at": optTime(c.SLAPausedAt),
 		"sla_warned": c.SLAWarned, "sla_breached": c.SLABreached, "sla_paused_seconds": int64(c.SLAPausedFor / time.Second),
+		"first_response_due_at": optTime(c.FirstResponseDueAt), "first_responded_at": optTime(c.FirstRespondedAt),
+		"first_response_breached": c.FirstResponseBreached, "language": c.Language, "required_skill": c.RequiredSkill,
+		"tags": strings.Join(c.Tags, " "),
 	})
 	if isForeignKeyViolation(res.Error) {
 		return cases.Case{}, fmt.Errorf("%w: unknown department %q", cases.ErrInvalidArgument, c.Department)
@@ -86,6 +96,11 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 	}
 	if c.Subject != r.Subject {
 		if err := addSearchTerms(tx, c.ID, c.Subject); err != nil {
+			return cases.Case{}, err
+		}
+	}
+	if tags := strings.Join(c.Tags, " "); tags != r.Tags {
+		if err := setTags(tx, c.ID, c.Tags); err != nil {
 			return cases.Case{}, err
 		}
 	}
@@ -157,6 +172,21 @@ func moveCapacity(tx *gorm.DB, before caseRow, after cases.Case) error {
 	return fmt.Errorf("%w: %q has %d open cases of %d", cases.ErrAtCapacity, now, op.OpenCases, op.Capacity)
 }
 
+// setTags replaces the case's rows in case_tags.
+func setTags(tx *gorm.DB, caseID string, tags []string) error {
+	if err := tx.Where("case_id = ?", caseID).Delete(&caseTagRow{}).Error; err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	rows := make([]caseTagRow, len(tags))
+	for i, t := range tags {
+		rows[i] = caseTagRow{CaseID: caseID, Tag: t}
+	}
+	return tx.Create(&rows).Error
+}
+
 // forUpdate locks the selected rows on PostgreSQL; SQLite's immediate
 // transactions already hold the database's write lock.
 func forUpdate(tx *gorm.DB) string {
@@ -166,8 +196,8 @@ func forUpdate(tx *gorm.DB) string {
 	return ""
 }
 
-// CasesDueForSLA implements cases.SLAScanner with the two partial indexes
-// of migration 00004.
+// CasesDueForSLA implements cases.SLAScanner with the partial indexes of
+// migrations 00004 and 00009.
 func (db *DB) CasesDueForSLA(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	var ids []string
 	scan := func(col, flag string) error {
@@ -184,21 +214,30 @@ func (db *DB) CasesDueForSLA(ctx context.Context, now time.Time, limit int) ([]s
 	if err := scan("sla_due_at", "sla_breached"); err != nil {
 		return nil, err
 	}
-	return ids, nil
+	var late []string
+	err := db.gorm.WithContext(ctx).Model(&caseRow{}).
+		Where("first_response_due_at <= ? AND first_responded_at IS NULL AND first_response_breached = ? AND sla_paused_at IS NULL AND status NOT IN ?",
+			now.UTC(), false, closedStatuses).
+		Order("first_response_due_at").Limit(limit).Pluck("id", &late).Error
+	return append(ids, late...), err
 }
 
 // AutoAssign implements cases.AutoAssigner: it gives up to limit
 // unassigned open cases of departments with an automatic policy, nearest
 // deadline first, to the operator the policy picks among those online
 // with room: round_robin, whoever was assigned longest ago; least_loaded,
-// the fewest open cases. Each case is its own transaction; one that
-// cannot be placed now is left for the next round.
+// the fewest open cases. A department matching skills only considers
+// operators with the case's skill and language; a sticky one prefers the
+// operator who last served the same citizen there. Each case is its own
+// transaction; one that cannot be placed now is left for the next round.
 func (db *DB) AutoAssign(ctx context.Context, limit int) (int, error) {
 	var todo []struct {
-		ID, DepartmentID, AssignmentPolicy string
+		ID, DepartmentID, AssignmentPolicy, ContactID, RequiredSkill, Language string
+		MatchSkills, Sticky                                                    bool
 	}
 	err := db.gorm.WithContext(ctx).Table("cases").
-		Select("cases.id, cases.department_id, departments.assignment_policy").
+		Select("cases.id, cases.department_id, cases.contact_id, cases.required_skill, cases.language, "+
+			"departments.assignment_policy, departments.match_skills, departments.sticky").
 		Joins("JOIN departments ON departments.id = cases.department_id").
 		Where("departments.assignment_policy IN ? AND cases.assignee_id = '' AND cases.status IN ?",
 			[]string{"round_robin", "least_loaded"}, []string{string(cases.StatusNew), string(cases.StatusOpen)}).
@@ -207,35 +246,42 @@ func (db *DB) AutoAssign(ctx context.Context, limit int) (int, error) {
 		return 0, err
 	}
 	n := 0
+	candidates := map[string][]directory.Operator{} // by department and policy, this round
 	for _, c := range todo {
-		order := "o.last_assigned_at, o.id" // round_robin: longest waiting first
-		if c.AssignmentPolicy == "least_loaded" {
-			order = "o.open_cases, o.last_assigned_at, o.id"
+		key := c.DepartmentID + "\x00" + c.AssignmentPolicy
+		ops, ok := candidates[key]
+		if !ok {
+			if ops, err = db.availableOperators(ctx, c.DepartmentID, c.AssignmentPolicy); err != nil {
+				return n, err
+			}
+			candidates[key] = ops
 		}
-		if db.dialect == Postgres {
-			order = strings.ReplaceAll(order, "o.last_assigned_at", "o.last_assigned_at NULLS FIRST")
-		} // SQLite sorts NULL first already
-		var op string
-		err := db.gorm.WithContext(ctx).Raw(`SELECT o.id FROM operators o
-			JOIN operator_departments od ON od.operator_id = o.id AND od.department_id = ?
-			WHERE o.presence = 'online' AND o.open_cases < o.capacity
-			ORDER BY `+order+` LIMIT 1`, c.DepartmentID).Scan(&op).Error
-		if err != nil {
-			return n, err
+		if c.MatchSkills {
+			ops = slices.DeleteFunc(slices.Clone(ops), func(o directory.Operator) bool { return !o.Matches(c.RequiredSkill, c.Language) })
 		}
-		if op == "" {
-			continue // nobody online with room in this department
+		if len(ops) == 0 {
+			continue // nobody online with room (and the skills) in this department
+		}
+		op, why := ops[0].ID, "assigned automatically ("+c.AssignmentPolicy+")"
+		if c.Sticky {
+			if last, err := db.lastServedBy(ctx, c.ContactID, c.DepartmentID, c.ID); err != nil {
+				return n, err
+			} else if i := slices.IndexFunc(ops, func(o directory.Operator) bool { return o.ID == last }); i >= 0 {
+				op, why = last, "assigned automatically to who last served the citizen"
+			}
 		}
 		_, err = db.UpdateCase(ctx, c.ID, 0, func(k *cases.Case) ([]cases.Event, error) {
 			if k.Assignee != "" || k.Department != c.DepartmentID {
 				return nil, nil // someone was quicker
 			}
-			return cases.Assign(cases.SystemActor, op, "assigned automatically ("+c.AssignmentPolicy+")")(k)
+			return cases.Assign(cases.SystemActor, op, why)(k)
 		})
 		switch {
 		case err == nil:
 			n++
+			delete(candidates, key) // loads changed: re-rank for the next case
 		case errors.Is(err, cases.ErrConflict), errors.Is(err, cases.ErrAtCapacity), errors.Is(err, cases.ErrNotInDepartment):
+			delete(candidates, key)
 		default:
 			return n, err
 		}
@@ -243,15 +289,69 @@ func (db *DB) AutoAssign(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
+// availableOperators lists the department's online operators with room, in
+// the policy's order.
+func (db *DB) availableOperators(ctx context.Context, dept, policy string) ([]directory.Operator, error) {
+	order := "o.last_assigned_at, o.id" // round_robin: longest waiting first
+	if policy == "least_loaded" {
+		order = "o.open_cases, o.last_assigned_at, o.id"
+	}
+	if db.dialect == Postgres {
+		order = strings.ReplaceAll(order, "o.last_assigned_at", "o.last_assigned_at NULLS FIRST")
+	} // SQLite sorts NULL first already
+	var rows []operatorRow
+	err := db.gorm.WithContext(ctx).Raw(`SELECT o.* FROM operators o
+		JOIN operator_departments od ON od.operator_id = o.id AND od.department_id = ?
+		WHERE o.presence = 'online' AND o.open_cases < o.capacity
+		ORDER BY `+order+` LIMIT 200`, dept).Scan(&rows).Error
+	out := make([]directory.Operator, len(rows))
+	for i, r := range rows {
+		out[i] = r.toOperator()
+	}
+	return out, err
+}
+
+// lastServedBy returns the operator of the citizen's latest other case in
+// dept that had one ("" if none); cases_contact serves it.
+func (db *DB) lastServedBy(ctx context.Context, contactID, dept, except string) (string, error) {
+	var ids []string
+	err := db.gorm.WithContext(ctx).Model(&caseRow{}).
+		Where("contact_id = ? AND department_id = ? AND assignee_id <> '' AND id <> ?", contactID, dept, except).
+		Order("id DESC").Limit(1).Pluck("assignee_id", &ids).Error
+	if len(ids) == 0 {
+		return "", err
+	}
+	return ids[0], err
+}
+
 // ClaimNextCase implements cases.Claimer. PostgreSQL picks the case with
 // FOR UPDATE SKIP LOCKED, so concurrent claimers take different cases
 // without waiting; SQLite's immediate transactions run one at a time.
 func (db *DB) ClaimNextCase(ctx context.Context, operator string, departments []string, actor string) (cases.Case, error) {
-	var out cases.Case
+	var (
+		out      cases.Case
+		matching []string
+		me       directory.Operator
+	)
+	if err := db.gorm.WithContext(ctx).Model(&departmentRow{}).Where("id IN ? AND match_skills = ?", departments, true).
+		Pluck("id", &matching).Error; err != nil {
+		return out, err
+	}
+	if len(matching) > 0 {
+		var err error
+		if me, err = db.GetOperator(ctx, operator); err != nil {
+			return out, err
+		}
+	}
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		q := tx.Where("department_id IN ? AND assignee_id = '' AND status IN ?", departments,
 			[]string{string(cases.StatusNew), string(cases.StatusOpen)}).
 			Order("sla_due_at").Order("priority DESC").Order("id").Limit(1)
+		if len(matching) > 0 {
+			// In departments that match skills, only cases the operator can take.
+			q = q.Where("department_id NOT IN ? OR ((required_skill = '' OR required_skill IN ?) AND language IN ?)",
+				matching, append(me.Skills, ""), append(me.Languages, ""))
+		}
 		if db.dialect == Postgres {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 		}

@@ -64,19 +64,31 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase)
 		}
 		now := time.Now().UTC()
 		caseRows := make([]caseRow, len(fresh))
+		var tagRows []caseTagRow
 		msgRows := make([]messageRow, len(fresh))
 		for n, i := range fresh {
 			nc := batch[i]
+			if nc.Priority == 0 {
+				nc.Priority = cases.PriorityNormal
+			}
+			if nc.Language == "" {
+				nc.Language = "it"
+			}
 			id := uuid.Must(uuid.NewV7()).String()
 			ref := fmt.Sprintf("%d-%06d", year, last-int64(len(fresh))+int64(n)+1)
 			caseRows[n] = caseRow{
 				ID: id, Reference: ref, Subject: nc.Subject, Description: nc.Body,
-				Status: string(cases.StatusNew), Priority: int(cases.PriorityNormal),
+				Status: string(cases.StatusNew), Priority: int(nc.Priority),
 				CategoryCode: nc.Category, DepartmentID: nc.Department,
 				ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, ContactID: contactIDs[i],
 				CreatedAt: now, UpdatedAt: now, Version: 1,
 				SLADueAt: dueOrNone(nc.SLADueAt), SLAWarnAt: optTime(nc.SLAWarnAt),
+				FirstResponseDueAt: optTime(nc.FirstResponseDueAt),
+				Language:           nc.Language, RequiredSkill: nc.RequiredSkill, Tags: strings.Join(nc.Tags, " "),
 				SearchTerms: search.Document(nc.Subject, nc.Body),
+			}
+			for _, t := range nc.Tags {
+				tagRows = append(tagRows, caseTagRow{CaseID: id, Tag: t})
 			}
 			msgRows[n] = messageRow{
 				ID: uuid.Must(uuid.NewV7()).String(), CaseID: id, Direction: "inbound",
@@ -89,7 +101,11 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase)
 		var evRows []caseEventRow
 		for n, i := range fresh {
 			c := caseRows[n].toCase()
-			rows, err := eventRows(c, []cases.Event{{Type: cases.EventCreated, Actor: cases.SystemActor, Reason: batch[i].RoutingNote,
+			actor := batch[i].CreatedBy
+			if actor == "" {
+				actor = cases.SystemActor
+			}
+			rows, err := eventRows(c, []cases.Event{{Type: cases.EventCreated, Actor: actor, Reason: batch[i].RoutingNote,
 				Changes: map[string]cases.Change{"status": {After: string(cases.StatusNew)}, "department": {After: c.Department}}}}, now)
 			if err != nil {
 				return err
@@ -102,10 +118,20 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase)
 		if err := tx.CreateInBatches(msgRows, db.rowsPerInsert()).Error; err != nil {
 			return err
 		}
+		if len(tagRows) > 0 {
+			if err := tx.CreateInBatches(tagRows, db.rowsPerInsert()).Error; err != nil {
+				return err
+			}
+		}
 		return insertEvents(tx, evRows, db.rowsPerInsert())
 	})
 	if isUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	if isForeignKeyViolation(err) {
+		// Only a department named by staff can be unknown: routing takes
+		// them from categories and rules, which reference departments.
+		return nil, fmt.Errorf("%w: unknown department", cases.ErrInvalidArgument)
 	}
 	if err != nil {
 		return nil, err

@@ -9,17 +9,22 @@ type departmentRow struct {
 	ID               string `gorm:"primaryKey"`
 	Name             string
 	AssignmentPolicy string
+	MatchSkills      bool
+	Sticky           bool
+	WorkingHours     string // JSON []sla.DayHours; "" for the default calendar
 	CreatedAt        time.Time
 }
 
 func (departmentRow) TableName() string { return "departments" }
 
 type categoryRow struct {
-	Code         string `gorm:"primaryKey"`
-	Name         string
-	Description  string
-	DepartmentID string
-	CreatedAt    time.Time
+	Code            string `gorm:"primaryKey"`
+	Name            string
+	Description     string
+	DepartmentID    string
+	DefaultPriority int
+	Skill           string
+	CreatedAt       time.Time
 }
 
 func (categoryRow) TableName() string { return "categories" }
@@ -34,37 +39,51 @@ type contactRow struct {
 func (contactRow) TableName() string { return "contacts" }
 
 type caseRow struct {
-	ID           string `gorm:"primaryKey"`
-	Reference    string
-	Subject      string
-	Description  string
-	Status       string
-	Priority     int
-	CategoryCode string
-	DepartmentID string
-	AssigneeID   string
-	ChannelKind  string
-	ChannelID    string
-	ContactID    string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Version      int64
-	SLADueAt     time.Time  `gorm:"column:sla_due_at"`
-	SLAWarnAt    *time.Time `gorm:"column:sla_warn_at"`
-	SLAPausedAt  *time.Time `gorm:"column:sla_paused_at"`
-	SLAPausedSec int64      `gorm:"column:sla_paused_seconds"`
-	SLAWarned    bool       `gorm:"column:sla_warned"`
-	SLABreached  bool       `gorm:"column:sla_breached"`
+	ID                    string `gorm:"primaryKey"`
+	Reference             string
+	Subject               string
+	Description           string
+	Status                string
+	Priority              int
+	CategoryCode          string
+	DepartmentID          string
+	AssigneeID            string
+	ChannelKind           string
+	ChannelID             string
+	ContactID             string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	Version               int64
+	SLADueAt              time.Time  `gorm:"column:sla_due_at"`
+	SLAWarnAt             *time.Time `gorm:"column:sla_warn_at"`
+	SLAPausedAt           *time.Time `gorm:"column:sla_paused_at"`
+	SLAPausedSec          int64      `gorm:"column:sla_paused_seconds"`
+	SLAWarned             bool       `gorm:"column:sla_warned"`
+	SLABreached           bool       `gorm:"column:sla_breached"`
+	FirstResponseDueAt    *time.Time
+	FirstRespondedAt      *time.Time
+	FirstResponseBreached bool
+	Tags                  string // sorted, space-separated
+	Language              string
+	RequiredSkill         string
 	// Written on create, never read back with the case.
 	SearchTerms string `gorm:"column:search_terms;->:false;<-:create"`
 }
 
 func (caseRow) TableName() string { return "cases" }
 
+type caseTagRow struct {
+	CaseID string `gorm:"primaryKey"`
+	Tag    string `gorm:"primaryKey"`
+}
+
+func (caseTagRow) TableName() string { return "case_tags" }
+
 type slaPolicyRow struct {
-	DepartmentID      string `gorm:"primaryKey"`
-	Priority          int    `gorm:"primaryKey"`
-	ResolutionMinutes int
+	DepartmentID         string `gorm:"primaryKey"`
+	Priority             int    `gorm:"primaryKey"`
+	ResolutionMinutes    int
+	FirstResponseMinutes int
 }
 
 func (slaPolicyRow) TableName() string { return "sla_policies" }

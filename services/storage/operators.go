@@ -61,13 +61,38 @@ func (db *DB) ListOperators(ctx context.Context, dept string) ([]directory.Opera
 	}
 	out := make([]directory.Operator, len(rows))
 	for i, r := range rows {
-		o := directory.Operator{ID: r.ID, DisplayName: r.DisplayName, Email: r.Email, Role: r.Role,
-			Presence: directory.Presence(r.Presence), Capacity: r.Capacity, OpenCases: r.OpenCases, Departments: depts[r.ID]}
-		_ = json.Unmarshal([]byte(r.Skills), &o.Skills)
-		_ = json.Unmarshal([]byte(r.Languages), &o.Languages)
-		out[i] = o
+		out[i] = r.toOperator()
+		out[i].Departments = depts[r.ID]
 	}
 	return out, nil
+}
+
+func (r operatorRow) toOperator() directory.Operator {
+	o := directory.Operator{ID: r.ID, DisplayName: r.DisplayName, Email: r.Email, Role: r.Role,
+		Presence: directory.Presence(r.Presence), Capacity: r.Capacity, OpenCases: r.OpenCases}
+	_ = json.Unmarshal([]byte(r.Skills), &o.Skills)
+	_ = json.Unmarshal([]byte(r.Languages), &o.Languages)
+	return o
+}
+
+func operatorToRow(o directory.Operator, created time.Time) operatorRow {
+	skills, _ := json.Marshal(nonNil(o.Skills))
+	langs, _ := json.Marshal(nonNil(o.Languages))
+	return operatorRow{ID: o.ID, DisplayName: o.DisplayName, Email: o.Email, Role: o.Role, Presence: string(o.Presence),
+		Capacity: o.Capacity, Skills: string(skills), Languages: string(langs), CreatedAt: created, UpdatedAt: time.Now().UTC()}
+}
+
+// setOperatorDepartments replaces the operator's departments.
+func setOperatorDepartments(tx *gorm.DB, id string, depts []string) error {
+	if err := tx.Where("operator_id = ?", id).Delete(&operatorDepartmentRow{}).Error; err != nil {
+		return err
+	}
+	for _, d := range depts {
+		if err := tx.Create(&operatorDepartmentRow{OperatorID: id, DepartmentID: d}).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // UpsertOperators creates or updates operators and replaces their
@@ -76,10 +101,7 @@ func (db *DB) UpsertOperators(ctx context.Context, ops []directory.Operator) err
 	now := time.Now().UTC()
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, o := range ops {
-			skills, _ := json.Marshal(nonNil(o.Skills))
-			langs, _ := json.Marshal(nonNil(o.Languages))
-			row := operatorRow{ID: o.ID, DisplayName: o.DisplayName, Email: o.Email, Role: o.Role, Presence: string(o.Presence),
-				Capacity: o.Capacity, Skills: string(skills), Languages: string(langs), CreatedAt: now, UpdatedAt: now}
+			row := operatorToRow(o, now)
 			err := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "id"}},
 				DoUpdates: clause.AssignmentColumns([]string{"display_name", "email", "role", "presence", "capacity", "skills", "languages", "updated_at"}),
@@ -87,13 +109,8 @@ func (db *DB) UpsertOperators(ctx context.Context, ops []directory.Operator) err
 			if err != nil {
 				return err
 			}
-			if err := tx.Where("operator_id = ?", o.ID).Delete(&operatorDepartmentRow{}).Error; err != nil {
+			if err := setOperatorDepartments(tx, o.ID, o.Departments); err != nil {
 				return err
-			}
-			for _, d := range o.Departments {
-				if err := tx.Create(&operatorDepartmentRow{OperatorID: o.ID, DepartmentID: d}).Error; err != nil {
-					return err
-				}
 			}
 		}
 		return nil

@@ -37,11 +37,16 @@ func (db *DB) ListRoutingRules(ctx context.Context) ([]directory.Rule, error) {
 	}
 	out := make([]directory.Rule, len(rows))
 	for i, r := range rows {
-		out[i] = directory.Rule{ID: r.ID, Name: r.Name, Position: r.Position, Department: r.DepartmentID, ChannelKind: r.ChannelKind,
-			ChannelID: r.ChannelID, ToAddress: r.ToAddress, IVRChoice: r.IVRChoice, Enabled: r.Enabled}
-		_ = json.Unmarshal([]byte(r.Keywords), &out[i].Keywords)
+		out[i] = r.toRule()
 	}
 	return out, nil
+}
+
+func (r routingRuleRow) toRule() directory.Rule {
+	rule := directory.Rule{ID: r.ID, Name: r.Name, Position: r.Position, Department: r.DepartmentID, ChannelKind: r.ChannelKind,
+		ChannelID: r.ChannelID, ToAddress: r.ToAddress, IVRChoice: r.IVRChoice, Enabled: r.Enabled}
+	_ = json.Unmarshal([]byte(r.Keywords), &rule.Keywords)
+	return rule
 }
 
 // CreateRoutingRule stores a new rule; a name already used or an unknown

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"sort"
 	"sync"
 	"testing"
@@ -42,6 +43,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, messageTests...)
 	tests = append(tests, searchTests...)
 	tests = append(tests, autoAssignTests...)
+	tests = append(tests, directoryAdminTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -143,10 +145,10 @@ func testCreateCases(t *testing.T, db *storage.DB) {
 	}
 	want := cases.Case{ID: out[0].CaseID, Reference: "2026-000001", Subject: "Microdati", Description: nc.Body,
 		Status: cases.StatusNew, Priority: cases.PriorityNormal, Category: "microdata", Department: "statistics",
-		ChannelKind: "webform", ChannelID: "test", Version: 1, SLADueAt: cases.NoDeadline}
+		ChannelKind: "webform", ChannelID: "test", Version: 1, SLADueAt: cases.NoDeadline, Language: "it"}
 	got := c
 	got.ContactID, got.CreatedAt, got.UpdatedAt = "", time.Time{}, time.Time{}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("GetCase =\n %+v\nwant\n %+v", got, want)
 	}
 	if c.ContactID == "" || time.Since(c.CreatedAt) > time.Minute || c.CreatedAt.Location() != time.UTC {

@@ -228,7 +228,22 @@ type Case struct {
 	SlaDueTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=sla_due_time,json=slaDueTime,proto3" json:"sla_due_time,omitempty"`
 	// "ok", "warning" (80 % of the target used), "breached", "paused" or
 	// "none".
-	SlaState      string `protobuf:"bytes,17,opt,name=sla_state,json=slaState,proto3" json:"sla_state,omitempty"`
+	SlaState string `protobuf:"bytes,17,opt,name=sla_state,json=slaState,proto3" json:"sla_state,omitempty"`
+	// Free labels ("press", "gdpr"), lower case, sorted.
+	Tags []string `protobuf:"bytes,18,rep,name=tags,proto3" json:"tags,omitempty"`
+	// First-response deadline in business time: the first reply to the
+	// citizen is due by then. Unset when no first-response target applies.
+	FirstResponseDueTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=first_response_due_time,json=firstResponseDueTime,proto3" json:"first_response_due_time,omitempty"`
+	// When the first reply was sent; unset until then.
+	FirstResponseTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=first_response_time,json=firstResponseTime,proto3" json:"first_response_time,omitempty"`
+	// "ok", "breached" (no reply by the deadline), "met", "missed" (replied
+	// late), "paused" or "none".
+	FirstResponseSlaState string `protobuf:"bytes,21,opt,name=first_response_sla_state,json=firstResponseSlaState,proto3" json:"first_response_sla_state,omitempty"`
+	// Language the citizen writes in (ISO 639-1, "it" by default); used to
+	// match operators' languages.
+	Language string `protobuf:"bytes,22,opt,name=language,proto3" json:"language,omitempty"`
+	// Skill an operator needs for this case, from its category ("" for none).
+	RequiredSkill string `protobuf:"bytes,23,opt,name=required_skill,json=requiredSkill,proto3" json:"required_skill,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +397,48 @@ func (x *Case) GetSlaState() string {
 	return ""
 }
 
+func (x *Case) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Case) GetFirstResponseDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstResponseDueTime
+	}
+	return nil
+}
+
+func (x *Case) GetFirstResponseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstResponseTime
+	}
+	return nil
+}
+
+func (x *Case) GetFirstResponseSlaState() string {
+	if x != nil {
+		return x.FirstResponseSlaState
+	}
+	return ""
+}
+
+func (x *Case) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *Case) GetRequiredSkill() string {
+	if x != nil {
+		return x.RequiredSkill
+	}
+	return ""
+}
+
 type GetCaseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -446,7 +503,18 @@ type ListCasesRequest struct {
 	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Full-text search: cases whose subject or messages contain all these
 	// words, matched on their Italian stems ("microdato" finds "microdati").
-	Query         string `protobuf:"bytes,7,opt,name=query,proto3" json:"query,omitempty"`
+	Query string `protobuf:"bytes,7,opt,name=query,proto3" json:"query,omitempty"`
+	// Only cases of this priority: "low", "normal", "high", "urgent".
+	Priority string `protobuf:"bytes,8,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Only cases that came in on this channel kind ("webform", "email", ...).
+	ChannelKind string `protobuf:"bytes,9,opt,name=channel_kind,json=channelKind,proto3" json:"channel_kind,omitempty"`
+	// Only cases of this category code.
+	Category string `protobuf:"bytes,10,opt,name=category,proto3" json:"category,omitempty"`
+	// Only cases carrying this tag.
+	Tag string `protobuf:"bytes,11,opt,name=tag,proto3" json:"tag,omitempty"`
+	// Only open cases in this SLA state: "ok", "warning" (due soon),
+	// "breached", "paused".
+	SlaState      string `protobuf:"bytes,12,opt,name=sla_state,json=slaState,proto3" json:"sla_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -526,6 +594,41 @@ func (x *ListCasesRequest) GetPageToken() string {
 func (x *ListCasesRequest) GetQuery() string {
 	if x != nil {
 		return x.Query
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetPriority() string {
+	if x != nil {
+		return x.Priority
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetChannelKind() string {
+	if x != nil {
+		return x.ChannelKind
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetTag() string {
+	if x != nil {
+		return x.Tag
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetSlaState() string {
+	if x != nil {
+		return x.SlaState
 	}
 	return ""
 }
@@ -1453,9 +1556,13 @@ type DepartmentLoad struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Department string                 `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
 	// Cases not resolved or closed, and those of them with no assignee.
-	Open          int32           `protobuf:"varint,2,opt,name=open,proto3" json:"open,omitempty"`
-	Unassigned    int32           `protobuf:"varint,3,opt,name=unassigned,proto3" json:"unassigned,omitempty"`
-	Operators     []*OperatorLoad `protobuf:"bytes,4,rep,name=operators,proto3" json:"operators,omitempty"`
+	Open       int32           `protobuf:"varint,2,opt,name=open,proto3" json:"open,omitempty"`
+	Unassigned int32           `protobuf:"varint,3,opt,name=unassigned,proto3" json:"unassigned,omitempty"`
+	Operators  []*OperatorLoad `protobuf:"bytes,4,rep,name=operators,proto3" json:"operators,omitempty"`
+	// Open cases whose SLA clock is running and past the warning point
+	// (due soon), and past the deadline (breached).
+	DueSoon       int32 `protobuf:"varint,5,opt,name=due_soon,json=dueSoon,proto3" json:"due_soon,omitempty"`
+	Breached      int32 `protobuf:"varint,6,opt,name=breached,proto3" json:"breached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1518,6 +1625,20 @@ func (x *DepartmentLoad) GetOperators() []*OperatorLoad {
 	return nil
 }
 
+func (x *DepartmentLoad) GetDueSoon() int32 {
+	if x != nil {
+		return x.DueSoon
+	}
+	return 0
+}
+
+func (x *DepartmentLoad) GetBreached() int32 {
+	if x != nil {
+		return x.Breached
+	}
+	return 0
+}
+
 type OperatorLoad struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Operator    string                 `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
@@ -1527,8 +1648,12 @@ type OperatorLoad struct {
 	// Open cases of this department assigned to the operator.
 	Open int32 `protobuf:"varint,4,opt,name=open,proto3" json:"open,omitempty"`
 	// The operator's open cases in all departments, and capacity.
-	OpenTotal     int32 `protobuf:"varint,5,opt,name=open_total,json=openTotal,proto3" json:"open_total,omitempty"`
-	Capacity      int32 `protobuf:"varint,6,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	OpenTotal int32 `protobuf:"varint,5,opt,name=open_total,json=openTotal,proto3" json:"open_total,omitempty"`
+	Capacity  int32 `protobuf:"varint,6,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	// Of the open cases of this department assigned to the operator: due
+	// soon and breached.
+	DueSoon       int32 `protobuf:"varint,7,opt,name=due_soon,json=dueSoon,proto3" json:"due_soon,omitempty"`
+	Breached      int32 `protobuf:"varint,8,opt,name=breached,proto3" json:"breached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1601,6 +1726,20 @@ func (x *OperatorLoad) GetOpenTotal() int32 {
 func (x *OperatorLoad) GetCapacity() int32 {
 	if x != nil {
 		return x.Capacity
+	}
+	return 0
+}
+
+func (x *OperatorLoad) GetDueSoon() int32 {
+	if x != nil {
+		return x.DueSoon
+	}
+	return 0
+}
+
+func (x *OperatorLoad) GetBreached() int32 {
+	if x != nil {
+		return x.Breached
 	}
 	return 0
 }
@@ -1893,8 +2032,8 @@ type UpdateCaseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The case with its id, etag and the new values.
 	Case *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
-	// Fields to change: "subject", "priority", "category". Over REST, the
-	// fields present in the body when omitted.
+	// Fields to change: "subject", "priority", "category", "tags",
+	// "language". Over REST, the fields present in the body when omitted.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1944,6 +2083,202 @@ func (x *UpdateCaseRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+type CreateCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Client-chosen id of this request (up to 100 characters): sending it
+	// again returns the case already created instead of a second one.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Subject   string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// What the citizen asked, as the first message of the case. Required.
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// Category code; routes the case to the category's department.
+	Category string `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`
+	// Department id, when no category says it (or to override the routing:
+	// the caller must work that department).
+	Department string `protobuf:"bytes,5,opt,name=department,proto3" json:"department,omitempty"`
+	// PRIORITY_UNSPECIFIED means the category's default, else normal.
+	Priority Priority `protobuf:"varint,6,opt,name=priority,proto3,enum=sportello.cases.v1.Priority" json:"priority,omitempty"`
+	// How the request reached the office: "walk_in" (default), "letter",
+	// "phone".
+	ChannelKind string `protobuf:"bytes,7,opt,name=channel_kind,json=channelKind,proto3" json:"channel_kind,omitempty"`
+	// The citizen: a name and at least one way to reach them back.
+	Contact *CaseContact `protobuf:"bytes,8,opt,name=contact,proto3" json:"contact,omitempty"`
+	Tags    []string     `protobuf:"bytes,9,rep,name=tags,proto3" json:"tags,omitempty"`
+	// ISO 639-1; "it" when empty.
+	Language      string `protobuf:"bytes,10,opt,name=language,proto3" json:"language,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCaseRequest) Reset() {
+	*x = CreateCaseRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCaseRequest) ProtoMessage() {}
+
+func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCaseRequest.ProtoReflect.Descriptor instead.
+func (*CreateCaseRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CreateCaseRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *CreateCaseRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *CreateCaseRequest) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *CreateCaseRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *CreateCaseRequest) GetPriority() Priority {
+	if x != nil {
+		return x.Priority
+	}
+	return Priority_PRIORITY_UNSPECIFIED
+}
+
+func (x *CreateCaseRequest) GetChannelKind() string {
+	if x != nil {
+		return x.ChannelKind
+	}
+	return ""
+}
+
+func (x *CreateCaseRequest) GetContact() *CaseContact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *CreateCaseRequest) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *CreateCaseRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+// CaseContact identifies the citizen of a staff-created case.
+type CaseContact struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Phone         string                 `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	FiscalCode    string                 `protobuf:"bytes,4,opt,name=fiscal_code,json=fiscalCode,proto3" json:"fiscal_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseContact) Reset() {
+	*x = CaseContact{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseContact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseContact) ProtoMessage() {}
+
+func (x *CaseContact) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseContact.ProtoReflect.Descriptor instead.
+func (*CaseContact) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CaseContact) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CaseContact) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *CaseContact) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *CaseContact) GetFiscalCode() string {
+	if x != nil {
+		return x.FiscalCode
+	}
+	return ""
+}
+
 type WatchQueueRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this department (one of yours); empty for all of yours.
@@ -1954,7 +2289,7 @@ type WatchQueueRequest struct {
 
 func (x *WatchQueueRequest) Reset() {
 	*x = WatchQueueRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2301,7 @@ func (x *WatchQueueRequest) String() string {
 func (*WatchQueueRequest) ProtoMessage() {}
 
 func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2314,7 @@ func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchQueueRequest.ProtoReflect.Descriptor instead.
 func (*WatchQueueRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{25}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WatchQueueRequest) GetDepartment() string {
@@ -1998,7 +2333,7 @@ type QueueChange struct {
 
 func (x *QueueChange) Reset() {
 	*x = QueueChange{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2345,7 @@ func (x *QueueChange) String() string {
 func (*QueueChange) ProtoMessage() {}
 
 func (x *QueueChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2358,7 @@ func (x *QueueChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueChange.ProtoReflect.Descriptor instead.
 func (*QueueChange) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{26}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *QueueChange) GetEvent() *CaseEvent {
@@ -2037,7 +2372,7 @@ var File_sportello_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x05\n" +
+	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\a\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x12\x18\n" +
@@ -2063,9 +2398,15 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x04etag\x18\x0f \x01(\tR\x04etag\x12<\n" +
 	"\fsla_due_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"slaDueTime\x12\x1b\n" +
-	"\tsla_state\x18\x11 \x01(\tR\bslaState\" \n" +
+	"\tsla_state\x18\x11 \x01(\tR\bslaState\x12\x12\n" +
+	"\x04tags\x18\x12 \x03(\tR\x04tags\x12Q\n" +
+	"\x17first_response_due_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\x14firstResponseDueTime\x12J\n" +
+	"\x13first_response_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\x11firstResponseTime\x127\n" +
+	"\x18first_response_sla_state\x18\x15 \x01(\tR\x15firstResponseSlaState\x12\x1a\n" +
+	"\blanguage\x18\x16 \x01(\tR\blanguage\x12%\n" +
+	"\x0erequired_skill\x18\x17 \x01(\tR\rrequiredSkill\" \n" +
 	"\x0eGetCaseRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xd3\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xdd\x02\n" +
 	"\x10ListCasesRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
@@ -2076,7 +2417,13 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\x12\x14\n" +
-	"\x05query\x18\a \x01(\tR\x05query\"k\n" +
+	"\x05query\x18\a \x01(\tR\x05query\x12\x1a\n" +
+	"\bpriority\x18\b \x01(\tR\bpriority\x12!\n" +
+	"\fchannel_kind\x18\t \x01(\tR\vchannelKind\x12\x1a\n" +
+	"\bcategory\x18\n" +
+	" \x01(\tR\bcategory\x12\x10\n" +
+	"\x03tag\x18\v \x01(\tR\x03tag\x12\x1b\n" +
+	"\tsla_state\x18\f \x01(\tR\bslaState\"k\n" +
 	"\x11ListCasesResponse\x12.\n" +
 	"\x05cases\x18\x01 \x03(\v2\x18.sportello.cases.v1.CaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x85\x01\n" +
@@ -2149,7 +2496,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"department\x18\x01 \x01(\tR\n" +
 	"department\"P\n" +
 	"\bWorkload\x12D\n" +
-	"\vdepartments\x18\x01 \x03(\v2\".sportello.cases.v1.DepartmentLoadR\vdepartments\"\xa4\x01\n" +
+	"\vdepartments\x18\x01 \x03(\v2\".sportello.cases.v1.DepartmentLoadR\vdepartments\"\xdb\x01\n" +
 	"\x0eDepartmentLoad\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
@@ -2158,7 +2505,9 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
 	"unassigned\x18\x03 \x01(\x05R\n" +
 	"unassigned\x12>\n" +
-	"\toperators\x18\x04 \x03(\v2 .sportello.cases.v1.OperatorLoadR\toperators\"\xb8\x01\n" +
+	"\toperators\x18\x04 \x03(\v2 .sportello.cases.v1.OperatorLoadR\toperators\x12\x19\n" +
+	"\bdue_soon\x18\x05 \x01(\x05R\adueSoon\x12\x1a\n" +
+	"\bbreached\x18\x06 \x01(\x05R\bbreached\"\xef\x01\n" +
 	"\fOperatorLoad\x12\x1a\n" +
 	"\boperator\x18\x01 \x01(\tR\boperator\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1a\n" +
@@ -2166,7 +2515,9 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x04open\x18\x04 \x01(\x05R\x04open\x12\x1d\n" +
 	"\n" +
 	"open_total\x18\x05 \x01(\x05R\topenTotal\x12\x1a\n" +
-	"\bcapacity\x18\x06 \x01(\x05R\bcapacity\"\xd5\x02\n" +
+	"\bcapacity\x18\x06 \x01(\x05R\bcapacity\x12\x19\n" +
+	"\bdue_soon\x18\a \x01(\x05R\adueSoon\x12\x1a\n" +
+	"\bbreached\x18\b \x01(\x05R\bbreached\"\xd5\x02\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12;\n" +
@@ -2195,7 +2546,28 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x11UpdateCaseRequest\x12,\n" +
 	"\x04case\x18\x01 \x01(\v2\x18.sportello.cases.v1.CaseR\x04case\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"3\n" +
+	"updateMask\"\xf2\x02\n" +
+	"\x11CreateCaseRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1a\n" +
+	"\bcategory\x18\x04 \x01(\tR\bcategory\x12\x1e\n" +
+	"\n" +
+	"department\x18\x05 \x01(\tR\n" +
+	"department\x128\n" +
+	"\bpriority\x18\x06 \x01(\x0e2\x1c.sportello.cases.v1.PriorityR\bpriority\x12!\n" +
+	"\fchannel_kind\x18\a \x01(\tR\vchannelKind\x129\n" +
+	"\acontact\x18\b \x01(\v2\x1f.sportello.cases.v1.CaseContactR\acontact\x12\x12\n" +
+	"\x04tags\x18\t \x03(\tR\x04tags\x12\x1a\n" +
+	"\blanguage\x18\n" +
+	" \x01(\tR\blanguage\"n\n" +
+	"\vCaseContact\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x1f\n" +
+	"\vfiscal_code\x18\x04 \x01(\tR\n" +
+	"fiscalCode\"3\n" +
 	"\x11WatchQueueRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
@@ -2221,7 +2593,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DIRECTION_INBOUND\x10\x01\x12\x16\n" +
 	"\x12DIRECTION_OUTBOUND\x10\x02\x12\x1b\n" +
-	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xb2\r\n" +
+	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\x97\x0e\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
 	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12p\n" +
@@ -2240,7 +2612,9 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\fListMessages\x12'.sportello.cases.v1.ListMessagesRequest\x1a(.sportello.cases.v1.ListMessagesResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/cases/{case_id}/messages\x12o\n" +
 	"\n" +
 	"WatchQueue\x12%.sportello.cases.v1.WatchQueueRequest\x1a\x1f.sportello.cases.v1.QueueChange\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/queue:watch0\x01\x12\x8b\x01\n" +
-	"\x0eListCaseEvents\x12).sportello.cases.v1.ListCaseEventsRequest\x1a*.sportello.cases.v1.ListCaseEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/cases/{case_id}/eventsB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
+	"\x0eListCaseEvents\x12).sportello.cases.v1.ListCaseEventsRequest\x1a*.sportello.cases.v1.ListCaseEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/cases/{case_id}/events\x12c\n" +
+	"\n" +
+	"CreateCase\x12%.sportello.cases.v1.CreateCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/casesB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
 
 var (
 	file_sportello_cases_v1_cases_proto_rawDescOnce sync.Once
@@ -2255,7 +2629,7 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                       // 0: sportello.cases.v1.Status
 	(Priority)(0),                     // 1: sportello.cases.v1.Priority
@@ -2285,68 +2659,76 @@ var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(*ListMessagesRequest)(nil),       // 25: sportello.cases.v1.ListMessagesRequest
 	(*ListMessagesResponse)(nil),      // 26: sportello.cases.v1.ListMessagesResponse
 	(*UpdateCaseRequest)(nil),         // 27: sportello.cases.v1.UpdateCaseRequest
-	(*WatchQueueRequest)(nil),         // 28: sportello.cases.v1.WatchQueueRequest
-	(*QueueChange)(nil),               // 29: sportello.cases.v1.QueueChange
-	nil,                               // 30: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 32: google.protobuf.FieldMask
+	(*CreateCaseRequest)(nil),         // 28: sportello.cases.v1.CreateCaseRequest
+	(*CaseContact)(nil),               // 29: sportello.cases.v1.CaseContact
+	(*WatchQueueRequest)(nil),         // 30: sportello.cases.v1.WatchQueueRequest
+	(*QueueChange)(nil),               // 31: sportello.cases.v1.QueueChange
+	nil,                               // 32: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),     // 33: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 34: google.protobuf.FieldMask
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	31, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	31, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	31, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
-	3,  // 5: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
-	0,  // 6: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	30, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	31, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	8,  // 9: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
-	18, // 10: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
-	3,  // 11: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
-	21, // 12: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
-	22, // 13: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
-	2,  // 14: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
-	31, // 15: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 16: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
-	23, // 17: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
-	3,  // 18: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
-	32, // 19: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	8,  // 20: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
-	9,  // 21: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	4,  // 22: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	5,  // 23: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	27, // 24: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
-	7,  // 25: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	12, // 26: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	13, // 27: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	14, // 28: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	15, // 29: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	16, // 30: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	19, // 31: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	24, // 32: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
-	25, // 33: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
-	28, // 34: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
-	10, // 35: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	3,  // 36: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	6,  // 37: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	3,  // 38: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
-	3,  // 39: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	3,  // 40: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	3,  // 41: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	3,  // 42: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	17, // 43: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	17, // 44: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	20, // 45: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	23, // 46: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
-	26, // 47: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
-	29, // 48: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
-	11, // 49: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	36, // [36:50] is the sub-list for method output_type
-	22, // [22:36] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	33, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	33, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	33, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	33, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
+	33, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
+	3,  // 7: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
+	0,  // 8: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
+	32, // 9: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	33, // 10: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	8,  // 11: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
+	18, // 12: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
+	3,  // 13: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
+	21, // 14: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
+	22, // 15: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
+	2,  // 16: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
+	33, // 17: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 18: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
+	23, // 19: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
+	3,  // 20: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
+	34, // 21: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 22: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
+	29, // 23: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
+	8,  // 24: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
+	9,  // 25: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	4,  // 26: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	5,  // 27: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	27, // 28: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
+	7,  // 29: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	12, // 30: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	13, // 31: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	14, // 32: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	15, // 33: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	16, // 34: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	19, // 35: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	24, // 36: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	25, // 37: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	30, // 38: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
+	10, // 39: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	28, // 40: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
+	3,  // 41: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	6,  // 42: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 43: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
+	3,  // 44: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 45: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 46: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 47: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	17, // 48: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	17, // 49: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	20, // 50: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	23, // 51: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	26, // 52: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	31, // 53: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
+	11, // 54: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	3,  // 55: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
+	41, // [41:56] is the sub-list for method output_type
+	26, // [26:41] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -2360,7 +2742,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,7 @@ const (
 	CaseService_ListMessages_FullMethodName       = "/sportello.cases.v1.CaseService/ListMessages"
 	CaseService_WatchQueue_FullMethodName         = "/sportello.cases.v1.CaseService/WatchQueue"
 	CaseService_ListCaseEvents_FullMethodName     = "/sportello.cases.v1.CaseService/ListCaseEvents"
+	CaseService_CreateCase_FullMethodName         = "/sportello.cases.v1.CaseService/CreateCase"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -86,6 +87,10 @@ type CaseServiceClient interface {
 	WatchQueue(ctx context.Context, in *WatchQueueRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[QueueChange], error)
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error)
+	// CreateCase opens a case on behalf of a citizen (a walk-in, a letter, a
+	// phone call taken by hand). It is routed and given deadlines like any
+	// inbound contact; the same request_id twice creates one case.
+	CreateCase(ctx context.Context, in *CreateCaseRequest, opts ...grpc.CallOption) (*Case, error)
 }
 
 type caseServiceClient struct {
@@ -245,6 +250,16 @@ func (c *caseServiceClient) ListCaseEvents(ctx context.Context, in *ListCaseEven
 	return out, nil
 }
 
+func (c *caseServiceClient) CreateCase(ctx context.Context, in *CreateCaseRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseService_CreateCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -296,6 +311,10 @@ type CaseServiceServer interface {
 	WatchQueue(*WatchQueueRequest, grpc.ServerStreamingServer[QueueChange]) error
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error)
+	// CreateCase opens a case on behalf of a citizen (a walk-in, a letter, a
+	// phone call taken by hand). It is routed and given deadlines like any
+	// inbound contact; the same request_id twice creates one case.
+	CreateCase(context.Context, *CreateCaseRequest) (*Case, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -347,6 +366,9 @@ func (UnimplementedCaseServiceServer) WatchQueue(*WatchQueueRequest, grpc.Server
 }
 func (UnimplementedCaseServiceServer) ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseEvents not implemented")
+}
+func (UnimplementedCaseServiceServer) CreateCase(context.Context, *CreateCaseRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCase not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -614,6 +636,24 @@ func _CaseService_ListCaseEvents_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_CreateCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).CreateCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_CreateCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).CreateCase(ctx, req.(*CreateCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -672,6 +712,10 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCaseEvents",
 			Handler:    _CaseService_ListCaseEvents_Handler,
+		},
+		{
+			MethodName: "CreateCase",
+			Handler:    _CaseService_CreateCase_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -30,9 +31,18 @@ type Category struct {
 	Name        string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	// Id of the department that handles requests of this category.
-	Department    string `protobuf:"bytes,4,opt,name=department,proto3" json:"department,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Department string `protobuf:"bytes,4,opt,name=department,proto3" json:"department,omitempty"`
+	// Priority given to its cases: "low", "normal" (default), "high",
+	// "urgent"; with the department it selects the SLA policy.
+	DefaultPriority string `protobuf:"bytes,5,opt,name=default_priority,json=defaultPriority,proto3" json:"default_priority,omitempty"`
+	// Skill an operator needs for its cases when the department matches
+	// skills ("" for none).
+	Skill string `protobuf:"bytes,6,opt,name=skill,proto3" json:"skill,omitempty"`
+	// Expected resolution time in working minutes (the SLA target of the
+	// department at the default priority), for the portal; 0 when none.
+	ExpectedResolutionMinutes int32 `protobuf:"varint,7,opt,name=expected_resolution_minutes,json=expectedResolutionMinutes,proto3" json:"expected_resolution_minutes,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *Category) Reset() {
@@ -93,11 +103,44 @@ func (x *Category) GetDepartment() string {
 	return ""
 }
 
+func (x *Category) GetDefaultPriority() string {
+	if x != nil {
+		return x.DefaultPriority
+	}
+	return ""
+}
+
+func (x *Category) GetSkill() string {
+	if x != nil {
+		return x.Skill
+	}
+	return ""
+}
+
+func (x *Category) GetExpectedResolutionMinutes() int32 {
+	if x != nil {
+		return x.ExpectedResolutionMinutes
+	}
+	return 0
+}
+
 type Department struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Stable id ("statistics").
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Stable id ("statistics"): lower case letters, digits, "-" and "_".
+	Id   string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// How its cases get an operator: "manual" (operators claim them),
+	// "round_robin" or "least_loaded" (among operators online with room).
+	AssignmentPolicy string `protobuf:"bytes,3,opt,name=assignment_policy,json=assignmentPolicy,proto3" json:"assignment_policy,omitempty"`
+	// Automatic assignment and claims only give a case to an operator with
+	// the case's required skill and language.
+	MatchSkills bool `protobuf:"varint,4,opt,name=match_skills,json=matchSkills,proto3" json:"match_skills,omitempty"`
+	// Automatic assignment prefers the operator who last served the same
+	// citizen in this department, when online with room.
+	Sticky bool `protobuf:"varint,5,opt,name=sticky,proto3" json:"sticky,omitempty"`
+	// The department's own working hours for its SLA deadlines; empty for
+	// the administration's calendar. Holidays are the administration's.
+	WorkingHours  []*WorkingHours `protobuf:"bytes,6,rep,name=working_hours,json=workingHours,proto3" json:"working_hours,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -146,6 +189,97 @@ func (x *Department) GetName() string {
 	return ""
 }
 
+func (x *Department) GetAssignmentPolicy() string {
+	if x != nil {
+		return x.AssignmentPolicy
+	}
+	return ""
+}
+
+func (x *Department) GetMatchSkills() bool {
+	if x != nil {
+		return x.MatchSkills
+	}
+	return false
+}
+
+func (x *Department) GetSticky() bool {
+	if x != nil {
+		return x.Sticky
+	}
+	return false
+}
+
+func (x *Department) GetWorkingHours() []*WorkingHours {
+	if x != nil {
+		return x.WorkingHours
+	}
+	return nil
+}
+
+// WorkingHours is one working interval of a weekday.
+type WorkingHours struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "monday" ... "sunday".
+	Day string `protobuf:"bytes,1,opt,name=day,proto3" json:"day,omitempty"`
+	// Wall-clock "HH:MM" in the administration's time zone; start < end.
+	Start         string `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	End           string `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkingHours) Reset() {
+	*x = WorkingHours{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkingHours) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkingHours) ProtoMessage() {}
+
+func (x *WorkingHours) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkingHours.ProtoReflect.Descriptor instead.
+func (*WorkingHours) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WorkingHours) GetDay() string {
+	if x != nil {
+		return x.Day
+	}
+	return ""
+}
+
+func (x *WorkingHours) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *WorkingHours) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
 type ListCategoriesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -154,7 +288,7 @@ type ListCategoriesRequest struct {
 
 func (x *ListCategoriesRequest) Reset() {
 	*x = ListCategoriesRequest{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[2]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -166,7 +300,7 @@ func (x *ListCategoriesRequest) String() string {
 func (*ListCategoriesRequest) ProtoMessage() {}
 
 func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[2]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -179,7 +313,7 @@ func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesRequest.ProtoReflect.Descriptor instead.
 func (*ListCategoriesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{2}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{3}
 }
 
 type ListCategoriesResponse struct {
@@ -191,7 +325,7 @@ type ListCategoriesResponse struct {
 
 func (x *ListCategoriesResponse) Reset() {
 	*x = ListCategoriesResponse{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[3]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -203,7 +337,7 @@ func (x *ListCategoriesResponse) String() string {
 func (*ListCategoriesResponse) ProtoMessage() {}
 
 func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[3]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -216,7 +350,7 @@ func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesResponse.ProtoReflect.Descriptor instead.
 func (*ListCategoriesResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{3}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListCategoriesResponse) GetCategories() []*Category {
@@ -234,7 +368,7 @@ type ListDepartmentsRequest struct {
 
 func (x *ListDepartmentsRequest) Reset() {
 	*x = ListDepartmentsRequest{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[4]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -246,7 +380,7 @@ func (x *ListDepartmentsRequest) String() string {
 func (*ListDepartmentsRequest) ProtoMessage() {}
 
 func (x *ListDepartmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[4]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -259,7 +393,7 @@ func (x *ListDepartmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDepartmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDepartmentsRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{4}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{5}
 }
 
 type ListDepartmentsResponse struct {
@@ -271,7 +405,7 @@ type ListDepartmentsResponse struct {
 
 func (x *ListDepartmentsResponse) Reset() {
 	*x = ListDepartmentsResponse{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[5]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +417,7 @@ func (x *ListDepartmentsResponse) String() string {
 func (*ListDepartmentsResponse) ProtoMessage() {}
 
 func (x *ListDepartmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[5]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +430,7 @@ func (x *ListDepartmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDepartmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDepartmentsResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{5}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListDepartmentsResponse) GetDepartments() []*Department {
@@ -320,13 +454,14 @@ type Operator struct {
 	Departments   []string `protobuf:"bytes,7,rep,name=departments,proto3" json:"departments,omitempty"`
 	Skills        []string `protobuf:"bytes,8,rep,name=skills,proto3" json:"skills,omitempty"`
 	Languages     []string `protobuf:"bytes,9,rep,name=languages,proto3" json:"languages,omitempty"`
+	Email         string   `protobuf:"bytes,10,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Operator) Reset() {
 	*x = Operator{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[6]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +473,7 @@ func (x *Operator) String() string {
 func (*Operator) ProtoMessage() {}
 
 func (x *Operator) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[6]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +486,7 @@ func (x *Operator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operator.ProtoReflect.Descriptor instead.
 func (*Operator) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{6}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Operator) GetId() string {
@@ -417,6 +552,13 @@ func (x *Operator) GetLanguages() []string {
 	return nil
 }
 
+func (x *Operator) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
 type ListOperatorsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only operators of this department id.
@@ -427,7 +569,7 @@ type ListOperatorsRequest struct {
 
 func (x *ListOperatorsRequest) Reset() {
 	*x = ListOperatorsRequest{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[7]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -439,7 +581,7 @@ func (x *ListOperatorsRequest) String() string {
 func (*ListOperatorsRequest) ProtoMessage() {}
 
 func (x *ListOperatorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[7]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -452,7 +594,7 @@ func (x *ListOperatorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOperatorsRequest.ProtoReflect.Descriptor instead.
 func (*ListOperatorsRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{7}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListOperatorsRequest) GetDepartment() string {
@@ -471,7 +613,7 @@ type ListOperatorsResponse struct {
 
 func (x *ListOperatorsResponse) Reset() {
 	*x = ListOperatorsResponse{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[8]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +625,7 @@ func (x *ListOperatorsResponse) String() string {
 func (*ListOperatorsResponse) ProtoMessage() {}
 
 func (x *ListOperatorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[8]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +638,7 @@ func (x *ListOperatorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOperatorsResponse.ProtoReflect.Descriptor instead.
 func (*ListOperatorsResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{8}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListOperatorsResponse) GetOperators() []*Operator {
@@ -531,7 +673,7 @@ type RoutingRule struct {
 
 func (x *RoutingRule) Reset() {
 	*x = RoutingRule{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[9]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -543,7 +685,7 @@ func (x *RoutingRule) String() string {
 func (*RoutingRule) ProtoMessage() {}
 
 func (x *RoutingRule) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[9]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -556,7 +698,7 @@ func (x *RoutingRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingRule.ProtoReflect.Descriptor instead.
 func (*RoutingRule) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{9}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RoutingRule) GetId() string {
@@ -637,7 +779,7 @@ type ListRoutingRulesRequest struct {
 
 func (x *ListRoutingRulesRequest) Reset() {
 	*x = ListRoutingRulesRequest{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +791,7 @@ func (x *ListRoutingRulesRequest) String() string {
 func (*ListRoutingRulesRequest) ProtoMessage() {}
 
 func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +804,7 @@ func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingRulesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{11}
 }
 
 type ListRoutingRulesResponse struct {
@@ -674,7 +816,7 @@ type ListRoutingRulesResponse struct {
 
 func (x *ListRoutingRulesResponse) Reset() {
 	*x = ListRoutingRulesResponse{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +828,7 @@ func (x *ListRoutingRulesResponse) String() string {
 func (*ListRoutingRulesResponse) ProtoMessage() {}
 
 func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +841,7 @@ func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingRulesResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListRoutingRulesResponse) GetRules() []*RoutingRule {
@@ -718,7 +860,7 @@ type CreateRoutingRuleRequest struct {
 
 func (x *CreateRoutingRuleRequest) Reset() {
 	*x = CreateRoutingRuleRequest{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +872,7 @@ func (x *CreateRoutingRuleRequest) String() string {
 func (*CreateRoutingRuleRequest) ProtoMessage() {}
 
 func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +885,7 @@ func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateRoutingRuleRequest) GetRule() *RoutingRule {
@@ -762,7 +904,7 @@ type DeleteRoutingRuleRequest struct {
 
 func (x *DeleteRoutingRuleRequest) Reset() {
 	*x = DeleteRoutingRuleRequest{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +916,7 @@ func (x *DeleteRoutingRuleRequest) String() string {
 func (*DeleteRoutingRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +929,7 @@ func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteRoutingRuleRequest) GetId() string {
@@ -805,7 +947,7 @@ type DeleteRoutingRuleResponse struct {
 
 func (x *DeleteRoutingRuleResponse) Reset() {
 	*x = DeleteRoutingRuleResponse{}
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +959,7 @@ func (x *DeleteRoutingRuleResponse) String() string {
 func (*DeleteRoutingRuleResponse) ProtoMessage() {}
 
 func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,25 +972,704 @@ func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{14}
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{15}
+}
+
+type UpdateRoutingRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule with its id and the new values.
+	Rule *RoutingRule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// name, position, department, channel_kind, channel_id, to_address,
+	// ivr_choice, keywords, enabled.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRoutingRuleRequest) Reset() {
+	*x = UpdateRoutingRuleRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRoutingRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRoutingRuleRequest) ProtoMessage() {}
+
+func (x *UpdateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRoutingRuleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateRoutingRuleRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UpdateRoutingRuleRequest) GetRule() *RoutingRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *UpdateRoutingRuleRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type CreateDepartmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Department    *Department            `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDepartmentRequest) Reset() {
+	*x = CreateDepartmentRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDepartmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDepartmentRequest) ProtoMessage() {}
+
+func (x *CreateDepartmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDepartmentRequest.ProtoReflect.Descriptor instead.
+func (*CreateDepartmentRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CreateDepartmentRequest) GetDepartment() *Department {
+	if x != nil {
+		return x.Department
+	}
+	return nil
+}
+
+type UpdateDepartmentRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Department *Department            `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	// name, assignment_policy, match_skills, sticky, working_hours.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDepartmentRequest) Reset() {
+	*x = UpdateDepartmentRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDepartmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDepartmentRequest) ProtoMessage() {}
+
+func (x *UpdateDepartmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDepartmentRequest.ProtoReflect.Descriptor instead.
+func (*UpdateDepartmentRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpdateDepartmentRequest) GetDepartment() *Department {
+	if x != nil {
+		return x.Department
+	}
+	return nil
+}
+
+func (x *UpdateDepartmentRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type CreateCategoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Category      *Category              `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCategoryRequest) Reset() {
+	*x = CreateCategoryRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCategoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCategoryRequest) ProtoMessage() {}
+
+func (x *CreateCategoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCategoryRequest.ProtoReflect.Descriptor instead.
+func (*CreateCategoryRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateCategoryRequest) GetCategory() *Category {
+	if x != nil {
+		return x.Category
+	}
+	return nil
+}
+
+type UpdateCategoryRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Category *Category              `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
+	// name, description, department, default_priority, skill.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCategoryRequest) Reset() {
+	*x = UpdateCategoryRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCategoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCategoryRequest) ProtoMessage() {}
+
+func (x *UpdateCategoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCategoryRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCategoryRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UpdateCategoryRequest) GetCategory() *Category {
+	if x != nil {
+		return x.Category
+	}
+	return nil
+}
+
+func (x *UpdateCategoryRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type CreateOperatorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operator      *Operator              `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateOperatorRequest) Reset() {
+	*x = CreateOperatorRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateOperatorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateOperatorRequest) ProtoMessage() {}
+
+func (x *CreateOperatorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateOperatorRequest.ProtoReflect.Descriptor instead.
+func (*CreateOperatorRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateOperatorRequest) GetOperator() *Operator {
+	if x != nil {
+		return x.Operator
+	}
+	return nil
+}
+
+type UpdateOperatorRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Operator *Operator              `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	// display_name, email, role, capacity, departments, skills, languages.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOperatorRequest) Reset() {
+	*x = UpdateOperatorRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOperatorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOperatorRequest) ProtoMessage() {}
+
+func (x *UpdateOperatorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOperatorRequest.ProtoReflect.Descriptor instead.
+func (*UpdateOperatorRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UpdateOperatorRequest) GetOperator() *Operator {
+	if x != nil {
+		return x.Operator
+	}
+	return nil
+}
+
+func (x *UpdateOperatorRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type SetPresenceRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	OperatorId string                 `protobuf:"bytes,1,opt,name=operator_id,json=operatorId,proto3" json:"operator_id,omitempty"`
+	// "online", "away", "offline".
+	Presence string `protobuf:"bytes,2,opt,name=presence,proto3" json:"presence,omitempty"`
+	// When going away or offline: give back the operator's assigned cases
+	// not started yet (new or open, no reply sent to the citizen).
+	HandBack      bool `protobuf:"varint,3,opt,name=hand_back,json=handBack,proto3" json:"hand_back,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPresenceRequest) Reset() {
+	*x = SetPresenceRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPresenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPresenceRequest) ProtoMessage() {}
+
+func (x *SetPresenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPresenceRequest.ProtoReflect.Descriptor instead.
+func (*SetPresenceRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SetPresenceRequest) GetOperatorId() string {
+	if x != nil {
+		return x.OperatorId
+	}
+	return ""
+}
+
+func (x *SetPresenceRequest) GetPresence() string {
+	if x != nil {
+		return x.Presence
+	}
+	return ""
+}
+
+func (x *SetPresenceRequest) GetHandBack() bool {
+	if x != nil {
+		return x.HandBack
+	}
+	return false
+}
+
+type SetPresenceResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Operator *Operator              `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	// Ids of the cases given back to the queue.
+	HandedBack    []string `protobuf:"bytes,2,rep,name=handed_back,json=handedBack,proto3" json:"handed_back,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPresenceResponse) Reset() {
+	*x = SetPresenceResponse{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPresenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPresenceResponse) ProtoMessage() {}
+
+func (x *SetPresenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPresenceResponse.ProtoReflect.Descriptor instead.
+func (*SetPresenceResponse) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SetPresenceResponse) GetOperator() *Operator {
+	if x != nil {
+		return x.Operator
+	}
+	return nil
+}
+
+func (x *SetPresenceResponse) GetHandedBack() []string {
+	if x != nil {
+		return x.HandedBack
+	}
+	return nil
+}
+
+// SLAPolicy is a department's targets for cases of one priority, in
+// working minutes.
+type SLAPolicy struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Department string                 `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	// "low", "normal", "high", "urgent".
+	Priority string `protobuf:"bytes,2,opt,name=priority,proto3" json:"priority,omitempty"`
+	// The first reply is due within this; 0 for no first-response target.
+	FirstResponseMinutes int32 `protobuf:"varint,3,opt,name=first_response_minutes,json=firstResponseMinutes,proto3" json:"first_response_minutes,omitempty"`
+	// The case should be resolved within this; required.
+	ResolutionMinutes int32 `protobuf:"varint,4,opt,name=resolution_minutes,json=resolutionMinutes,proto3" json:"resolution_minutes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SLAPolicy) Reset() {
+	*x = SLAPolicy{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SLAPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SLAPolicy) ProtoMessage() {}
+
+func (x *SLAPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SLAPolicy.ProtoReflect.Descriptor instead.
+func (*SLAPolicy) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SLAPolicy) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *SLAPolicy) GetPriority() string {
+	if x != nil {
+		return x.Priority
+	}
+	return ""
+}
+
+func (x *SLAPolicy) GetFirstResponseMinutes() int32 {
+	if x != nil {
+		return x.FirstResponseMinutes
+	}
+	return 0
+}
+
+func (x *SLAPolicy) GetResolutionMinutes() int32 {
+	if x != nil {
+		return x.ResolutionMinutes
+	}
+	return 0
+}
+
+type ListSLAPoliciesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this department.
+	Department    string `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSLAPoliciesRequest) Reset() {
+	*x = ListSLAPoliciesRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSLAPoliciesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSLAPoliciesRequest) ProtoMessage() {}
+
+func (x *ListSLAPoliciesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSLAPoliciesRequest.ProtoReflect.Descriptor instead.
+func (*ListSLAPoliciesRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListSLAPoliciesRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+type ListSLAPoliciesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Policies      []*SLAPolicy           `protobuf:"bytes,1,rep,name=policies,proto3" json:"policies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSLAPoliciesResponse) Reset() {
+	*x = ListSLAPoliciesResponse{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSLAPoliciesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSLAPoliciesResponse) ProtoMessage() {}
+
+func (x *ListSLAPoliciesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSLAPoliciesResponse.ProtoReflect.Descriptor instead.
+func (*ListSLAPoliciesResponse) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListSLAPoliciesResponse) GetPolicies() []*SLAPolicy {
+	if x != nil {
+		return x.Policies
+	}
+	return nil
+}
+
+type SetSLAPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Policy        *SLAPolicy             `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSLAPolicyRequest) Reset() {
+	*x = SetSLAPolicyRequest{}
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSLAPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSLAPolicyRequest) ProtoMessage() {}
+
+func (x *SetSLAPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_directory_v1_directory_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSLAPolicyRequest.ProtoReflect.Descriptor instead.
+func (*SetSLAPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_directory_v1_directory_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SetSLAPolicyRequest) GetPolicy() *SLAPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
 }
 
 var File_sportello_directory_v1_directory_proto protoreflect.FileDescriptor
 
 const file_sportello_directory_v1_directory_proto_rawDesc = "" +
 	"\n" +
-	"&sportello/directory/v1/directory.proto\x12\x16sportello.directory.v1\x1a\x1cgoogle/api/annotations.proto\"t\n" +
+	"&sportello/directory/v1/directory.proto\x12\x16sportello.directory.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\"\xf5\x01\n" +
 	"\bCategory\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1e\n" +
 	"\n" +
 	"department\x18\x04 \x01(\tR\n" +
-	"department\"0\n" +
+	"department\x12)\n" +
+	"\x10default_priority\x18\x05 \x01(\tR\x0fdefaultPriority\x12\x14\n" +
+	"\x05skill\x18\x06 \x01(\tR\x05skill\x12>\n" +
+	"\x1bexpected_resolution_minutes\x18\a \x01(\x05R\x19expectedResolutionMinutes\"\xe3\x01\n" +
 	"\n" +
 	"Department\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\x17\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12+\n" +
+	"\x11assignment_policy\x18\x03 \x01(\tR\x10assignmentPolicy\x12!\n" +
+	"\fmatch_skills\x18\x04 \x01(\bR\vmatchSkills\x12\x16\n" +
+	"\x06sticky\x18\x05 \x01(\bR\x06sticky\x12I\n" +
+	"\rworking_hours\x18\x06 \x03(\v2$.sportello.directory.v1.WorkingHoursR\fworkingHours\"H\n" +
+	"\fWorkingHours\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\tR\x03day\x12\x14\n" +
+	"\x05start\x18\x02 \x01(\tR\x05start\x12\x10\n" +
+	"\x03end\x18\x03 \x01(\tR\x03end\"\x17\n" +
 	"\x15ListCategoriesRequest\"Z\n" +
 	"\x16ListCategoriesResponse\x12@\n" +
 	"\n" +
@@ -856,7 +1677,7 @@ const file_sportello_directory_v1_directory_proto_rawDesc = "" +
 	"categories\"\x18\n" +
 	"\x16ListDepartmentsRequest\"_\n" +
 	"\x17ListDepartmentsResponse\x12D\n" +
-	"\vdepartments\x18\x01 \x03(\v2\".sportello.directory.v1.DepartmentR\vdepartments\"\x80\x02\n" +
+	"\vdepartments\x18\x01 \x03(\v2\".sportello.directory.v1.DepartmentR\vdepartments\"\x96\x02\n" +
 	"\bOperator\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
@@ -867,7 +1688,9 @@ const file_sportello_directory_v1_directory_proto_rawDesc = "" +
 	"open_cases\x18\x06 \x01(\x05R\topenCases\x12 \n" +
 	"\vdepartments\x18\a \x03(\tR\vdepartments\x12\x16\n" +
 	"\x06skills\x18\b \x03(\tR\x06skills\x12\x1c\n" +
-	"\tlanguages\x18\t \x03(\tR\tlanguages\"6\n" +
+	"\tlanguages\x18\t \x03(\tR\tlanguages\x12\x14\n" +
+	"\x05email\x18\n" +
+	" \x01(\tR\x05email\"6\n" +
 	"\x14ListOperatorsRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
@@ -898,14 +1721,76 @@ const file_sportello_directory_v1_directory_proto_rawDesc = "" +
 	"\x04rule\x18\x01 \x01(\v2#.sportello.directory.v1.RoutingRuleR\x04rule\"*\n" +
 	"\x18DeleteRoutingRuleRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x1b\n" +
-	"\x19DeleteRoutingRuleResponse2\xec\x06\n" +
+	"\x19DeleteRoutingRuleResponse\"\x90\x01\n" +
+	"\x18UpdateRoutingRuleRequest\x127\n" +
+	"\x04rule\x18\x01 \x01(\v2#.sportello.directory.v1.RoutingRuleR\x04rule\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"]\n" +
+	"\x17CreateDepartmentRequest\x12B\n" +
+	"\n" +
+	"department\x18\x01 \x01(\v2\".sportello.directory.v1.DepartmentR\n" +
+	"department\"\x9a\x01\n" +
+	"\x17UpdateDepartmentRequest\x12B\n" +
+	"\n" +
+	"department\x18\x01 \x01(\v2\".sportello.directory.v1.DepartmentR\n" +
+	"department\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"U\n" +
+	"\x15CreateCategoryRequest\x12<\n" +
+	"\bcategory\x18\x01 \x01(\v2 .sportello.directory.v1.CategoryR\bcategory\"\x92\x01\n" +
+	"\x15UpdateCategoryRequest\x12<\n" +
+	"\bcategory\x18\x01 \x01(\v2 .sportello.directory.v1.CategoryR\bcategory\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"U\n" +
+	"\x15CreateOperatorRequest\x12<\n" +
+	"\boperator\x18\x01 \x01(\v2 .sportello.directory.v1.OperatorR\boperator\"\x92\x01\n" +
+	"\x15UpdateOperatorRequest\x12<\n" +
+	"\boperator\x18\x01 \x01(\v2 .sportello.directory.v1.OperatorR\boperator\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"n\n" +
+	"\x12SetPresenceRequest\x12\x1f\n" +
+	"\voperator_id\x18\x01 \x01(\tR\n" +
+	"operatorId\x12\x1a\n" +
+	"\bpresence\x18\x02 \x01(\tR\bpresence\x12\x1b\n" +
+	"\thand_back\x18\x03 \x01(\bR\bhandBack\"t\n" +
+	"\x13SetPresenceResponse\x12<\n" +
+	"\boperator\x18\x01 \x01(\v2 .sportello.directory.v1.OperatorR\boperator\x12\x1f\n" +
+	"\vhanded_back\x18\x02 \x03(\tR\n" +
+	"handedBack\"\xac\x01\n" +
+	"\tSLAPolicy\x12\x1e\n" +
+	"\n" +
+	"department\x18\x01 \x01(\tR\n" +
+	"department\x12\x1a\n" +
+	"\bpriority\x18\x02 \x01(\tR\bpriority\x124\n" +
+	"\x16first_response_minutes\x18\x03 \x01(\x05R\x14firstResponseMinutes\x12-\n" +
+	"\x12resolution_minutes\x18\x04 \x01(\x05R\x11resolutionMinutes\"8\n" +
+	"\x16ListSLAPoliciesRequest\x12\x1e\n" +
+	"\n" +
+	"department\x18\x01 \x01(\tR\n" +
+	"department\"X\n" +
+	"\x17ListSLAPoliciesResponse\x12=\n" +
+	"\bpolicies\x18\x01 \x03(\v2!.sportello.directory.v1.SLAPolicyR\bpolicies\"P\n" +
+	"\x13SetSLAPolicyRequest\x129\n" +
+	"\x06policy\x18\x01 \x01(\v2!.sportello.directory.v1.SLAPolicyR\x06policy2\xbb\x12\n" +
 	"\x10DirectoryService\x12\x87\x01\n" +
 	"\x0eListCategories\x12-.sportello.directory.v1.ListCategoriesRequest\x1a..sportello.directory.v1.ListCategoriesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/categories\x12\x83\x01\n" +
 	"\rListOperators\x12,.sportello.directory.v1.ListOperatorsRequest\x1a-.sportello.directory.v1.ListOperatorsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/operators\x12\x90\x01\n" +
 	"\x10ListRoutingRules\x12/.sportello.directory.v1.ListRoutingRulesRequest\x1a0.sportello.directory.v1.ListRoutingRulesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/routing-rules\x12\x8b\x01\n" +
 	"\x11CreateRoutingRule\x120.sportello.directory.v1.CreateRoutingRuleRequest\x1a#.sportello.directory.v1.RoutingRule\"\x1f\x82\xd3\xe4\x93\x02\x19:\x04rule\"\x11/v1/routing-rules\x12\x98\x01\n" +
 	"\x11DeleteRoutingRule\x120.sportello.directory.v1.DeleteRoutingRuleRequest\x1a1.sportello.directory.v1.DeleteRoutingRuleResponse\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/v1/routing-rules/{id}\x12\x8b\x01\n" +
-	"\x0fListDepartments\x12..sportello.directory.v1.ListDepartmentsRequest\x1a/.sportello.directory.v1.ListDepartmentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/departmentsBGZEgithub.com/sportello/sportello/api/sportello/directory/v1;directoryv1b\x06proto3"
+	"\x0fListDepartments\x12..sportello.directory.v1.ListDepartmentsRequest\x1a/.sportello.directory.v1.ListDepartmentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/departments\x12\x95\x01\n" +
+	"\x11UpdateRoutingRule\x120.sportello.directory.v1.UpdateRoutingRuleRequest\x1a#.sportello.directory.v1.RoutingRule\")\x82\xd3\xe4\x93\x02#:\x04rule2\x1b/v1/routing-rules/{rule.id}\x12\x8c\x01\n" +
+	"\x10CreateDepartment\x12/.sportello.directory.v1.CreateDepartmentRequest\x1a\".sportello.directory.v1.Department\"#\x82\xd3\xe4\x93\x02\x1d:\n" +
+	"department\"\x0f/v1/departments\x12\x9c\x01\n" +
+	"\x10UpdateDepartment\x12/.sportello.directory.v1.UpdateDepartmentRequest\x1a\".sportello.directory.v1.Department\"3\x82\xd3\xe4\x93\x02-:\n" +
+	"department2\x1f/v1/departments/{department.id}\x12\x83\x01\n" +
+	"\x0eCreateCategory\x12-.sportello.directory.v1.CreateCategoryRequest\x1a .sportello.directory.v1.Category\" \x82\xd3\xe4\x93\x02\x1a:\bcategory\"\x0e/v1/categories\x12\x93\x01\n" +
+	"\x0eUpdateCategory\x12-.sportello.directory.v1.UpdateCategoryRequest\x1a .sportello.directory.v1.Category\"0\x82\xd3\xe4\x93\x02*:\bcategory2\x1e/v1/categories/{category.code}\x12\x82\x01\n" +
+	"\x0eCreateOperator\x12-.sportello.directory.v1.CreateOperatorRequest\x1a .sportello.directory.v1.Operator\"\x1f\x82\xd3\xe4\x93\x02\x19:\boperator\"\r/v1/operators\x12\x90\x01\n" +
+	"\x0eUpdateOperator\x12-.sportello.directory.v1.UpdateOperatorRequest\x1a .sportello.directory.v1.Operator\"-\x82\xd3\xe4\x93\x02':\boperator2\x1b/v1/operators/{operator.id}\x12\x9a\x01\n" +
+	"\vSetPresence\x12*.sportello.directory.v1.SetPresenceRequest\x1a+.sportello.directory.v1.SetPresenceResponse\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/operators/{operator_id}:setPresence\x12\x8c\x01\n" +
+	"\x0fListSLAPolicies\x12..sportello.directory.v1.ListSLAPoliciesRequest\x1a/.sportello.directory.v1.ListSLAPoliciesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/sla-policies\x12\xa6\x01\n" +
+	"\fSetSLAPolicy\x12+.sportello.directory.v1.SetSLAPolicyRequest\x1a!.sportello.directory.v1.SLAPolicy\"F\x82\xd3\xe4\x93\x02@:\x06policy\x1a6/v1/sla-policies/{policy.department}/{policy.priority}BGZEgithub.com/sportello/sportello/api/sportello/directory/v1;directoryv1b\x06proto3"
 
 var (
 	file_sportello_directory_v1_directory_proto_rawDescOnce sync.Once
@@ -919,47 +1804,97 @@ func file_sportello_directory_v1_directory_proto_rawDescGZIP() []byte {
 	return file_sportello_directory_v1_directory_proto_rawDescData
 }
 
-var file_sportello_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_sportello_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_sportello_directory_v1_directory_proto_goTypes = []any{
 	(*Category)(nil),                  // 0: sportello.directory.v1.Category
 	(*Department)(nil),                // 1: sportello.directory.v1.Department
-	(*ListCategoriesRequest)(nil),     // 2: sportello.directory.v1.ListCategoriesRequest
-	(*ListCategoriesResponse)(nil),    // 3: sportello.directory.v1.ListCategoriesResponse
-	(*ListDepartmentsRequest)(nil),    // 4: sportello.directory.v1.ListDepartmentsRequest
-	(*ListDepartmentsResponse)(nil),   // 5: sportello.directory.v1.ListDepartmentsResponse
-	(*Operator)(nil),                  // 6: sportello.directory.v1.Operator
-	(*ListOperatorsRequest)(nil),      // 7: sportello.directory.v1.ListOperatorsRequest
-	(*ListOperatorsResponse)(nil),     // 8: sportello.directory.v1.ListOperatorsResponse
-	(*RoutingRule)(nil),               // 9: sportello.directory.v1.RoutingRule
-	(*ListRoutingRulesRequest)(nil),   // 10: sportello.directory.v1.ListRoutingRulesRequest
-	(*ListRoutingRulesResponse)(nil),  // 11: sportello.directory.v1.ListRoutingRulesResponse
-	(*CreateRoutingRuleRequest)(nil),  // 12: sportello.directory.v1.CreateRoutingRuleRequest
-	(*DeleteRoutingRuleRequest)(nil),  // 13: sportello.directory.v1.DeleteRoutingRuleRequest
-	(*DeleteRoutingRuleResponse)(nil), // 14: sportello.directory.v1.DeleteRoutingRuleResponse
+	(*WorkingHours)(nil),              // 2: sportello.directory.v1.WorkingHours
+	(*ListCategoriesRequest)(nil),     // 3: sportello.directory.v1.ListCategoriesRequest
+	(*ListCategoriesResponse)(nil),    // 4: sportello.directory.v1.ListCategoriesResponse
+	(*ListDepartmentsRequest)(nil),    // 5: sportello.directory.v1.ListDepartmentsRequest
+	(*ListDepartmentsResponse)(nil),   // 6: sportello.directory.v1.ListDepartmentsResponse
+	(*Operator)(nil),                  // 7: sportello.directory.v1.Operator
+	(*ListOperatorsRequest)(nil),      // 8: sportello.directory.v1.ListOperatorsRequest
+	(*ListOperatorsResponse)(nil),     // 9: sportello.directory.v1.ListOperatorsResponse
+	(*RoutingRule)(nil),               // 10: sportello.directory.v1.RoutingRule
+	(*ListRoutingRulesRequest)(nil),   // 11: sportello.directory.v1.ListRoutingRulesRequest
+	(*ListRoutingRulesResponse)(nil),  // 12: sportello.directory.v1.ListRoutingRulesResponse
+	(*CreateRoutingRuleRequest)(nil),  // 13: sportello.directory.v1.CreateRoutingRuleRequest
+	(*DeleteRoutingRuleRequest)(nil),  // 14: sportello.directory.v1.DeleteRoutingRuleRequest
+	(*DeleteRoutingRuleResponse)(nil), // 15: sportello.directory.v1.DeleteRoutingRuleResponse
+	(*UpdateRoutingRuleRequest)(nil),  // 16: sportello.directory.v1.UpdateRoutingRuleRequest
+	(*CreateDepartmentRequest)(nil),   // 17: sportello.directory.v1.CreateDepartmentRequest
+	(*UpdateDepartmentRequest)(nil),   // 18: sportello.directory.v1.UpdateDepartmentRequest
+	(*CreateCategoryRequest)(nil),     // 19: sportello.directory.v1.CreateCategoryRequest
+	(*UpdateCategoryRequest)(nil),     // 20: sportello.directory.v1.UpdateCategoryRequest
+	(*CreateOperatorRequest)(nil),     // 21: sportello.directory.v1.CreateOperatorRequest
+	(*UpdateOperatorRequest)(nil),     // 22: sportello.directory.v1.UpdateOperatorRequest
+	(*SetPresenceRequest)(nil),        // 23: sportello.directory.v1.SetPresenceRequest
+	(*SetPresenceResponse)(nil),       // 24: sportello.directory.v1.SetPresenceResponse
+	(*SLAPolicy)(nil),                 // 25: sportello.directory.v1.SLAPolicy
+	(*ListSLAPoliciesRequest)(nil),    // 26: sportello.directory.v1.ListSLAPoliciesRequest
+	(*ListSLAPoliciesResponse)(nil),   // 27: sportello.directory.v1.ListSLAPoliciesResponse
+	(*SetSLAPolicyRequest)(nil),       // 28: sportello.directory.v1.SetSLAPolicyRequest
+	(*fieldmaskpb.FieldMask)(nil),     // 29: google.protobuf.FieldMask
 }
 var file_sportello_directory_v1_directory_proto_depIdxs = []int32{
-	0,  // 0: sportello.directory.v1.ListCategoriesResponse.categories:type_name -> sportello.directory.v1.Category
-	1,  // 1: sportello.directory.v1.ListDepartmentsResponse.departments:type_name -> sportello.directory.v1.Department
-	6,  // 2: sportello.directory.v1.ListOperatorsResponse.operators:type_name -> sportello.directory.v1.Operator
-	9,  // 3: sportello.directory.v1.ListRoutingRulesResponse.rules:type_name -> sportello.directory.v1.RoutingRule
-	9,  // 4: sportello.directory.v1.CreateRoutingRuleRequest.rule:type_name -> sportello.directory.v1.RoutingRule
-	2,  // 5: sportello.directory.v1.DirectoryService.ListCategories:input_type -> sportello.directory.v1.ListCategoriesRequest
-	7,  // 6: sportello.directory.v1.DirectoryService.ListOperators:input_type -> sportello.directory.v1.ListOperatorsRequest
-	10, // 7: sportello.directory.v1.DirectoryService.ListRoutingRules:input_type -> sportello.directory.v1.ListRoutingRulesRequest
-	12, // 8: sportello.directory.v1.DirectoryService.CreateRoutingRule:input_type -> sportello.directory.v1.CreateRoutingRuleRequest
-	13, // 9: sportello.directory.v1.DirectoryService.DeleteRoutingRule:input_type -> sportello.directory.v1.DeleteRoutingRuleRequest
-	4,  // 10: sportello.directory.v1.DirectoryService.ListDepartments:input_type -> sportello.directory.v1.ListDepartmentsRequest
-	3,  // 11: sportello.directory.v1.DirectoryService.ListCategories:output_type -> sportello.directory.v1.ListCategoriesResponse
-	8,  // 12: sportello.directory.v1.DirectoryService.ListOperators:output_type -> sportello.directory.v1.ListOperatorsResponse
-	11, // 13: sportello.directory.v1.DirectoryService.ListRoutingRules:output_type -> sportello.directory.v1.ListRoutingRulesResponse
-	9,  // 14: sportello.directory.v1.DirectoryService.CreateRoutingRule:output_type -> sportello.directory.v1.RoutingRule
-	14, // 15: sportello.directory.v1.DirectoryService.DeleteRoutingRule:output_type -> sportello.directory.v1.DeleteRoutingRuleResponse
-	5,  // 16: sportello.directory.v1.DirectoryService.ListDepartments:output_type -> sportello.directory.v1.ListDepartmentsResponse
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	2,  // 0: sportello.directory.v1.Department.working_hours:type_name -> sportello.directory.v1.WorkingHours
+	0,  // 1: sportello.directory.v1.ListCategoriesResponse.categories:type_name -> sportello.directory.v1.Category
+	1,  // 2: sportello.directory.v1.ListDepartmentsResponse.departments:type_name -> sportello.directory.v1.Department
+	7,  // 3: sportello.directory.v1.ListOperatorsResponse.operators:type_name -> sportello.directory.v1.Operator
+	10, // 4: sportello.directory.v1.ListRoutingRulesResponse.rules:type_name -> sportello.directory.v1.RoutingRule
+	10, // 5: sportello.directory.v1.CreateRoutingRuleRequest.rule:type_name -> sportello.directory.v1.RoutingRule
+	10, // 6: sportello.directory.v1.UpdateRoutingRuleRequest.rule:type_name -> sportello.directory.v1.RoutingRule
+	29, // 7: sportello.directory.v1.UpdateRoutingRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 8: sportello.directory.v1.CreateDepartmentRequest.department:type_name -> sportello.directory.v1.Department
+	1,  // 9: sportello.directory.v1.UpdateDepartmentRequest.department:type_name -> sportello.directory.v1.Department
+	29, // 10: sportello.directory.v1.UpdateDepartmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 11: sportello.directory.v1.CreateCategoryRequest.category:type_name -> sportello.directory.v1.Category
+	0,  // 12: sportello.directory.v1.UpdateCategoryRequest.category:type_name -> sportello.directory.v1.Category
+	29, // 13: sportello.directory.v1.UpdateCategoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 14: sportello.directory.v1.CreateOperatorRequest.operator:type_name -> sportello.directory.v1.Operator
+	7,  // 15: sportello.directory.v1.UpdateOperatorRequest.operator:type_name -> sportello.directory.v1.Operator
+	29, // 16: sportello.directory.v1.UpdateOperatorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 17: sportello.directory.v1.SetPresenceResponse.operator:type_name -> sportello.directory.v1.Operator
+	25, // 18: sportello.directory.v1.ListSLAPoliciesResponse.policies:type_name -> sportello.directory.v1.SLAPolicy
+	25, // 19: sportello.directory.v1.SetSLAPolicyRequest.policy:type_name -> sportello.directory.v1.SLAPolicy
+	3,  // 20: sportello.directory.v1.DirectoryService.ListCategories:input_type -> sportello.directory.v1.ListCategoriesRequest
+	8,  // 21: sportello.directory.v1.DirectoryService.ListOperators:input_type -> sportello.directory.v1.ListOperatorsRequest
+	11, // 22: sportello.directory.v1.DirectoryService.ListRoutingRules:input_type -> sportello.directory.v1.ListRoutingRulesRequest
+	13, // 23: sportello.directory.v1.DirectoryService.CreateRoutingRule:input_type -> sportello.directory.v1.CreateRoutingRuleRequest
+	14, // 24: sportello.directory.v1.DirectoryService.DeleteRoutingRule:input_type -> sportello.directory.v1.DeleteRoutingRuleRequest
+	5,  // 25: sportello.directory.v1.DirectoryService.ListDepartments:input_type -> sportello.directory.v1.ListDepartmentsRequest
+	16, // 26: sportello.directory.v1.DirectoryService.UpdateRoutingRule:input_type -> sportello.directory.v1.UpdateRoutingRuleRequest
+	17, // 27: sportello.directory.v1.DirectoryService.CreateDepartment:input_type -> sportello.directory.v1.CreateDepartmentRequest
+	18, // 28: sportello.directory.v1.DirectoryService.UpdateDepartment:input_type -> sportello.directory.v1.UpdateDepartmentRequest
+	19, // 29: sportello.directory.v1.DirectoryService.CreateCategory:input_type -> sportello.directory.v1.CreateCategoryRequest
+	20, // 30: sportello.directory.v1.DirectoryService.UpdateCategory:input_type -> sportello.directory.v1.UpdateCategoryRequest
+	21, // 31: sportello.directory.v1.DirectoryService.CreateOperator:input_type -> sportello.directory.v1.CreateOperatorRequest
+	22, // 32: sportello.directory.v1.DirectoryService.UpdateOperator:input_type -> sportello.directory.v1.UpdateOperatorRequest
+	23, // 33: sportello.directory.v1.DirectoryService.SetPresence:input_type -> sportello.directory.v1.SetPresenceRequest
+	26, // 34: sportello.directory.v1.DirectoryService.ListSLAPolicies:input_type -> sportello.directory.v1.ListSLAPoliciesRequest
+	28, // 35: sportello.directory.v1.DirectoryService.SetSLAPolicy:input_type -> sportello.directory.v1.SetSLAPolicyRequest
+	4,  // 36: sportello.directory.v1.DirectoryService.ListCategories:output_type -> sportello.directory.v1.ListCategoriesResponse
+	9,  // 37: sportello.directory.v1.DirectoryService.ListOperators:output_type -> sportello.directory.v1.ListOperatorsResponse
+	12, // 38: sportello.directory.v1.DirectoryService.ListRoutingRules:output_type -> sportello.directory.v1.ListRoutingRulesResponse
+	10, // 39: sportello.directory.v1.DirectoryService.CreateRoutingRule:output_type -> sportello.directory.v1.RoutingRule
+	15, // 40: sportello.directory.v1.DirectoryService.DeleteRoutingRule:output_type -> sportello.directory.v1.DeleteRoutingRuleResponse
+	6,  // 41: sportello.directory.v1.DirectoryService.ListDepartments:output_type -> sportello.directory.v1.ListDepartmentsResponse
+	10, // 42: sportello.directory.v1.DirectoryService.UpdateRoutingRule:output_type -> sportello.directory.v1.RoutingRule
+	1,  // 43: sportello.directory.v1.DirectoryService.CreateDepartment:output_type -> sportello.directory.v1.Department
+	1,  // 44: sportello.directory.v1.DirectoryService.UpdateDepartment:output_type -> sportello.directory.v1.Department
+	0,  // 45: sportello.directory.v1.DirectoryService.CreateCategory:output_type -> sportello.directory.v1.Category
+	0,  // 46: sportello.directory.v1.DirectoryService.UpdateCategory:output_type -> sportello.directory.v1.Category
+	7,  // 47: sportello.directory.v1.DirectoryService.CreateOperator:output_type -> sportello.directory.v1.Operator
+	7,  // 48: sportello.directory.v1.DirectoryService.UpdateOperator:output_type -> sportello.directory.v1.Operator
+	24, // 49: sportello.directory.v1.DirectoryService.SetPresence:output_type -> sportello.directory.v1.SetPresenceResponse
+	27, // 50: sportello.directory.v1.DirectoryService.ListSLAPolicies:output_type -> sportello.directory.v1.ListSLAPoliciesResponse
+	25, // 51: sportello.directory.v1.DirectoryService.SetSLAPolicy:output_type -> sportello.directory.v1.SLAPolicy
+	36, // [36:52] is the sub-list for method output_type
+	20, // [20:36] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_sportello_directory_v1_directory_proto_init() }
@@ -973,7 +1908,7 @@ func file_sportello_directory_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_directory_v1_directory_proto_rawDesc), len(file_sportello_directory_v1_directory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,16 @@ const (
 	DirectoryService_CreateRoutingRule_FullMethodName = "/sportello.directory.v1.DirectoryService/CreateRoutingRule"
 	DirectoryService_DeleteRoutingRule_FullMethodName = "/sportello.directory.v1.DirectoryService/DeleteRoutingRule"
 	DirectoryService_ListDepartments_FullMethodName   = "/sportello.directory.v1.DirectoryService/ListDepartments"
+	DirectoryService_UpdateRoutingRule_FullMethodName = "/sportello.directory.v1.DirectoryService/UpdateRoutingRule"
+	DirectoryService_CreateDepartment_FullMethodName  = "/sportello.directory.v1.DirectoryService/CreateDepartment"
+	DirectoryService_UpdateDepartment_FullMethodName  = "/sportello.directory.v1.DirectoryService/UpdateDepartment"
+	DirectoryService_CreateCategory_FullMethodName    = "/sportello.directory.v1.DirectoryService/CreateCategory"
+	DirectoryService_UpdateCategory_FullMethodName    = "/sportello.directory.v1.DirectoryService/UpdateCategory"
+	DirectoryService_CreateOperator_FullMethodName    = "/sportello.directory.v1.DirectoryService/CreateOperator"
+	DirectoryService_UpdateOperator_FullMethodName    = "/sportello.directory.v1.DirectoryService/UpdateOperator"
+	DirectoryService_SetPresence_FullMethodName       = "/sportello.directory.v1.DirectoryService/SetPresence"
+	DirectoryService_ListSLAPolicies_FullMethodName   = "/sportello.directory.v1.DirectoryService/ListSLAPolicies"
+	DirectoryService_SetSLAPolicy_FullMethodName      = "/sportello.directory.v1.DirectoryService/SetSLAPolicy"
 )
 
 // DirectoryServiceClient is the client API for DirectoryService service.
@@ -49,6 +59,33 @@ type DirectoryServiceClient interface {
 	DeleteRoutingRule(ctx context.Context, in *DeleteRoutingRuleRequest, opts ...grpc.CallOption) (*DeleteRoutingRuleResponse, error)
 	// ListDepartments returns the departments cases are routed to.
 	ListDepartments(ctx context.Context, in *ListDepartmentsRequest, opts ...grpc.CallOption) (*ListDepartmentsResponse, error)
+	// UpdateRoutingRule changes the fields of a rule named in update_mask
+	// (over REST, those present in the body). Administrators only.
+	UpdateRoutingRule(ctx context.Context, in *UpdateRoutingRuleRequest, opts ...grpc.CallOption) (*RoutingRule, error)
+	// CreateDepartment adds a department. Administrators only.
+	CreateDepartment(ctx context.Context, in *CreateDepartmentRequest, opts ...grpc.CallOption) (*Department, error)
+	// UpdateDepartment changes name, assignment policy, matching, working
+	// hours. Administrators only.
+	UpdateDepartment(ctx context.Context, in *UpdateDepartmentRequest, opts ...grpc.CallOption) (*Department, error)
+	// CreateCategory adds a service catalogue item. Administrators only.
+	CreateCategory(ctx context.Context, in *CreateCategoryRequest, opts ...grpc.CallOption) (*Category, error)
+	// UpdateCategory changes a catalogue item. Administrators only.
+	UpdateCategory(ctx context.Context, in *UpdateCategoryRequest, opts ...grpc.CallOption) (*Category, error)
+	// CreateOperator adds a member of staff. Administrators only.
+	CreateOperator(ctx context.Context, in *CreateOperatorRequest, opts ...grpc.CallOption) (*Operator, error)
+	// UpdateOperator changes an operator's profile: display_name, email,
+	// role, capacity, departments, skills, languages. Administrators only.
+	UpdateOperator(ctx context.Context, in *UpdateOperatorRequest, opts ...grpc.CallOption) (*Operator, error)
+	// SetPresence says whether an operator takes work: operators set their
+	// own, supervisors those of their departments' operators. Going away or
+	// offline with hand_back gives back the operator's cases not started
+	// yet (new or open, no reply sent), for the queue to take again.
+	SetPresence(ctx context.Context, in *SetPresenceRequest, opts ...grpc.CallOption) (*SetPresenceResponse, error)
+	// ListSLAPolicies returns the SLA targets. Staff only.
+	ListSLAPolicies(ctx context.Context, in *ListSLAPoliciesRequest, opts ...grpc.CallOption) (*ListSLAPoliciesResponse, error)
+	// SetSLAPolicy creates or changes the targets of a department and
+	// priority. Cases opened afterwards use them. Administrators only.
+	SetSLAPolicy(ctx context.Context, in *SetSLAPolicyRequest, opts ...grpc.CallOption) (*SLAPolicy, error)
 }
 
 type directoryServiceClient struct {
@@ -119,6 +156,106 @@ func (c *directoryServiceClient) ListDepartments(ctx context.Context, in *ListDe
 	return out, nil
 }
 
+func (c *directoryServiceClient) UpdateRoutingRule(ctx context.Context, in *UpdateRoutingRuleRequest, opts ...grpc.CallOption) (*RoutingRule, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RoutingRule)
+	err := c.cc.Invoke(ctx, DirectoryService_UpdateRoutingRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) CreateDepartment(ctx context.Context, in *CreateDepartmentRequest, opts ...grpc.CallOption) (*Department, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Department)
+	err := c.cc.Invoke(ctx, DirectoryService_CreateDepartment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) UpdateDepartment(ctx context.Context, in *UpdateDepartmentRequest, opts ...grpc.CallOption) (*Department, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Department)
+	err := c.cc.Invoke(ctx, DirectoryService_UpdateDepartment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) CreateCategory(ctx context.Context, in *CreateCategoryRequest, opts ...grpc.CallOption) (*Category, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Category)
+	err := c.cc.Invoke(ctx, DirectoryService_CreateCategory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) UpdateCategory(ctx context.Context, in *UpdateCategoryRequest, opts ...grpc.CallOption) (*Category, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Category)
+	err := c.cc.Invoke(ctx, DirectoryService_UpdateCategory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) CreateOperator(ctx context.Context, in *CreateOperatorRequest, opts ...grpc.CallOption) (*Operator, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Operator)
+	err := c.cc.Invoke(ctx, DirectoryService_CreateOperator_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) UpdateOperator(ctx context.Context, in *UpdateOperatorRequest, opts ...grpc.CallOption) (*Operator, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Operator)
+	err := c.cc.Invoke(ctx, DirectoryService_UpdateOperator_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) SetPresence(ctx context.Context, in *SetPresenceRequest, opts ...grpc.CallOption) (*SetPresenceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetPresenceResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_SetPresence_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) ListSLAPolicies(ctx context.Context, in *ListSLAPoliciesRequest, opts ...grpc.CallOption) (*ListSLAPoliciesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSLAPoliciesResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ListSLAPolicies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) SetSLAPolicy(ctx context.Context, in *SetSLAPolicyRequest, opts ...grpc.CallOption) (*SLAPolicy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SLAPolicy)
+	err := c.cc.Invoke(ctx, DirectoryService_SetSLAPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DirectoryServiceServer is the server API for DirectoryService service.
 // All implementations must embed UnimplementedDirectoryServiceServer
 // for forward compatibility.
@@ -141,6 +278,33 @@ type DirectoryServiceServer interface {
 	DeleteRoutingRule(context.Context, *DeleteRoutingRuleRequest) (*DeleteRoutingRuleResponse, error)
 	// ListDepartments returns the departments cases are routed to.
 	ListDepartments(context.Context, *ListDepartmentsRequest) (*ListDepartmentsResponse, error)
+	// UpdateRoutingRule changes the fields of a rule named in update_mask
+	// (over REST, those present in the body). Administrators only.
+	UpdateRoutingRule(context.Context, *UpdateRoutingRuleRequest) (*RoutingRule, error)
+	// CreateDepartment adds a department. Administrators only.
+	CreateDepartment(context.Context, *CreateDepartmentRequest) (*Department, error)
+	// UpdateDepartment changes name, assignment policy, matching, working
+	// hours. Administrators only.
+	UpdateDepartment(context.Context, *UpdateDepartmentRequest) (*Department, error)
+	// CreateCategory adds a service catalogue item. Administrators only.
+	CreateCategory(context.Context, *CreateCategoryRequest) (*Category, error)
+	// UpdateCategory changes a catalogue item. Administrators only.
+	UpdateCategory(context.Context, *UpdateCategoryRequest) (*Category, error)
+	// CreateOperator adds a member of staff. Administrators only.
+	CreateOperator(context.Context, *CreateOperatorRequest) (*Operator, error)
+	// UpdateOperator changes an operator's profile: display_name, email,
+	// role, capacity, departments, skills, languages. Administrators only.
+	UpdateOperator(context.Context, *UpdateOperatorRequest) (*Operator, error)
+	// SetPresence says whether an operator takes work: operators set their
+	// own, supervisors those of their departments' operators. Going away or
+	// offline with hand_back gives back the operator's cases not started
+	// yet (new or open, no reply sent), for the queue to take again.
+	SetPresence(context.Context, *SetPresenceRequest) (*SetPresenceResponse, error)
+	// ListSLAPolicies returns the SLA targets. Staff only.
+	ListSLAPolicies(context.Context, *ListSLAPoliciesRequest) (*ListSLAPoliciesResponse, error)
+	// SetSLAPolicy creates or changes the targets of a department and
+	// priority. Cases opened afterwards use them. Administrators only.
+	SetSLAPolicy(context.Context, *SetSLAPolicyRequest) (*SLAPolicy, error)
 	mustEmbedUnimplementedDirectoryServiceServer()
 }
 
@@ -168,6 +332,36 @@ func (UnimplementedDirectoryServiceServer) DeleteRoutingRule(context.Context, *D
 }
 func (UnimplementedDirectoryServiceServer) ListDepartments(context.Context, *ListDepartmentsRequest) (*ListDepartmentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDepartments not implemented")
+}
+func (UnimplementedDirectoryServiceServer) UpdateRoutingRule(context.Context, *UpdateRoutingRuleRequest) (*RoutingRule, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateRoutingRule not implemented")
+}
+func (UnimplementedDirectoryServiceServer) CreateDepartment(context.Context, *CreateDepartmentRequest) (*Department, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateDepartment not implemented")
+}
+func (UnimplementedDirectoryServiceServer) UpdateDepartment(context.Context, *UpdateDepartmentRequest) (*Department, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateDepartment not implemented")
+}
+func (UnimplementedDirectoryServiceServer) CreateCategory(context.Context, *CreateCategoryRequest) (*Category, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCategory not implemented")
+}
+func (UnimplementedDirectoryServiceServer) UpdateCategory(context.Context, *UpdateCategoryRequest) (*Category, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCategory not implemented")
+}
+func (UnimplementedDirectoryServiceServer) CreateOperator(context.Context, *CreateOperatorRequest) (*Operator, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateOperator not implemented")
+}
+func (UnimplementedDirectoryServiceServer) UpdateOperator(context.Context, *UpdateOperatorRequest) (*Operator, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateOperator not implemented")
+}
+func (UnimplementedDirectoryServiceServer) SetPresence(context.Context, *SetPresenceRequest) (*SetPresenceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetPresence not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ListSLAPolicies(context.Context, *ListSLAPoliciesRequest) (*ListSLAPoliciesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSLAPolicies not implemented")
+}
+func (UnimplementedDirectoryServiceServer) SetSLAPolicy(context.Context, *SetSLAPolicyRequest) (*SLAPolicy, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetSLAPolicy not implemented")
 }
 func (UnimplementedDirectoryServiceServer) mustEmbedUnimplementedDirectoryServiceServer() {}
 func (UnimplementedDirectoryServiceServer) testEmbeddedByValue()                          {}
@@ -298,6 +492,186 @@ func _DirectoryService_ListDepartments_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DirectoryService_UpdateRoutingRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateRoutingRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).UpdateRoutingRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_UpdateRoutingRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).UpdateRoutingRule(ctx, req.(*UpdateRoutingRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_CreateDepartment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateDepartmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).CreateDepartment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_CreateDepartment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).CreateDepartment(ctx, req.(*CreateDepartmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_UpdateDepartment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateDepartmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).UpdateDepartment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_UpdateDepartment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).UpdateDepartment(ctx, req.(*UpdateDepartmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_CreateCategory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCategoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).CreateCategory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_CreateCategory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).CreateCategory(ctx, req.(*CreateCategoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_UpdateCategory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCategoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).UpdateCategory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_UpdateCategory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).UpdateCategory(ctx, req.(*UpdateCategoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_CreateOperator_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateOperatorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).CreateOperator(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_CreateOperator_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).CreateOperator(ctx, req.(*CreateOperatorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_UpdateOperator_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateOperatorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).UpdateOperator(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_UpdateOperator_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).UpdateOperator(ctx, req.(*UpdateOperatorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_SetPresence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetPresenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).SetPresence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_SetPresence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).SetPresence(ctx, req.(*SetPresenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_ListSLAPolicies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSLAPoliciesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ListSLAPolicies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ListSLAPolicies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ListSLAPolicies(ctx, req.(*ListSLAPoliciesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_SetSLAPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetSLAPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).SetSLAPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_SetSLAPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).SetSLAPolicy(ctx, req.(*SetSLAPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DirectoryService_ServiceDesc is the grpc.ServiceDesc for DirectoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -328,6 +702,46 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDepartments",
 			Handler:    _DirectoryService_ListDepartments_Handler,
+		},
+		{
+			MethodName: "UpdateRoutingRule",
+			Handler:    _DirectoryService_UpdateRoutingRule_Handler,
+		},
+		{
+			MethodName: "CreateDepartment",
+			Handler:    _DirectoryService_CreateDepartment_Handler,
+		},
+		{
+			MethodName: "UpdateDepartment",
+			Handler:    _DirectoryService_UpdateDepartment_Handler,
+		},
+		{
+			MethodName: "CreateCategory",
+			Handler:    _DirectoryService_CreateCategory_Handler,
+		},
+		{
+			MethodName: "UpdateCategory",
+			Handler:    _DirectoryService_UpdateCategory_Handler,
+		},
+		{
+			MethodName: "CreateOperator",
+			Handler:    _DirectoryService_CreateOperator_Handler,
+		},
+		{
+			MethodName: "UpdateOperator",
+			Handler:    _DirectoryService_UpdateOperator_Handler,
+		},
+		{
+			MethodName: "SetPresence",
+			Handler:    _DirectoryService_SetPresence_Handler,
+		},
+		{
+			MethodName: "ListSLAPolicies",
+			Handler:    _DirectoryService_ListSLAPolicies_Handler,
+		},
+		{
+			MethodName: "SetSLAPolicy",
+			Handler:    _DirectoryService_SetSLAPolicy_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
