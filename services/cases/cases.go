@@ -77,6 +77,12 @@ type Case struct {
 	SLAPausedFor time.Duration
 	SLAWarned    bool
 	SLABreached  bool
+
+	// SettledAt is when the case last became resolved or closed (zero if
+	// never): a citizen's reply reopens it within the reopen window.
+	SettledAt time.Time
+	// MergedInto is the case this one was merged into; "" if not merged.
+	MergedInto string
 }
 
 // NoDeadline is the SLA deadline of a case no policy applies to; it sorts
@@ -122,6 +128,8 @@ type Query struct {
 	// Text: cases whose subject or messages contain all its words
 	// (Italian stems, see services/search).
 	Text string
+	// ContactID: only the cases of this citizen (contact record).
+	ContactID string
 }
 
 // Cursor is the position of the last case of a page, in the page's order.

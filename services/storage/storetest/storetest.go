@@ -77,7 +77,7 @@ func newCase(dept, email string) intake.NewCase {
 
 func create(t *testing.T, db *storage.DB, year int, ncs ...intake.NewCase) []intake.Outcome {
 	t.Helper()
-	out, err := db.CreateCases(context.Background(), year, ncs)
+	out, err := db.CreateCases(context.Background(), year, ncs, intake.FollowUpRule{})
 	if err != nil {
 		t.Fatalf("CreateCases: %v", err)
 	}
@@ -232,7 +232,7 @@ func testConcurrentCreate(t *testing.T, db *storage.DB) {
 				}
 			}
 			for attempt := 0; ; attempt++ {
-				_, err := db.CreateCases(context.Background(), 2026, batch)
+				_, err := db.CreateCases(context.Background(), 2026, batch, intake.FollowUpRule{})
 				if errors.Is(err, storage.ErrConflict) && attempt < 20 {
 					continue // what the intake consumer does: retry
 				}
