@@ -13,26 +13,27 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sportello/sportello/channels/threadkey"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/directory"
 )
 
 // Contact is one inbound message as a channel normalised it.
 type Contact struct {
-	ID           string // id returned to the sender
-	ChannelKind  string
-	ChannelID    string
-	ExternalID   string
-	SenderName   string
-	SenderEmail  string
-	SenderPhone  string
+	ID          string // id returned to the sender
+	ChannelKind string
+	ChannelID   string
+	ExternalID  string
+	SenderName  string
+	SenderEmail string
+	SenderPhone string
 	// SenderHandle is the sender's social handle or platform user id on
 	// this channel kind ("telegram:123456").
 	SenderHandle string
 	// SenderFiscalCode only when an identity provider asserted it.
 	SenderFiscalCode string
-	// ThreadKeys may match an earlier conversation (see ParseThreadKey).
-	ThreadKeys []string
+	// ThreadKeys may match an earlier conversation (see package channels/threadkey).
+	ThreadKeys   []string
 	Subject      string
 	Body         string
 	ReceivedAt   time.Time
@@ -54,7 +55,7 @@ type NewCase struct {
 	SLADueAt, SLAWarnAt time.Time
 	// Keys are the contact's valid thread keys; a key matches only a case
 	// of the same citizen (contact record).
-	Keys []ThreadKey
+	Keys []threadkey.Key
 }
 
 // Action is what intake did with a contact.

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/sportello/sportello/channels/threadkey"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/search"
@@ -215,7 +216,7 @@ func (db *DB) linkFollowUp(tx *gorm.DB, o intake.Outcome, f followUpOf, now time
 	}
 	_, err = db.apply(tx, r, func(*cases.Case) ([]cases.Event, error) {
 		return []cases.Event{{Type: cases.EventLinked, Actor: cases.SystemActor,
-			Reason: fmt.Sprintf("%s (new case %s)", f.reason, o.Reference),
+			Reason:  fmt.Sprintf("%s (new case %s)", f.reason, o.Reference),
 			Changes: map[string]cases.Change{"link": {After: o.CaseID}, "kind": {After: "followed_up_by"}}}}, nil
 	})
 	return err
@@ -542,7 +543,7 @@ func matchThreads(tx *gorm.DB, batch []intake.NewCase, fresh []int, contactIDs m
 	var refs, msgs []string
 	for _, i := range fresh {
 		for _, k := range batch[i].Keys {
-			if k.Kind == intake.KeyReference {
+			if k.Kind == threadkey.KindRef {
 				refs = append(refs, k.Value)
 			} else {
 				msgs = append(msgs, k.Value)
@@ -618,7 +619,7 @@ func matchThreads(tx *gorm.DB, batch []intake.NewCase, fresh []int, contactIDs m
 		for _, k := range batch[i].Keys {
 			var r caseRow
 			var ok bool
-			if k.Kind == intake.KeyReference {
+			if k.Kind == threadkey.KindRef {
 				r, ok = byRef[k.Value]
 			} else if id, found := caseOfMsg[k.Value]; found {
 				r, ok = byID[id]
