@@ -93,7 +93,7 @@ func TestIntegrationFollowUps(t *testing.T) {
 		}
 		// A stranger who guesses the reference gets a case of their own.
 		s.submit(submission("intruder@example.it", "Re: accesso", first.Reference))
-		all := s.waitForCases(2)
+		s.waitForCases(2)
 		if len(s.messages(first.Id)) != 2 {
 			t.Fatal("a stranger's message reached the citizen's case")
 		}
@@ -110,7 +110,7 @@ func TestIntegrationFollowUps(t *testing.T) {
 		s.setStatus(first.Id, casesv1.Status_STATUS_CLOSED)
 		skew.Store(int64(15 * 24 * time.Hour))
 		s.submit(submission("maria@example.it", "Di nuovo", first.Reference))
-		all = s.waitForCases(3)
+		all := s.waitForCases(3)
 		var followUp *casesv1.Case
 		for _, c := range all {
 			if c.Subject == "Di nuovo" {
