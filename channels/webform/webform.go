@@ -28,6 +28,7 @@ import (
 
 	inboundv1 "github.com/sportello/sportello/api/sportello/inbound/v1"
 	"github.com/sportello/sportello/channels"
+	"github.com/sportello/sportello/channels/threadkey"
 )
 
 // OpenAPI documents Path as a Swagger 2.0 fragment (paths and
@@ -94,6 +95,10 @@ type Submission struct {
 	Category string `json:"category"`
 	Subject  string `json:"subject"`
 	Message  string `json:"message"`
+	// Reference, optional, is the case the citizen follows up
+	// ("2026-000123"): the submission goes to that case when it is theirs
+	// (same e-mail), and opens a new case otherwise.
+	Reference string `json:"reference,omitempty"`
 }
 
 // FieldViolation names one bad field (google.rpc.BadRequest.FieldViolation).
@@ -101,7 +106,7 @@ type FieldViolation struct {
 	Field       string `json:"field"`
 	Description string `json:"description"`
 	// Reason is machine-readable: REQUIRED, TOO_LONG, INVALID_EMAIL,
-	// CONTROL_CHARACTERS, UNKNOWN_CATEGORY.
+	// CONTROL_CHARACTERS, UNKNOWN_CATEGORY, INVALID_REFERENCE.
 	Reason string `json:"reason"`
 }
 
@@ -207,7 +212,7 @@ func decode(w http.ResponseWriter, r *http.Request) (Submission, int, string) {
 		}
 	}
 	sub = Submission{Name: form.Get("name"), Email: form.Get("email"), Category: form.Get("category"),
-		Subject: form.Get("subject"), Message: form.Get("message")}
+		Subject: form.Get("subject"), Message: form.Get("message"), Reference: form.Get("reference")}
 	return sub, 0, ""
 }
 
@@ -257,6 +262,10 @@ func (h *Handler) validate(ctx context.Context, s *Submission) ([]FieldViolation
 	}
 	text("subject", s.Subject, maxSubjectRunes)
 	text("message", s.Message, maxMessageRunes)
+	s.Reference = strings.TrimSpace(s.Reference)
+	if s.Reference != "" && threadkey.Ref(s.Reference) == "" {
+		add("reference", "INVALID_REFERENCE", "is not a case reference (like 2026-000123)")
+	}
 	if s.Category != "" {
 		known := false
 		if len(s.Category) <= maxCategoryBytes {
@@ -296,7 +305,7 @@ func (h *Handler) contact(s Submission, key string, r *http.Request) *inboundv1.
 	id := uuid.Must(uuid.NewV7()).String()
 	if key != "" {
 		sum := sha256.New()
-		for _, f := range []string{key, s.Name, s.Email, s.Category, s.Subject, s.Message} {
+		for _, f := range []string{key, s.Name, s.Email, s.Category, s.Subject, s.Message, s.Reference} {
 			sum.Write([]byte(f))
 			sum.Write([]byte{0})
 		}
@@ -309,8 +318,12 @@ func (h *Handler) contact(s Submission, key string, r *http.Request) *inboundv1.
 	if key != "" {
 		md["idempotency_key"] = key
 	}
+	var keys []string
+	if k := threadkey.Ref(s.Reference); k != "" {
+		keys = append(keys, k)
+	}
 	return &inboundv1.InboundContact{
-		Id: id, ChannelKind: Kind, ChannelId: h.cfg.ChannelID, ExternalId: id,
+		Id: id, ChannelKind: Kind, ChannelId: h.cfg.ChannelID, ExternalId: id, ThreadKeys: keys,
 		Sender:       &inboundv1.Sender{Name: s.Name, Email: strings.ToLower(s.Email)},
 		Subject:      s.Subject,
 		BodyText:     s.Message,

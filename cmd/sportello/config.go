@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/sla"
 )
 
@@ -33,6 +34,40 @@ type Config struct {
 	NATS       NATS     `yaml:"nats"`
 	Auth       Auth     `yaml:"auth"`
 	SLA        SLA      `yaml:"sla"`
+	Intake     Intake   `yaml:"intake"`
+}
+
+// Intake configures how inbound contacts become cases.
+type Intake struct {
+	// ReopenWindow: a citizen's reply this long after a case was resolved
+	// or closed reopens it; a later one opens a new case linked to it.
+	// Days ("14d") or a Go duration ("36h"); "" means 14d, "0" never
+	// reopens.
+	ReopenWindow string `yaml:"reopen_window"`
+
+	now func() time.Time // tests only; time.Now when nil
+}
+
+// reopenWindow parses ReopenWindow.
+func (i Intake) reopenWindow() (time.Duration, error) {
+	v := strings.TrimSpace(i.ReopenWindow)
+	switch {
+	case v == "":
+		return intake.DefaultReopenWindow, nil
+	case v == "0":
+		return 0, nil
+	case strings.HasSuffix(v, "d"):
+		n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
+		if err != nil || n < 0 || n > 3650 {
+			return 0, fmt.Errorf("intake.reopen_window %q: want whole days from 0 to 3650 (\"14d\") or a duration (\"36h\")", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("intake.reopen_window %q: want whole days (\"14d\") or a duration (\"36h\")", v)
+	}
+	return d, nil
 }
 
 // SLA configures the business calendar and warnings. Working hours are
@@ -143,6 +178,9 @@ func (c Config) Validate() error {
 	if _, err := c.SLA.localHolidays(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := c.Intake.reopenWindow(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := auth.NewStaticTokens(c.Auth.Tokens); err != nil {
 		errs = append(errs, err)
 	}
@@ -171,6 +209,7 @@ var settings = []setting{
 	{"nats-listen", "SPORTELLO_NATS_LISTEN", "embedded NATS only: also listen on host:port (default: in-process only)", str(func(c *Config) *string { return &c.NATS.Listen })},
 	{"log-level", "SPORTELLO_LOG_LEVEL", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"timezone", "SPORTELLO_TIMEZONE", "time zone of the administration (case reference years, business hours)", str(func(c *Config) *string { return &c.Timezone })},
+	{"reopen-window", "SPORTELLO_REOPEN_WINDOW", "how long after a case is resolved or closed a citizen's reply reopens it (\"14d\", \"36h\"; \"0\" never)", str(func(c *Config) *string { return &c.Intake.ReopenWindow })},
 	{"demo", "SPORTELLO_DEMO", "seed demo departments and categories (default: only in the embedded mode)", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -232,6 +271,14 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 // workerInterval is how often the SLA timer and the auto-assigner run
 // (their defaults when zero), or what a test sets.
 func (c Config) workerInterval() time.Duration { return c.SLA.interval }
+
+// intakeNow is intake's clock: the real one, or a test's.
+func (c Config) intakeNow() func() time.Time {
+	if c.Intake.now == nil {
+		return time.Now
+	}
+	return c.Intake.now
+}
 
 // slaNow is the SLA timer's clock: the real one, or a test's.
 func (c Config) slaNow() func() time.Time { return c.SLA.now }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/sportello/sportello/services/events"
 	"net/http"
 	"os"
 	"os/exec"
@@ -112,7 +113,9 @@ func TestIntegrationKillAndRestart(t *testing.T) {
 				want := len(accepted)
 				mu.Unlock()
 				var seen map[string]int
-				eventually(t, fmt.Sprintf("the %d accepted submissions as cases", want), func() bool {
+				// What the killed process had taken but not acked comes back
+				// after JetStream's AckWait.
+				eventuallyWithin(t, events.AckWait+pollTimeout, fmt.Sprintf("the %d accepted submissions as cases", want), func() bool {
 					seen = map[string]int{}
 					for _, c := range s.allCases() {
 						seen[c.Subject]++

@@ -24,6 +24,7 @@ import (
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/contacts"
 	"github.com/sportello/sportello/services/deadletters"
 	"github.com/sportello/sportello/services/directory"
 	"github.com/sportello/sportello/services/events"
@@ -143,7 +144,8 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	a.stopIntake, a.intakeDone = stopIntake, make(chan struct{})
-	ingester := intake.New(a.db, a.db, loc, clock)
+	reopen, _ := cfg.Intake.reopenWindow() // validated with the config
+	ingester := intake.New(a.db, a.db, loc, clock, intake.WithReopenWindow(reopen), intake.WithNow(cfg.intakeNow()))
 	in := &events.Intake{JS: js, Consumer: consumer, Ingester: ingester, Log: log, Metrics: events.NewIntakeMetrics(reg)}
 	go func() {
 		defer close(a.intakeDone)
@@ -197,8 +199,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
 		Ready: a.ready(js),
-		Cases: cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Feed: a.feed, SLA: clock,
-			Creator: ingester}),
+		Cases: cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
+			Feed: a.feed, SLA: clock, Creator: ingester}),
+		Contacts:    &contacts.Server{Contacts: a.db, Cases: a.db, Links: a.db},
 		Directory:   dirServer,
 		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{

@@ -88,6 +88,11 @@ type Case struct {
 	Tags          []string // sorted, see NormalizeTags
 	Language      string   // ISO 639-1 of the citizen's language
 	RequiredSkill string   // from the category; "" for none
+	// SettledAt is when the case last became resolved or closed (zero if
+	// never): a citizen's reply reopens it within the reopen window.
+	SettledAt time.Time
+	// MergedInto is the case this one was merged into; "" if not merged.
+	MergedInto string
 }
 
 // NoDeadline is the SLA deadline of a case no policy applies to; it sorts
@@ -141,6 +146,8 @@ type Query struct {
 	// SLABreached, SLAPaused).
 	SLAState SLAState
 	Now      time.Time
+	// ContactID: only the cases of this citizen (contact record).
+	ContactID string
 }
 
 // Cursor is the position of the last case of a page, in the page's order.

@@ -48,7 +48,7 @@ func staffCaseFromProto(p auth.Principal, req *casesv1.CreateCaseRequest) (Staff
 		ChannelKind: req.GetChannelKind(), Language: req.GetLanguage(), Actor: p.Subject}
 	ct := req.GetContact()
 	c.ContactName, c.ContactEmail = strings.TrimSpace(ct.GetName()), strings.TrimSpace(ct.GetEmail())
-	c.ContactPhone, c.ContactFiscalCode = strings.TrimSpace(ct.GetPhone()), strings.ToUpper(strings.TrimSpace(ct.GetFiscalCode()))
+	c.ContactPhone = strings.TrimSpace(ct.GetPhone())
 	if c.ChannelKind == "" {
 		c.ChannelKind = "walk_in"
 	}
@@ -92,9 +92,6 @@ func staffCaseFromProto(p auth.Principal, req *casesv1.CreateCaseRequest) (Staff
 	if c.ContactPhone != "" && !phonePattern(c.ContactPhone) {
 		return bad("contact.phone %q: digits, spaces and a leading + only", c.ContactPhone)
 	}
-	if c.ContactFiscalCode != "" && !fiscalCodePattern(c.ContactFiscalCode) {
-		return bad("contact.fiscal_code %q is not an Italian fiscal code", c.ContactFiscalCode)
-	}
 	return c, nil
 }
 
@@ -110,24 +107,6 @@ func phonePattern(s string) bool {
 		}
 	}
 	return digits >= 5 && digits <= 15
-}
-
-// fiscalCodePattern accepts the 16-character personal code (letters and
-// digits, with omocodia substitutions) and the 11-digit code of legal
-// persons; the check character is not verified.
-func fiscalCodePattern(s string) bool {
-	if len(s) == 11 {
-		return strings.Trim(s, "0123456789") == ""
-	}
-	if len(s) != 16 {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // CreateCase opens a case on a citizen's behalf; a department override

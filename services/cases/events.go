@@ -18,6 +18,9 @@ const (
 	EventMessageAdded  EventType = "message_added"
 	EventSLAWarning    EventType = "sla_warning"
 	EventSLABreached   EventType = "sla_breached"
+	EventMerged        EventType = "merged"   // on both cases: source into target
+	EventLinked        EventType = "linked"   // on both cases
+	EventUnlinked      EventType = "unlinked" // on both cases
 )
 
 // Change is one field's value before and after an event.

@@ -34,6 +34,7 @@ type Deps struct {
 	Workloads Workloads
 	Messages  Messages
 	Creator   Creator  // staff-created cases
+	Links     Links    // merges and links; nil: cases are shown without links
 	Feed      Feed     // live case events for WatchQueue
 	SLA       SLAClock // nil: cases have no deadlines
 	Now       func() time.Time
@@ -67,13 +68,14 @@ func (s *Server) GetCase(ctx context.Context, req *casesv1.GetCaseRequest) (*cas
 	if !p.InDepartment(c.Department) {
 		return nil, status.Errorf(codes.NotFound, "case %s not found", req.GetId())
 	}
-	return toProto(c), nil
+	return s.withLinks(ctx, c)
 }
 
 // ListCases lists the cases of the caller's departments.
 func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (*casesv1.ListCasesResponse, error) {
 	p, _ := auth.PrincipalFrom(ctx)
-	q := Query{Assignee: req.GetAssignee(), Limit: int(req.GetPageSize()), Text: strings.TrimSpace(req.GetQuery())}
+	q := Query{Assignee: req.GetAssignee(), Limit: int(req.GetPageSize()), Text: strings.TrimSpace(req.GetQuery()),
+		ContactID: req.GetContactId()}
 	if len(q.Text) > 500 {
 		return nil, status.Error(codes.InvalidArgument, "query longer than 500 bytes")
 	}
@@ -132,9 +134,19 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		list = list[:q.Limit]
 		resp.NextPageToken = encodePageToken(q, list[len(list)-1])
 	}
+	var links map[string][]Link
+	if s.Links != nil && len(list) > 0 {
+		ids := make([]string, len(list))
+		for i, c := range list {
+			ids[i] = c.ID
+		}
+		if links, err = s.Links.ListLinks(ctx, ids); err != nil {
+			return nil, toStatus(err)
+		}
+	}
 	resp.Cases = make([]*casesv1.Case, len(list))
 	for i, c := range list {
-		resp.Cases[i] = toProto(c)
+		resp.Cases[i] = CaseToProto(c, links[c.ID])
 	}
 	return resp, nil
 }
@@ -585,6 +597,7 @@ func toProto(c Case) *casesv1.Case {
 		Etag: etag(c), SlaState: string(c.SLAStateAt(now)),
 		Tags: c.Tags, Language: c.Language, RequiredSkill: c.RequiredSkill,
 		FirstResponseSlaState: c.FirstResponseStateAt(now),
+		MergedInto:            c.MergedInto,
 	}
 	if !c.SLADueAt.IsZero() && !c.SLADueAt.Equal(NoDeadline) {
 		pc.SlaDueTime = timestamppb.New(c.SLADueAt)

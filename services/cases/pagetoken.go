@@ -20,10 +20,12 @@ type pageToken struct {
 }
 
 func queryFingerprint(q Query) string {
-	h := sha256.Sum256([]byte(strings.Join([]string{
-		strings.Join(q.Departments, ","), string(q.Status), q.Assignee, string(q.Order), q.Text,
-		priorityName(q.Priority), q.ChannelKind, q.Category, q.Tag, string(q.SLAState),
-	}, "\x00")))
+	parts := []string{strings.Join(q.Departments, ","), string(q.Status), q.Assignee, string(q.Order), q.Text,
+		priorityName(q.Priority), q.ChannelKind, q.Category, q.Tag, string(q.SLAState)}
+	if q.ContactID != "" {
+		parts = append(parts, "contact="+q.ContactID)
+	}
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return base64.RawURLEncoding.EncodeToString(h[:9])
 }
 
@@ -49,3 +51,10 @@ func decodePageToken(q Query, s string) (*Cursor, error) {
 	}
 	return &Cursor{ID: t.ID, Priority: t.Priority, SLADueAt: t.Due}, nil
 }
+
+// EncodePageToken is the next_page_token after last for query q, for other
+// services that page through cases (a contact's cases).
+func EncodePageToken(q Query, last Case) string { return encodePageToken(q, last) }
+
+// DecodePageToken reads a token EncodePageToken issued for the same q.
+func DecodePageToken(q Query, s string) (*Cursor, error) { return decodePageToken(q, s) }

@@ -362,7 +362,7 @@ func TestRelayRestoresLostTail(t *testing.T) {
 				ncs = append(ncs, intake.NewCase{Contact: intake.Contact{ChannelKind: "webform", ChannelID: "w", ExternalID: ext, Body: "x"},
 					Department: "it", Subject: "s"})
 			}
-			if _, err := db.CreateCases(context.Background(), 2026, ncs); err != nil {
+			if _, err := db.CreateCases(context.Background(), 2026, ncs, intake.FollowUpRule{}); err != nil {
 				t.Fatal(err)
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -38,7 +38,7 @@ type IntakeMetrics struct {
 func NewIntakeMetrics(reg prometheus.Registerer) *IntakeMetrics {
 	m := &IntakeMetrics{
 		Contacts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sportello_intake_contacts_total", Help: "Inbound contacts processed by intake, by outcome (created, duplicate, invalid).",
+			Name: "sportello_intake_contacts_total", Help: "Inbound contacts processed by intake, by outcome (created, appended, reopened, duplicate, invalid).",
 		}, []string{"outcome"}),
 		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sportello_intake_dead_letters_total", Help: "Messages or contacts moved to the INBOUND_DLQ stream.",
@@ -211,6 +211,8 @@ func (in *Intake) settle(d decoded, outcomes []intake.Outcome) {
 			}
 		case o.Duplicate:
 			in.Metrics.Contacts.WithLabelValues("duplicate").Inc()
+		case o.Action == intake.ActionAppended || o.Action == intake.ActionReopened:
+			in.Metrics.Contacts.WithLabelValues(string(o.Action)).Inc()
 		default:
 			in.Metrics.Contacts.WithLabelValues("created").Inc()
 		}
@@ -315,16 +317,20 @@ func truncate(s string, n int) string {
 
 func toContact(c *inboundv1.InboundContact) intake.Contact {
 	return intake.Contact{
-		ID:           c.GetId(),
-		ChannelKind:  c.GetChannelKind(),
-		ChannelID:    c.GetChannelId(),
-		ExternalID:   c.GetExternalId(),
-		SenderName:   c.GetSender().GetName(),
-		SenderEmail:  c.GetSender().GetEmail(),
-		Subject:      c.GetSubject(),
-		Body:         c.GetBodyText(),
-		ReceivedAt:   c.GetReceivedAt().AsTime(),
-		CategoryHint: c.GetCategoryHint(),
-		Metadata:     c.GetMetadata(),
+		ID:               c.GetId(),
+		ChannelKind:      c.GetChannelKind(),
+		ChannelID:        c.GetChannelId(),
+		ExternalID:       c.GetExternalId(),
+		SenderName:       c.GetSender().GetName(),
+		SenderEmail:      c.GetSender().GetEmail(),
+		SenderPhone:      c.GetSender().GetPhone(),
+		SenderHandle:     c.GetSender().GetHandle(),
+		SenderFiscalCode: c.GetSender().GetFiscalCode(),
+		ThreadKeys:       c.GetThreadKeys(),
+		Subject:          c.GetSubject(),
+		Body:             c.GetBodyText(),
+		ReceivedAt:       c.GetReceivedAt().AsTime(),
+		CategoryHint:     c.GetCategoryHint(),
+		Metadata:         c.GetMetadata(),
 	}
 }

@@ -13,18 +13,27 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sportello/sportello/channels/threadkey"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/directory"
 )
 
 // Contact is one inbound message as a channel normalised it.
 type Contact struct {
-	ID           string // id returned to the sender
-	ChannelKind  string
-	ChannelID    string
-	ExternalID   string
-	SenderName   string
-	SenderEmail  string
+	ID          string // id returned to the sender
+	ChannelKind string
+	ChannelID   string
+	ExternalID  string
+	SenderName  string
+	SenderEmail string
+	SenderPhone string
+	// SenderHandle is the sender's social handle or platform user id on
+	// this channel kind ("telegram:123456").
+	SenderHandle string
+	// SenderFiscalCode only when an identity provider asserted it.
+	SenderFiscalCode string
+	// ThreadKeys may match an earlier conversation (see package channels/threadkey).
+	ThreadKeys   []string
 	Subject      string
 	Body         string
 	ReceivedAt   time.Time
@@ -58,7 +67,19 @@ type NewCase struct {
 	RequiredSkill string
 	// Resolution and first-response SLA; zero when no policy applies.
 	SLADueAt, SLAWarnAt, FirstResponseDueAt time.Time
+	// Keys are the contact's valid thread keys; a key matches only a case
+	// of the same citizen (contact record).
+	Keys []threadkey.Key
 }
+
+// Action is what intake did with a contact.
+type Action string
+
+const (
+	ActionCreated  Action = "created"  // opened a case (LinkedTo: a follow-up of an old one)
+	ActionAppended Action = "appended" // added to an open case
+	ActionReopened Action = "reopened" // added to a resolved or closed case, which reopened
+)
 
 // Outcome is what happened to one contact.
 type Outcome struct {
@@ -67,6 +88,11 @@ type Outcome struct {
 	// Duplicate is true when the contact had been stored before (same channel
 	// and external id); CaseID then names the existing case.
 	Duplicate bool
+	// Action says what was done; "" for duplicates and invalid contacts.
+	Action Action
+	// LinkedTo is the case a new case follows up: the contact named it
+	// but it was settled longer than the reopen window ago.
+	LinkedTo string
 	// Err is set when the contact itself is invalid and will never be stored;
 	// the caller dead-letters it.
 	Err error
@@ -74,12 +100,14 @@ type Outcome struct {
 
 // Store creates cases. services/storage implements it.
 type Store interface {
-	// CreateCases stores, in ONE transaction, a case with its first message for
-	// every new case whose (channel kind, channel id, external id) is not yet
-	// stored, allocating references in year. It returns one outcome per input,
-	// in order; for a contact stored before it returns Duplicate with the
-	// existing case. Either all are stored or none.
-	CreateCases(ctx context.Context, year int, cases []NewCase) ([]Outcome, error)
+	// CreateCases stores, in ONE transaction, every contact whose (channel
+	// kind, channel id, external id) is not yet stored: a contact whose
+	// Keys match a case of the same citizen goes to that case as rule
+	// decides; the others open cases, with references allocated in year.
+	// It returns one outcome per input, in order; for a contact stored
+	// before it returns Duplicate with the existing case. Either all are
+	// stored or none.
+	CreateCases(ctx context.Context, year int, cases []NewCase, rule FollowUpRule) ([]Outcome, error)
 }
 
 // ErrInvalidContact marks a contact that can never be stored.
@@ -105,6 +133,7 @@ type Service struct {
 	sla       cases.SLAClock // nil: no deadlines
 	loc       *time.Location
 	now       func() time.Time
+	reopen    time.Duration
 
 	mu         sync.Mutex
 	categories map[string]directory.Category
@@ -112,10 +141,27 @@ type Service struct {
 	loadedAt   time.Time
 }
 
+// DefaultReopenWindow is how long after a case was resolved or closed a
+// citizen's reply reopens it; after that it opens a new, linked case.
+const DefaultReopenWindow = 14 * 24 * time.Hour
+
+// Option tunes a Service.
+type Option func(*Service)
+
+// WithReopenWindow sets the reopen window (0: a reply never reopens).
+func WithReopenWindow(d time.Duration) Option { return func(s *Service) { s.reopen = d } }
+
+// WithNow replaces the clock (tests).
+func WithNow(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
 // New returns an intake Service. Case references use the calendar year in
 // loc; clock (nil for none) sets each new case's resolution deadline.
-func New(store Store, dir Catalogue, loc *time.Location, clock cases.SLAClock) *Service {
-	return &Service{store: store, directory: dir, sla: clock, loc: loc, now: time.Now}
+func New(store Store, dir Catalogue, loc *time.Location, clock cases.SLAClock, opts ...Option) *Service {
+	s := &Service{store: store, directory: dir, sla: clock, loc: loc, now: time.Now, reopen: DefaultReopenWindow}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // categoryTTL bounds how stale the cached catalogue may be.
@@ -144,6 +190,7 @@ func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, er
 			continue
 		}
 		nc := route(c, cats, rules)
+		nc.Keys = parseThreadKeys(c.ThreadKeys)
 		if s.sla != nil {
 			d, ok, err := s.sla.Due(nc.Department, nc.Priority, now)
 			if err != nil {
@@ -159,7 +206,8 @@ func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, er
 	if len(batch) == 0 {
 		return out, nil
 	}
-	stored, err := s.store.CreateCases(ctx, now.In(s.loc).Year(), batch)
+	rule := FollowUpRule{Now: now, ReopenWindow: s.reopen, SLA: s.sla}
+	stored, err := s.store.CreateCases(ctx, now.In(s.loc).Year(), batch, rule)
 	if err != nil {
 		return nil, fmt.Errorf("create cases: %w", err)
 	}
@@ -199,8 +247,11 @@ func validate(c Contact) error {
 		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidContact, maxIDBytes)
 	case len(c.Body) > maxBodyBytes:
 		return fmt.Errorf("%w: body larger than %d bytes", ErrInvalidContact, maxBodyBytes)
-	case !utf8.ValidString(c.Subject) || !utf8.ValidString(c.Body) || !utf8.ValidString(c.SenderName) || !utf8.ValidString(c.SenderEmail):
+	case !utf8.ValidString(c.Subject) || !utf8.ValidString(c.Body) || !utf8.ValidString(c.SenderName) || !utf8.ValidString(c.SenderEmail) ||
+		!utf8.ValidString(c.SenderPhone) || !utf8.ValidString(c.SenderHandle) || !utf8.ValidString(c.SenderFiscalCode):
 		return fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidContact)
+	case len(c.SenderEmail) > maxIDBytes || len(c.SenderPhone) > maxIDBytes || len(c.SenderHandle) > maxIDBytes || len(c.SenderFiscalCode) > maxIDBytes:
+		return fmt.Errorf("%w: sender identifier longer than %d bytes", ErrInvalidContact, maxIDBytes)
 	case strings.ContainsRune(c.ExternalID+c.ChannelID+c.ChannelKind, 0):
 		return fmt.Errorf("%w: NUL byte in an id", ErrInvalidContact)
 	case c.Language != "" && !directory.ValidLanguage(c.Language):

@@ -16,7 +16,7 @@ type fakeStore struct {
 	err  error
 }
 
-func (f *fakeStore) CreateCases(_ context.Context, year int, cs []NewCase) ([]Outcome, error) {
+func (f *fakeStore) CreateCases(_ context.Context, year int, cs []NewCase, _ FollowUpRule) ([]Outcome, error) {
 	if f.err != nil {
 		return nil, f.err
 	}

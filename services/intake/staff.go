@@ -25,7 +25,7 @@ func (s *Service) CreateCase(ctx context.Context, sc cases.StaffCase) (string, e
 	}
 	c := Contact{
 		ID: reqID, ChannelKind: sc.ChannelKind, ChannelID: StaffChannelID, ExternalID: sc.Actor + "/" + reqID,
-		SenderName: sc.ContactName, SenderEmail: sc.ContactEmail, Subject: sc.Subject, Body: sc.Description,
+		SenderName: sc.ContactName, SenderEmail: sc.ContactEmail, SenderPhone: sc.ContactPhone, Subject: sc.Subject, Body: sc.Description,
 		ReceivedAt: s.now().UTC(), CategoryHint: sc.Category, Language: sc.Language,
 		Department: sc.Department, Priority: sc.Priority, Tags: sc.Tags, CreatedBy: sc.Actor,
 	}

@@ -75,3 +75,17 @@ var stopWords = func() map[string]bool {
 	}
 	return m
 }()
+
+// Union joins stored documents (of Document or Merge) into one.
+func Union(docs ...string) string {
+	var all []string
+	for _, d := range docs {
+		all = append(all, strings.Fields(d)...)
+	}
+	slices.Sort(all)
+	all = slices.Compact(all)
+	if len(all) > maxTerms {
+		all = all[:maxTerms]
+	}
+	return strings.Join(all, " ")
+}

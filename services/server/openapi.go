@@ -37,7 +37,7 @@ func mergeOpenAPI(base []byte, fragments ...[]byte) ([]byte, error) {
 		return nil, fmt.Errorf("openapi: $ref to undefined definitions %v", missing)
 	}
 	doc["info"] = map[string]any{"title": "Sportello API", "version": "v1",
-		"description": "Cases, directory and channel endpoints of Sportello. gRPC services are served on the same port."}
+		"description": "Cases, contacts, directory and channel endpoints of Sportello. gRPC services are served on the same port."}
 	return json.MarshalIndent(doc, "", "  ")
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/sportello/sportello/api/openapi"
 	adminv1 "github.com/sportello/sportello/api/sportello/admin/v1"
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
 	"github.com/sportello/sportello/auth"
 )
@@ -42,6 +43,7 @@ type Deps struct {
 	// JetStream reachable); /readyz and the gRPC health service follow it.
 	Ready       func(context.Context) error
 	Cases       casesv1.CaseServiceServer
+	Contacts    contactsv1.ContactServiceServer
 	Directory   directoryv1.DirectoryServiceServer
 	DeadLetters adminv1.DeadLetterServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
@@ -73,6 +75,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		grpc.MaxRecvMsgSize(4<<20),
 	)
 	casesv1.RegisterCaseServiceServer(s.grpc, d.Cases)
+	contactsv1.RegisterContactServiceServer(s.grpc, d.Contacts)
 	directoryv1.RegisterDirectoryServiceServer(s.grpc, d.Directory)
 	adminv1.RegisterDeadLetterServiceServer(s.grpc, d.DeadLetters)
 	s.health = health.NewServer()
@@ -93,6 +96,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.gwConn = conn
 	gw := runtime.NewServeMux(runtime.WithIncomingHeaderMatcher(headerMatcher))
 	if err := casesv1.RegisterCaseServiceHandler(ctx, gw, conn); err != nil {
+		return nil, err
+	}
+	if err := contactsv1.RegisterContactServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
 	if err := directoryv1.RegisterDirectoryServiceHandler(ctx, gw, conn); err != nil {

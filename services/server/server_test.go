@@ -13,6 +13,7 @@ import (
 
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/contacts"
 	"github.com/sportello/sportello/services/deadletters"
 	"github.com/sportello/sportello/services/directory"
 	"github.com/sportello/sportello/services/server"
@@ -31,7 +32,7 @@ func newServer(t *testing.T) *server.Server {
 	srv, err := server.New(context.Background(), server.Deps{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 		Authenticator: tokens, Ready: func(context.Context) error { return nil },
-		Cases: cases.NewServer(cases.Deps{}), Directory: directory.NewServer(nil, nil, nil), DeadLetters: deadletters.NewServer(nil),
+		Cases: cases.NewServer(cases.Deps{}), Contacts: &contacts.Server{}, Directory: directory.NewServer(nil, nil, nil), DeadLetters: deadletters.NewServer(nil),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,12 @@ func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error
 	if q.Status != "" {
 		tx = tx.Where("status = ?", string(q.Status))
 	}
+	if q.ContactID != "" {
+		if !validUUID(q.ContactID) {
+			return nil, nil // no such contact
+		}
+		tx = tx.Where("contact_id = ?", q.ContactID)
+	}
 	if q.Text != "" {
 		terms := search.Terms(q.Text)
 		if len(terms) == 0 {
@@ -150,6 +156,12 @@ func (r caseRow) toCase() cases.Case {
 	if r.SLAPausedAt != nil {
 		c.SLAPausedAt = r.SLAPausedAt.UTC()
 	}
+	if r.SettledAt != nil {
+		c.SettledAt = r.SettledAt.UTC()
+	}
+	if r.MergedInto != nil {
+		c.MergedInto = *r.MergedInto
+	}
 	return c
 }
 
@@ -160,6 +172,14 @@ func optTime(t time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// optString is nil for "": NULL in the database.
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // dueOrNone is the stored deadline: NoDeadline when none.

@@ -73,7 +73,11 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 	}
 	now := time.Now().UTC()
 	c.Version, c.UpdatedAt = r.Version+1, now
+	if settles(c.Status) && c.Status != cases.Status(r.Status) {
+		c.SettledAt = now
+	}
 	res := tx.Model(&caseRow{}).Where("id = ? AND version = ?", r.ID, r.Version).Updates(map[string]any{
+		"settled_at": optTime(c.SettledAt), "merged_into": optString(c.MergedInto),
 		"subject": c.Subject, "status": string(c.Status), "priority": int(c.Priority), "category_code": c.Category,
 		"department_id": c.Department, "assignee_id": c.Assignee, "updated_at": now, "version": c.Version,
 		"sla_due_at": dueOrNone(c.SLADueAt), "sla_warn_at": optTime(c.SLAWarnAt), "sla_paused_at": optTime(c.SLAPausedAt),
@@ -113,6 +117,9 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 	}
 	return c, nil
 }
+
+// settles reports whether entering status s starts the reopen window.
+func settles(s cases.Status) bool { return s == cases.StatusResolved || s == cases.StatusClosed }
 
 // moveCapacity keeps operators.open_cases equal to the number of open cases
 // assigned to each operator. A case newly given to an operator takes a slot
@@ -312,7 +319,7 @@ func (db *DB) availableOperators(ctx context.Context, dept, policy string) ([]di
 }
 
 // lastServedBy returns the operator of the citizen's latest other case in
-// dept that had one ("" if none); cases_contact serves it.
+// dept that had one ("" if none); cases_contact (migration 00011) serves it.
 func (db *DB) lastServedBy(ctx context.Context, contactID, dept, except string) (string, error) {
 	var ids []string
 	err := db.gorm.WithContext(ctx).Model(&caseRow{}).

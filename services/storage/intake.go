@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/sportello/sportello/channels/threadkey"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/search"
@@ -25,10 +26,11 @@ var ErrConflict = errors.New("concurrent intake of the same contact")
 type inboundKey struct{ kind, channel, external string }
 
 // CreateCases implements intake.Store. In one transaction it finds contacts
-// already stored (by channel and external id), finds or creates the citizen
-// contact by e-mail, allocates one block of references, and inserts the new
-// cases with their first messages.
-func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase) ([]intake.Outcome, error) {
+// already stored (by channel and external id), resolves the citizen record
+// of the others, appends those whose thread keys name a case of the same
+// citizen to that case (as rule decides), allocates one block of
+// references, and inserts the new cases with their first messages.
+func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase, rule intake.FollowUpRule) ([]intake.Outcome, error) {
 	out := make([]intake.Outcome, len(batch))
 	twin := make(map[int]int)
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -58,72 +60,31 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase)
 		if err != nil {
 			return err
 		}
-		last, err := allocateReferences(tx, year, len(fresh))
+		matched, err := matchThreads(tx, batch, fresh, contactIDs)
 		if err != nil {
 			return err
 		}
 		now := time.Now().UTC()
-		caseRows := make([]caseRow, len(fresh))
-		var tagRows []caseTagRow
-		msgRows := make([]messageRow, len(fresh))
-		for n, i := range fresh {
-			nc := batch[i]
-			if nc.Priority == 0 {
-				nc.Priority = cases.PriorityNormal
+		var opened []int
+		followsUp := map[int]followUpOf{}
+		for _, i := range fresh {
+			caseID, ok := matched[i]
+			if !ok {
+				opened = append(opened, i)
+				continue
 			}
-			if nc.Language == "" {
-				nc.Language = "it"
-			}
-			id := uuid.Must(uuid.NewV7()).String()
-			ref := fmt.Sprintf("%d-%06d", year, last-int64(len(fresh))+int64(n)+1)
-			caseRows[n] = caseRow{
-				ID: id, Reference: ref, Subject: nc.Subject, Description: nc.Body,
-				Status: string(cases.StatusNew), Priority: int(nc.Priority),
-				CategoryCode: nc.Category, DepartmentID: nc.Department,
-				ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, ContactID: contactIDs[i],
-				CreatedAt: now, UpdatedAt: now, Version: 1,
-				SLADueAt: dueOrNone(nc.SLADueAt), SLAWarnAt: optTime(nc.SLAWarnAt),
-				FirstResponseDueAt: optTime(nc.FirstResponseDueAt),
-				Language:           nc.Language, RequiredSkill: nc.RequiredSkill, Tags: strings.Join(nc.Tags, " "),
-				SearchTerms: search.Document(nc.Subject, nc.Body),
-			}
-			for _, t := range nc.Tags {
-				tagRows = append(tagRows, caseTagRow{CaseID: id, Tag: t})
-			}
-			msgRows[n] = messageRow{
-				ID: uuid.Must(uuid.NewV7()).String(), CaseID: id, Direction: "inbound",
-				ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, ExternalID: &batch[i].ExternalID,
-				InboundID: nc.ID, AuthorName: nc.SenderName, AuthorEmail: nc.SenderEmail,
-				BodyText: nc.Body, ReceivedAt: nc.ReceivedAt.UTC(), CreatedAt: now,
-			}
-			out[i] = intake.Outcome{CaseID: id, Reference: ref}
-		}
-		var evRows []caseEventRow
-		for n, i := range fresh {
-			c := caseRows[n].toCase()
-			actor := batch[i].CreatedBy
-			if actor == "" {
-				actor = cases.SystemActor
-			}
-			rows, err := eventRows(c, []cases.Event{{Type: cases.EventCreated, Actor: actor, Reason: batch[i].RoutingNote,
-				Changes: map[string]cases.Change{"status": {After: string(cases.StatusNew)}, "department": {After: c.Department}}}}, now)
+			o, f, err := db.followUp(tx, batch[i], caseID, rule, now)
 			if err != nil {
 				return err
 			}
-			evRows = append(evRows, rows...)
-		}
-		if err := tx.CreateInBatches(caseRows, db.rowsPerInsert()).Error; err != nil {
-			return err
-		}
-		if err := tx.CreateInBatches(msgRows, db.rowsPerInsert()).Error; err != nil {
-			return err
-		}
-		if len(tagRows) > 0 {
-			if err := tx.CreateInBatches(tagRows, db.rowsPerInsert()).Error; err != nil {
-				return err
+			if f != nil {
+				followsUp[i] = *f
+				opened = append(opened, i)
+				continue
 			}
+			out[i] = o
 		}
-		return insertEvents(tx, evRows, db.rowsPerInsert())
+		return db.openCases(tx, year, batch, opened, contactIDs, followsUp, out, now)
 	})
 	if isUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
@@ -134,12 +95,157 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase)
 		return nil, fmt.Errorf("%w: unknown department", cases.ErrInvalidArgument)
 	}
 	if err != nil {
-		return nil, err
+		return nil, retryable(err)
 	}
 	for i, j := range twin {
 		out[i] = intake.Outcome{CaseID: out[j].CaseID, Duplicate: true}
 	}
 	return out, nil
+}
+
+// followUpOf is an old case a new one follows up, and why.
+type followUpOf struct{ caseID, reference, reason string }
+
+// followUp stores nc on the case it matched, as rule decides; or, when the
+// case was settled too long ago, returns the old case for a new one to
+// follow up.
+func (db *DB) followUp(tx *gorm.DB, nc intake.NewCase, caseID string, rule intake.FollowUpRule, now time.Time) (intake.Outcome, *followUpOf, error) {
+	// Read again: an earlier contact of this batch may have changed it.
+	var r caseRow
+	if err := tx.Where("id = ?", caseID).Take(&r).Error; err != nil {
+		return intake.Outcome{}, nil, err
+	}
+	msgID := uuid.Must(uuid.NewV7()).String()
+	plan := rule.FollowUp(r.toCase(), msgID)
+	if plan.Action == intake.ActionCreated {
+		return intake.Outcome{}, &followUpOf{caseID: r.ID, reference: r.Reference, reason: plan.Reason}, nil
+	}
+	c, err := db.apply(tx, r, plan.Mutation)
+	if err != nil {
+		return intake.Outcome{}, nil, err
+	}
+	ext := nc.ExternalID
+	row := messageRow{ID: msgID, CaseID: c.ID, Direction: string(cases.Inbound), ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID,
+		ExternalID: &ext, InboundID: nc.ID, AuthorName: nc.SenderName, AuthorEmail: nc.SenderEmail,
+		BodyText: nc.Body, ReceivedAt: nc.ReceivedAt.UTC(), CreatedAt: now}
+	if err := tx.Create(&row).Error; err != nil {
+		return intake.Outcome{}, nil, err
+	}
+	if err := addSearchTerms(tx, c.ID, nc.Body); err != nil {
+		return intake.Outcome{}, nil, err
+	}
+	return intake.Outcome{CaseID: c.ID, Reference: c.Reference, Action: plan.Action}, nil, nil
+}
+
+// openCases inserts a case with its first message for each contact of
+// batch listed in opened, and links those that follow up an old case.
+func (db *DB) openCases(tx *gorm.DB, year int, batch []intake.NewCase, opened []int, contactIDs map[int]string,
+	followsUp map[int]followUpOf, out []intake.Outcome, now time.Time) error {
+	if len(opened) == 0 {
+		return nil
+	}
+	last, err := allocateReferences(tx, year, len(opened))
+	if err != nil {
+		return err
+	}
+	caseRows := make([]caseRow, len(opened))
+	msgRows := make([]messageRow, len(opened))
+	var tagRows []caseTagRow
+	for n, i := range opened {
+		nc := batch[i]
+		if nc.Priority == 0 {
+			nc.Priority = cases.PriorityNormal
+		}
+		if nc.Language == "" {
+			nc.Language = "it"
+		}
+		id := uuid.Must(uuid.NewV7()).String()
+		ref := fmt.Sprintf("%d-%06d", year, last-int64(len(opened))+int64(n)+1)
+		caseRows[n] = caseRow{
+			ID: id, Reference: ref, Subject: nc.Subject, Description: nc.Body,
+			Status: string(cases.StatusNew), Priority: int(nc.Priority),
+			CategoryCode: nc.Category, DepartmentID: nc.Department,
+			ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, ContactID: contactIDs[i],
+			CreatedAt: now, UpdatedAt: now, Version: 1,
+			SLADueAt: dueOrNone(nc.SLADueAt), SLAWarnAt: optTime(nc.SLAWarnAt),
+			FirstResponseDueAt: optTime(nc.FirstResponseDueAt),
+			Language:           nc.Language, RequiredSkill: nc.RequiredSkill, Tags: strings.Join(nc.Tags, " "),
+			SearchTerms: search.Document(nc.Subject, nc.Body),
+		}
+		for _, t := range nc.Tags {
+			tagRows = append(tagRows, caseTagRow{CaseID: id, Tag: t})
+		}
+		msgRows[n] = messageRow{
+			ID: uuid.Must(uuid.NewV7()).String(), CaseID: id, Direction: string(cases.Inbound),
+			ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, ExternalID: &batch[i].ExternalID,
+			InboundID: nc.ID, AuthorName: nc.SenderName, AuthorEmail: nc.SenderEmail,
+			BodyText: nc.Body, ReceivedAt: nc.ReceivedAt.UTC(), CreatedAt: now,
+		}
+		out[i] = intake.Outcome{CaseID: id, Reference: ref, Action: intake.ActionCreated, LinkedTo: followsUp[i].caseID}
+	}
+	var evRows []caseEventRow
+	for n, i := range opened {
+		c := caseRows[n].toCase()
+		changes := map[string]cases.Change{"status": {After: string(cases.StatusNew)}, "department": {After: c.Department}}
+		reason := batch[i].RoutingNote
+		if f, ok := followsUp[i]; ok {
+			changes["follow_up_of"] = cases.Change{After: f.caseID}
+			reason = strings.TrimPrefix(reason+"; "+f.reason, "; ")
+		}
+		actor := batch[i].CreatedBy
+		if actor == "" {
+			actor = cases.SystemActor
+		}
+		rows, err := eventRows(c, []cases.Event{{Type: cases.EventCreated, Actor: actor, Reason: reason, Changes: changes}}, now)
+		if err != nil {
+			return err
+		}
+		evRows = append(evRows, rows...)
+	}
+	if err := tx.CreateInBatches(caseRows, db.rowsPerInsert()).Error; err != nil {
+		return err
+	}
+	if err := tx.CreateInBatches(msgRows, db.rowsPerInsert()).Error; err != nil {
+		return err
+	}
+	if len(tagRows) > 0 {
+		if err := tx.CreateInBatches(tagRows, db.rowsPerInsert()).Error; err != nil {
+			return err
+		}
+	}
+	if err := insertEvents(tx, evRows, db.rowsPerInsert()); err != nil {
+		return err
+	}
+	for _, i := range opened {
+		f, ok := followsUp[i]
+		if !ok {
+			continue
+		}
+		if err := db.linkFollowUp(tx, out[i], f, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// linkFollowUp links the new case o to the old case it follows up, with
+// the reason in the old case's history too.
+func (db *DB) linkFollowUp(tx *gorm.DB, o intake.Outcome, f followUpOf, now time.Time) error {
+	err := tx.Create(&caseLinkRow{SourceID: o.CaseID, TargetID: f.caseID, Kind: intake.FollowUpLink,
+		Actor: cases.SystemActor, Reason: f.reason, CreatedAt: now}).Error
+	if err != nil {
+		return err
+	}
+	var r caseRow
+	if err := tx.Where("id = ?", f.caseID).Take(&r).Error; err != nil {
+		return err
+	}
+	_, err = db.apply(tx, r, func(*cases.Case) ([]cases.Event, error) {
+		return []cases.Event{{Type: cases.EventLinked, Actor: cases.SystemActor,
+			Reason:  fmt.Sprintf("%s (new case %s)", f.reason, o.Reference),
+			Changes: map[string]cases.Change{"link": {After: o.CaseID}, "kind": {After: "followed_up_by"}}}}, nil
+	})
+	return err
 }
 
 // rowsPerInsert sizes multi-row INSERTs. The SQLite driver binds each
@@ -180,56 +286,388 @@ func findInbound(tx *gorm.DB, batch []intake.NewCase) (map[inboundKey]string, er
 	return m, nil
 }
 
-// resolveContacts finds or creates the citizen record for each fresh contact:
-// one per e-mail address; a contact without e-mail gets a record of its own.
+// identity is what a contact tells about its sender, normalised.
+type identity struct{ fiscal, email, phone, kind, handle string }
+
+func identityOf(c intake.Contact) identity {
+	id := identity{
+		fiscal: strings.ToUpper(strings.TrimSpace(c.SenderFiscalCode)),
+		email:  strings.ToLower(strings.TrimSpace(c.SenderEmail)),
+		phone:  normalisePhone(c.SenderPhone),
+		handle: strings.TrimSpace(c.SenderHandle),
+	}
+	if id.handle != "" {
+		id.kind = c.ChannelKind
+	}
+	return id
+}
+
+// normalisePhone keeps a leading "+" and the digits ("+39 06 1234-567" is
+// "+39061234567"); "" when there are no digits.
+func normalisePhone(s string) string {
+	var b strings.Builder
+	for i, r := range strings.TrimSpace(s) {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && i == 0:
+			b.WriteRune(r)
+		}
+	}
+	if strings.Trim(b.String(), "+") == "" {
+		return ""
+	}
+	return b.String()
+}
+
+type handleKey struct{ kind, handle string }
+
+// contactIndex finds contact records by each identifier.
+type contactIndex struct {
+	byFiscal, byEmail, byPhone map[string]*contactRow
+	byHandle                   map[handleKey]*contactRow
+}
+
+func newContactIndex() *contactIndex {
+	return &contactIndex{byFiscal: map[string]*contactRow{}, byEmail: map[string]*contactRow{},
+		byPhone: map[string]*contactRow{}, byHandle: map[handleKey]*contactRow{}}
+}
+
+func (x *contactIndex) add(r *contactRow) {
+	if r.FiscalCode != nil {
+		x.byFiscal[*r.FiscalCode] = r
+	}
+	if r.Email != nil {
+		x.byEmail[*r.Email] = r
+	}
+	if r.Phone != nil {
+		x.byPhone[*r.Phone] = r
+	}
+}
+
+// find applies the resolution order: fiscal code, e-mail, phone, handle.
+func (x *contactIndex) find(id identity) *contactRow {
+	if r := x.byFiscal[id.fiscal]; id.fiscal != "" && r != nil {
+		return r
+	}
+	if r := x.byEmail[id.email]; id.email != "" && r != nil {
+		return r
+	}
+	if r := x.byPhone[id.phone]; id.phone != "" && r != nil {
+		return r
+	}
+	if r := x.byHandle[handleKey{id.kind, id.handle}]; id.handle != "" && r != nil {
+		return r
+	}
+	return nil
+}
+
+// lookupContacts loads the records holding any of ids' identifiers: one
+// query on contacts, and one per channel kind on handles when a contact
+// carries one (the web form's e-mail-only batches make one query).
+func lookupContacts(tx *gorm.DB, ids []identity, x *contactIndex) error {
+	var fiscal, email, phone []string
+	handles := map[string][]string{}
+	for _, id := range ids {
+		if id.fiscal != "" {
+			fiscal = append(fiscal, id.fiscal)
+		}
+		if id.email != "" {
+			email = append(email, id.email)
+		}
+		if id.phone != "" {
+			phone = append(phone, id.phone)
+		}
+		if id.handle != "" {
+			handles[id.kind] = append(handles[id.kind], id.handle)
+		}
+	}
+	var conds []string
+	var args []any
+	for _, c := range []struct {
+		col  string
+		vals []string
+	}{{"fiscal_code", fiscal}, {"email", email}, {"phone", phone}} {
+		if len(c.vals) > 0 {
+			conds = append(conds, c.col+" IN ?")
+			args = append(args, c.vals)
+		}
+	}
+	if len(conds) > 0 {
+		var rows []contactRow
+		if err := tx.Where(strings.Join(conds, " OR "), args...).Find(&rows).Error; err != nil {
+			return fmt.Errorf("find contacts: %w", err)
+		}
+		for i := range rows {
+			x.add(&rows[i])
+		}
+	}
+	for kind, hs := range handles {
+		var rows []struct {
+			Handle string
+			contactRow
+		}
+		err := tx.Table("contact_handles h").Select("h.handle, c.*").Joins("JOIN contacts c ON c.id = h.contact_id").
+			Where("h.channel_kind = ? AND h.handle IN ?", kind, hs).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("find contacts by handle: %w", err)
+		}
+		for i := range rows {
+			r := rows[i].contactRow
+			x.byHandle[handleKey{kind, rows[i].Handle}] = &r
+		}
+	}
+	return nil
+}
+
+// resolveContacts finds or creates the citizen record of each fresh
+// contact: by fiscal code, then e-mail, then phone, then (channel kind,
+// handle); one record across channels. A record found by one identifier
+// learns the others the contact carries when no other record holds them.
+// A contact with no identifier gets a record of its own.
 func resolveContacts(tx *gorm.DB, batch []intake.NewCase, fresh []int, rowsPerInsert int) (map[int]string, error) {
 	now := time.Now().UTC()
 	ids := make(map[int]string, len(fresh))
-	byEmail := make(map[string]string)
-	var rows []contactRow
+	idents := make(map[int]identity, len(fresh))
+	var all []identity
 	for _, i := range fresh {
-		email := strings.ToLower(strings.TrimSpace(batch[i].SenderEmail))
-		if email == "" {
-			id := uuid.Must(uuid.NewV7()).String()
-			rows = append(rows, contactRow{ID: id, DisplayName: batch[i].SenderName, CreatedAt: now})
-			ids[i] = id
+		idents[i] = identityOf(batch[i].Contact)
+		all = append(all, idents[i])
+	}
+	x := newContactIndex()
+	if err := lookupContacts(tx, all, x); err != nil {
+		return nil, err
+	}
+	var created []contactRow
+	var createdIdents []identity
+	found := map[int]*contactRow{} // records that existed before
+	isNew := map[string]bool{}
+	for _, i := range fresh {
+		id := idents[i]
+		if r := x.find(id); r != nil {
+			ids[i] = r.ID
+			if !isNew[r.ID] {
+				found[i] = r
+			}
 			continue
 		}
-		if _, ok := byEmail[email]; !ok {
-			byEmail[email] = ""
-			e := email
-			rows = append(rows, contactRow{ID: uuid.Must(uuid.NewV7()).String(), DisplayName: batch[i].SenderName, Email: &e, CreatedAt: now})
-		}
-	}
-	if len(rows) > 0 {
-		err := tx.Clauses(clause.OnConflict{
-			Columns:     []clause.Column{{Name: "email"}},
-			TargetWhere: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "email IS NOT NULL"}}},
-			DoNothing:   true,
-		}).CreateInBatches(rows, rowsPerInsert).Error
-		if err != nil {
-			return nil, fmt.Errorf("create contacts: %w", err)
-		}
-	}
-	if len(byEmail) > 0 {
-		emails := make([]string, 0, len(byEmail))
-		for e := range byEmail {
-			emails = append(emails, e)
-		}
-		var found []contactRow
-		if err := tx.Select("id", "email").Where("email IN ?", emails).Find(&found).Error; err != nil {
-			return nil, fmt.Errorf("find contacts: %w", err)
-		}
-		for _, f := range found {
-			byEmail[*f.Email] = f.ID
-		}
-		for _, i := range fresh {
-			if email := strings.ToLower(strings.TrimSpace(batch[i].SenderEmail)); email != "" {
-				ids[i] = byEmail[email]
+		r := contactRow{ID: uuid.Must(uuid.NewV7()).String(), DisplayName: batch[i].SenderName,
+			Email: optString(id.email), Phone: optString(id.phone), FiscalCode: optString(id.fiscal), CreatedAt: now}
+		created = append(created, r)
+		isNew[r.ID] = true
+		createdIdents = append(createdIdents, id)
+		ids[i] = r.ID
+		if id != (identity{}) {
+			x.add(&contactRow{ID: r.ID, Email: r.Email, Phone: r.Phone, FiscalCode: r.FiscalCode, DisplayName: r.DisplayName})
+			if id.handle != "" {
+				x.byHandle[handleKey{id.kind, id.handle}] = &contactRow{ID: r.ID, DisplayName: r.DisplayName}
 			}
 		}
 	}
-	return ids, nil
+	if len(created) > 0 {
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(created, rowsPerInsert)
+		if res.Error != nil {
+			return nil, fmt.Errorf("create contacts: %w", res.Error)
+		}
+		if int(res.RowsAffected) < len(created) {
+			// A concurrent writer created some of the same citizens first:
+			// resolve those again against what is stored now.
+			if err := reresolve(tx, batch, fresh, created, isNew, createdIdents, ids, idents); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ids, learnIdentifiers(tx, batch, fresh, ids, idents, found, x, now)
+}
+
+// reresolve points the contacts whose new record was not inserted (another
+// writer stored a record with one of its identifiers first) at the stored
+// record.
+func reresolve(tx *gorm.DB, batch []intake.NewCase, fresh []int, created []contactRow, isNew map[string]bool,
+	createdIdents []identity, ids map[int]string, idents map[int]identity) error {
+	stored := newContactIndex()
+	if err := lookupContacts(tx, createdIdents, stored); err != nil {
+		return err
+	}
+	var have []string
+	if err := tx.Model(&contactRow{}).Where("id IN ?", contactIDsOf(created)).Pluck("id", &have).Error; err != nil {
+		return err
+	}
+	inserted := map[string]bool{}
+	for _, h := range have {
+		inserted[h] = true
+	}
+	for _, i := range fresh {
+		if inserted[ids[i]] || !isNew[ids[i]] {
+			continue
+		}
+		r := stored.find(idents[i])
+		if r == nil {
+			return fmt.Errorf("%w: contact record of %s", ErrConflict, batch[i].ExternalID)
+		}
+		ids[i] = r.ID
+	}
+	return nil
+}
+
+func contactIDsOf(rows []contactRow) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// learnIdentifiers adds to each resolved record the identifiers its
+// contact carried that it lacks, unless another record holds them, and
+// records handles.
+func learnIdentifiers(tx *gorm.DB, batch []intake.NewCase, fresh []int, ids map[int]string, idents map[int]identity,
+	found map[int]*contactRow, x *contactIndex, now time.Time) error {
+	var handles []contactHandleRow
+	seenHandle := map[handleKey]bool{}
+	for _, i := range fresh {
+		id, contact := idents[i], ids[i]
+		if id.handle != "" {
+			k := handleKey{id.kind, id.handle}
+			if r := x.byHandle[k]; (r == nil || r.ID == contact) && !seenHandle[k] {
+				seenHandle[k] = true
+				handles = append(handles, contactHandleRow{ChannelKind: id.kind, Handle: id.handle, ContactID: contact, CreatedAt: now})
+			}
+		}
+		for _, f := range []struct {
+			col, val string
+			owner    map[string]*contactRow
+		}{{"fiscal_code", id.fiscal, x.byFiscal}, {"email", id.email, x.byEmail}, {"phone", id.phone, x.byPhone}} {
+			if f.val == "" || f.owner[f.val] != nil {
+				continue // unknown, or some record (this one or another) holds it
+			}
+			err := tx.Exec("UPDATE contacts SET "+f.col+" = ? WHERE id = ? AND "+f.col+" IS NULL AND NOT EXISTS (SELECT 1 FROM contacts WHERE "+f.col+" = ?)",
+				f.val, contact, f.val).Error
+			if err != nil {
+				return fmt.Errorf("add %s to contact: %w", f.col, err)
+			}
+			f.owner[f.val] = &contactRow{ID: contact}
+		}
+		if r, name := found[i], batch[i].SenderName; r != nil && r.DisplayName == "" && name != "" {
+			if err := tx.Exec("UPDATE contacts SET display_name = ? WHERE id = ? AND display_name = ''", name, contact).Error; err != nil {
+				return err
+			}
+			r.DisplayName = name
+		}
+	}
+	if len(handles) == 0 {
+		return nil
+	}
+	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&handles).Error
+}
+
+// matchThreads finds, for each fresh contact with thread keys, the case
+// they name that belongs to the same citizen (the newest, when several
+// do), following merges to the surviving case. Keys of the whole batch are
+// looked up together: one query for message ids, one for cases.
+func matchThreads(tx *gorm.DB, batch []intake.NewCase, fresh []int, contactIDs map[int]string) (map[int]string, error) {
+	var refs, msgs []string
+	for _, i := range fresh {
+		for _, k := range batch[i].Keys {
+			if k.Kind == threadkey.KindRef {
+				refs = append(refs, k.Value)
+			} else {
+				msgs = append(msgs, k.Value)
+			}
+		}
+	}
+	if len(refs) == 0 && len(msgs) == 0 {
+		return nil, nil
+	}
+	caseOfMsg := map[string]string{}
+	var caseIDs []string
+	if len(msgs) > 0 {
+		var rows []messageRow
+		if err := tx.Select("case_id", "external_id").Where("external_id IN ?", msgs).Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("find threads by message: %w", err)
+		}
+		for _, r := range rows {
+			caseOfMsg[*r.ExternalID] = r.CaseID
+			caseIDs = append(caseIDs, r.CaseID)
+		}
+	}
+	q := tx.Model(&caseRow{}).Select("id", "reference", "contact_id", "merged_into")
+	switch {
+	case len(refs) > 0 && len(caseIDs) > 0:
+		q = q.Where("reference IN ? OR id IN ?", refs, caseIDs)
+	case len(refs) > 0:
+		q = q.Where("reference IN ?", refs)
+	default:
+		q = q.Where("id IN ?", caseIDs)
+	}
+	var rows []caseRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("find threads: %w", err)
+	}
+	byRef, byID := map[string]caseRow{}, map[string]caseRow{}
+	for _, r := range rows {
+		byRef[r.Reference], byID[r.ID] = r, r
+	}
+	// A merged case lives on in the case it was merged into.
+	for hop := 0; hop < 5; hop++ {
+		var next []string
+		for _, r := range byID {
+			if r.MergedInto != nil {
+				if _, ok := byID[*r.MergedInto]; !ok {
+					next = append(next, *r.MergedInto)
+				}
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		var more []caseRow
+		if err := tx.Model(&caseRow{}).Select("id", "reference", "contact_id", "merged_into").Where("id IN ?", next).Find(&more).Error; err != nil {
+			return nil, err
+		}
+		for _, r := range more {
+			byID[r.ID] = r
+		}
+	}
+	surviving := func(r caseRow) caseRow {
+		for hop := 0; hop < 5 && r.MergedInto != nil; hop++ {
+			n, ok := byID[*r.MergedInto]
+			if !ok {
+				break
+			}
+			r = n
+		}
+		return r
+	}
+	out := map[int]string{}
+	for _, i := range fresh {
+		best := ""
+		for _, k := range batch[i].Keys {
+			var r caseRow
+			var ok bool
+			if k.Kind == threadkey.KindRef {
+				r, ok = byRef[k.Value]
+			} else if id, found := caseOfMsg[k.Value]; found {
+				r, ok = byID[id]
+			}
+			if !ok {
+				continue
+			}
+			r = surviving(r)
+			// Only the citizen's own cases: a stranger who knows or guesses
+			// a reference gets a case of their own instead.
+			if r.ContactID != contactIDs[i] || r.MergedInto != nil {
+				continue
+			}
+			if r.ID > best {
+				best = r.ID
+			}
+		}
+		if best != "" {
+			out[i] = best
+		}
+	}
+	return out, nil
 }
 
 // allocateReferences reserves n consecutive numbers of year's sequence and

@@ -33,10 +33,42 @@ type contactRow struct {
 	ID          string `gorm:"primaryKey"`
 	DisplayName string
 	Email       *string
+	Phone       *string
+	FiscalCode  *string
 	CreatedAt   time.Time
 }
 
 func (contactRow) TableName() string { return "contacts" }
+
+type contactHandleRow struct {
+	ChannelKind string `gorm:"primaryKey"`
+	Handle      string `gorm:"primaryKey"`
+	ContactID   string
+	CreatedAt   time.Time
+}
+
+func (contactHandleRow) TableName() string { return "contact_handles" }
+
+type caseLinkRow struct {
+	SourceID  string `gorm:"primaryKey"`
+	TargetID  string `gorm:"primaryKey"`
+	Kind      string
+	Actor     string
+	Reason    string
+	CreatedAt time.Time
+}
+
+func (caseLinkRow) TableName() string { return "case_links" }
+
+type contactAccessRow struct {
+	ID        string `gorm:"primaryKey"`
+	ContactID string
+	Actor     string
+	Method    string
+	CreatedAt time.Time
+}
+
+func (contactAccessRow) TableName() string { return "contact_access_log" }
 
 type caseRow struct {
 	ID                    string `gorm:"primaryKey"`
@@ -66,6 +98,8 @@ type caseRow struct {
 	Tags                  string // sorted, space-separated
 	Language              string
 	RequiredSkill         string
+	SettledAt             *time.Time
+	MergedInto            *string
 	// Written on create, never read back with the case.
 	SearchTerms string `gorm:"column:search_terms;->:false;<-:create"`
 }

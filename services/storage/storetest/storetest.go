@@ -44,6 +44,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, searchTests...)
 	tests = append(tests, autoAssignTests...)
 	tests = append(tests, directoryAdminTests...)
+	tests = append(tests, threadTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -79,7 +80,7 @@ func newCase(dept, email string) intake.NewCase {
 
 func create(t *testing.T, db *storage.DB, year int, ncs ...intake.NewCase) []intake.Outcome {
 	t.Helper()
-	out, err := db.CreateCases(context.Background(), year, ncs)
+	out, err := db.CreateCases(context.Background(), year, ncs, intake.FollowUpRule{})
 	if err != nil {
 		t.Fatalf("CreateCases: %v", err)
 	}
@@ -234,7 +235,7 @@ func testConcurrentCreate(t *testing.T, db *storage.DB) {
 				}
 			}
 			for attempt := 0; ; attempt++ {
-				_, err := db.CreateCases(context.Background(), 2026, batch)
+				_, err := db.CreateCases(context.Background(), 2026, batch, intake.FollowUpRule{})
 				if errors.Is(err, storage.ErrConflict) && attempt < 20 {
 					continue // what the intake consumer does: retry
 				}

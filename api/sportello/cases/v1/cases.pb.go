@@ -244,6 +244,10 @@ type Case struct {
 	Language string `protobuf:"bytes,22,opt,name=language,proto3" json:"language,omitempty"`
 	// Skill an operator needs for this case, from its category ("" for none).
 	RequiredSkill string `protobuf:"bytes,23,opt,name=required_skill,json=requiredSkill,proto3" json:"required_skill,omitempty"`
+	// The case this one was merged into; empty when it was not merged.
+	MergedInto string `protobuf:"bytes,30,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
+	// Links to related cases.
+	Links         []*CaseLink `protobuf:"bytes,31,rep,name=links,proto3" json:"links,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -439,6 +443,373 @@ func (x *Case) GetRequiredSkill() string {
 	return ""
 }
 
+func (x *Case) GetMergedInto() string {
+	if x != nil {
+		return x.MergedInto
+	}
+	return ""
+}
+
+func (x *Case) GetLinks() []*CaseLink {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+// CaseLink is one link of a case to another.
+type CaseLink struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The other case.
+	CaseId string `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// "related", "follow_up" or "duplicate".
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// For follow_up and duplicate: "outgoing" when this case is the
+	// follow-up (duplicate) of case_id, "incoming" when case_id is the
+	// follow-up (duplicate) of this case. Empty for related.
+	Direction string `protobuf:"bytes,3,opt,name=direction,proto3" json:"direction,omitempty"`
+	// Who linked them ("system" for intake's follow-ups) and why.
+	Actor         string                 `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseLink) Reset() {
+	*x = CaseLink{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseLink) ProtoMessage() {}
+
+func (x *CaseLink) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseLink.ProtoReflect.Descriptor instead.
+func (*CaseLink) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CaseLink) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *CaseLink) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CaseLink) GetDirection() string {
+	if x != nil {
+		return x.Direction
+	}
+	return ""
+}
+
+func (x *CaseLink) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *CaseLink) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CaseLink) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type MergeCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case that lives on.
+	TargetId string `protobuf:"bytes,1,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+	// The case merged into it, then closed.
+	SourceId string `protobuf:"bytes,2,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// Why; required, recorded in both histories.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The cases' etags as last read; empty for any version.
+	TargetEtag    string `protobuf:"bytes,4,opt,name=target_etag,json=targetEtag,proto3" json:"target_etag,omitempty"`
+	SourceEtag    string `protobuf:"bytes,5,opt,name=source_etag,json=sourceEtag,proto3" json:"source_etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeCasesRequest) Reset() {
+	*x = MergeCasesRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeCasesRequest) ProtoMessage() {}
+
+func (x *MergeCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeCasesRequest.ProtoReflect.Descriptor instead.
+func (*MergeCasesRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MergeCasesRequest) GetTargetId() string {
+	if x != nil {
+		return x.TargetId
+	}
+	return ""
+}
+
+func (x *MergeCasesRequest) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *MergeCasesRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *MergeCasesRequest) GetTargetEtag() string {
+	if x != nil {
+		return x.TargetEtag
+	}
+	return ""
+}
+
+func (x *MergeCasesRequest) GetSourceEtag() string {
+	if x != nil {
+		return x.SourceEtag
+	}
+	return ""
+}
+
+type MergeCasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        *Case                  `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Source        *Case                  `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeCasesResponse) Reset() {
+	*x = MergeCasesResponse{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeCasesResponse) ProtoMessage() {}
+
+func (x *MergeCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeCasesResponse.ProtoReflect.Descriptor instead.
+func (*MergeCasesResponse) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MergeCasesResponse) GetTarget() *Case {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *MergeCasesResponse) GetSource() *Case {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+type LinkCasesRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	LinkedCaseId string                 `protobuf:"bytes,2,opt,name=linked_case_id,json=linkedCaseId,proto3" json:"linked_case_id,omitempty"`
+	// "related", "follow_up" or "duplicate".
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Why; recorded in both histories.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkCasesRequest) Reset() {
+	*x = LinkCasesRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkCasesRequest) ProtoMessage() {}
+
+func (x *LinkCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkCasesRequest.ProtoReflect.Descriptor instead.
+func (*LinkCasesRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LinkCasesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LinkCasesRequest) GetLinkedCaseId() string {
+	if x != nil {
+		return x.LinkedCaseId
+	}
+	return ""
+}
+
+func (x *LinkCasesRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *LinkCasesRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type UnlinkCasesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	LinkedCaseId  string                 `protobuf:"bytes,2,opt,name=linked_case_id,json=linkedCaseId,proto3" json:"linked_case_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlinkCasesRequest) Reset() {
+	*x = UnlinkCasesRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlinkCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlinkCasesRequest) ProtoMessage() {}
+
+func (x *UnlinkCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlinkCasesRequest.ProtoReflect.Descriptor instead.
+func (*UnlinkCasesRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UnlinkCasesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UnlinkCasesRequest) GetLinkedCaseId() string {
+	if x != nil {
+		return x.LinkedCaseId
+	}
+	return ""
+}
+
+func (x *UnlinkCasesRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type GetCaseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -448,7 +819,7 @@ type GetCaseRequest struct {
 
 func (x *GetCaseRequest) Reset() {
 	*x = GetCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[1]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +831,7 @@ func (x *GetCaseRequest) String() string {
 func (*GetCaseRequest) ProtoMessage() {}
 
 func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[1]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +844,7 @@ func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
 func (*GetCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{1}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetCaseRequest) GetId() string {
@@ -514,14 +885,16 @@ type ListCasesRequest struct {
 	Tag string `protobuf:"bytes,11,opt,name=tag,proto3" json:"tag,omitempty"`
 	// Only open cases in this SLA state: "ok", "warning" (due soon),
 	// "breached", "paused".
-	SlaState      string `protobuf:"bytes,12,opt,name=sla_state,json=slaState,proto3" json:"sla_state,omitempty"`
+	SlaState string `protobuf:"bytes,12,opt,name=sla_state,json=slaState,proto3" json:"sla_state,omitempty"`
+	// Only the cases of this citizen (contact record id).
+	ContactId     string `protobuf:"bytes,20,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListCasesRequest) Reset() {
 	*x = ListCasesRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[2]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +906,7 @@ func (x *ListCasesRequest) String() string {
 func (*ListCasesRequest) ProtoMessage() {}
 
 func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[2]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +919,7 @@ func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListCasesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{2}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListCasesRequest) GetDepartment() string {
@@ -633,6 +1006,13 @@ func (x *ListCasesRequest) GetSlaState() string {
 	return ""
 }
 
+func (x *ListCasesRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
 type ListCasesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Cases []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
@@ -644,7 +1024,7 @@ type ListCasesResponse struct {
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[3]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +1036,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[3]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +1049,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{3}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -700,7 +1080,7 @@ type ChangeStatusRequest struct {
 
 func (x *ChangeStatusRequest) Reset() {
 	*x = ChangeStatusRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[4]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +1092,7 @@ func (x *ChangeStatusRequest) String() string {
 func (*ChangeStatusRequest) ProtoMessage() {}
 
 func (x *ChangeStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[4]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +1105,7 @@ func (x *ChangeStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeStatusRequest.ProtoReflect.Descriptor instead.
 func (*ChangeStatusRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{4}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ChangeStatusRequest) GetId() string {
@@ -764,7 +1144,7 @@ type CaseEvent struct {
 	Id     string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	CaseId string `protobuf:"bytes,2,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
 	// created, status_changed, assigned, transferred, message_added,
-	// sla_warning, sla_breached.
+	// sla_warning, sla_breached, merged, linked, unlinked.
 	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	// Principal subject of who made the change, or "system".
 	Actor  string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
@@ -781,7 +1161,7 @@ type CaseEvent struct {
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[5]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +1173,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[5]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +1186,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{5}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CaseEvent) GetId() string {
@@ -882,7 +1262,7 @@ type FieldChange struct {
 
 func (x *FieldChange) Reset() {
 	*x = FieldChange{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[6]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +1274,7 @@ func (x *FieldChange) String() string {
 func (*FieldChange) ProtoMessage() {}
 
 func (x *FieldChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[6]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +1287,7 @@ func (x *FieldChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldChange.ProtoReflect.Descriptor instead.
 func (*FieldChange) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{6}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FieldChange) GetBefore() string {
@@ -936,7 +1316,7 @@ type ListCaseEventsRequest struct {
 
 func (x *ListCaseEventsRequest) Reset() {
 	*x = ListCaseEventsRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[7]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1328,7 @@ func (x *ListCaseEventsRequest) String() string {
 func (*ListCaseEventsRequest) ProtoMessage() {}
 
 func (x *ListCaseEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[7]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1341,7 @@ func (x *ListCaseEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCaseEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListCaseEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{7}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListCaseEventsRequest) GetCaseId() string {
@@ -995,7 +1375,7 @@ type ListCaseEventsResponse struct {
 
 func (x *ListCaseEventsResponse) Reset() {
 	*x = ListCaseEventsResponse{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[8]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1387,7 @@ func (x *ListCaseEventsResponse) String() string {
 func (*ListCaseEventsResponse) ProtoMessage() {}
 
 func (x *ListCaseEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[8]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1400,7 @@ func (x *ListCaseEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCaseEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListCaseEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{8}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListCaseEventsResponse) GetEvents() []*CaseEvent {
@@ -1052,7 +1432,7 @@ type AssignCaseRequest struct {
 
 func (x *AssignCaseRequest) Reset() {
 	*x = AssignCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[9]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +1444,7 @@ func (x *AssignCaseRequest) String() string {
 func (*AssignCaseRequest) ProtoMessage() {}
 
 func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[9]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +1457,7 @@ func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignCaseRequest.ProtoReflect.Descriptor instead.
 func (*AssignCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{9}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AssignCaseRequest) GetId() string {
@@ -1118,7 +1498,7 @@ type ClaimNextCaseRequest struct {
 
 func (x *ClaimNextCaseRequest) Reset() {
 	*x = ClaimNextCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[10]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1510,7 @@ func (x *ClaimNextCaseRequest) String() string {
 func (*ClaimNextCaseRequest) ProtoMessage() {}
 
 func (x *ClaimNextCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[10]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1523,7 @@ func (x *ClaimNextCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimNextCaseRequest.ProtoReflect.Descriptor instead.
 func (*ClaimNextCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{10}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ClaimNextCaseRequest) GetDepartment() string {
@@ -1167,7 +1547,7 @@ type TransferCaseRequest struct {
 
 func (x *TransferCaseRequest) Reset() {
 	*x = TransferCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[11]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1559,7 @@ func (x *TransferCaseRequest) String() string {
 func (*TransferCaseRequest) ProtoMessage() {}
 
 func (x *TransferCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[11]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1572,7 @@ func (x *TransferCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferCaseRequest.ProtoReflect.Descriptor instead.
 func (*TransferCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{11}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TransferCaseRequest) GetId() string {
@@ -1237,7 +1617,7 @@ type BatchAssignCasesRequest struct {
 
 func (x *BatchAssignCasesRequest) Reset() {
 	*x = BatchAssignCasesRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[12]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1629,7 @@ func (x *BatchAssignCasesRequest) String() string {
 func (*BatchAssignCasesRequest) ProtoMessage() {}
 
 func (x *BatchAssignCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[12]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1642,7 @@ func (x *BatchAssignCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAssignCasesRequest.ProtoReflect.Descriptor instead.
 func (*BatchAssignCasesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{12}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BatchAssignCasesRequest) GetIds() []string {
@@ -1299,7 +1679,7 @@ type BatchTransferCasesRequest struct {
 
 func (x *BatchTransferCasesRequest) Reset() {
 	*x = BatchTransferCasesRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[13]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1691,7 @@ func (x *BatchTransferCasesRequest) String() string {
 func (*BatchTransferCasesRequest) ProtoMessage() {}
 
 func (x *BatchTransferCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[13]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1704,7 @@ func (x *BatchTransferCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchTransferCasesRequest.ProtoReflect.Descriptor instead.
 func (*BatchTransferCasesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{13}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BatchTransferCasesRequest) GetIds() []string {
@@ -1358,7 +1738,7 @@ type BatchCasesResponse struct {
 
 func (x *BatchCasesResponse) Reset() {
 	*x = BatchCasesResponse{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[14]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1750,7 @@ func (x *BatchCasesResponse) String() string {
 func (*BatchCasesResponse) ProtoMessage() {}
 
 func (x *BatchCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[14]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1763,7 @@ func (x *BatchCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCasesResponse.ProtoReflect.Descriptor instead.
 func (*BatchCasesResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{14}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BatchCasesResponse) GetResults() []*BatchCaseResult {
@@ -1407,7 +1787,7 @@ type BatchCaseResult struct {
 
 func (x *BatchCaseResult) Reset() {
 	*x = BatchCaseResult{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[15]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1799,7 @@ func (x *BatchCaseResult) String() string {
 func (*BatchCaseResult) ProtoMessage() {}
 
 func (x *BatchCaseResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[15]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1812,7 @@ func (x *BatchCaseResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCaseResult.ProtoReflect.Descriptor instead.
 func (*BatchCaseResult) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{15}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BatchCaseResult) GetId() string {
@@ -1473,7 +1853,7 @@ type GetWorkloadRequest struct {
 
 func (x *GetWorkloadRequest) Reset() {
 	*x = GetWorkloadRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[16]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1865,7 @@ func (x *GetWorkloadRequest) String() string {
 func (*GetWorkloadRequest) ProtoMessage() {}
 
 func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[16]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1878,7 @@ func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkloadRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkloadRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{16}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetWorkloadRequest) GetDepartment() string {
@@ -1517,7 +1897,7 @@ type Workload struct {
 
 func (x *Workload) Reset() {
 	*x = Workload{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[17]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1909,7 @@ func (x *Workload) String() string {
 func (*Workload) ProtoMessage() {}
 
 func (x *Workload) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[17]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1922,7 @@ func (x *Workload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workload.ProtoReflect.Descriptor instead.
 func (*Workload) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{17}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Workload) GetDepartments() []*DepartmentLoad {
@@ -1569,7 +1949,7 @@ type DepartmentLoad struct {
 
 func (x *DepartmentLoad) Reset() {
 	*x = DepartmentLoad{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[18]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1961,7 @@ func (x *DepartmentLoad) String() string {
 func (*DepartmentLoad) ProtoMessage() {}
 
 func (x *DepartmentLoad) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[18]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1974,7 @@ func (x *DepartmentLoad) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DepartmentLoad.ProtoReflect.Descriptor instead.
 func (*DepartmentLoad) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{18}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DepartmentLoad) GetDepartment() string {
@@ -1660,7 +2040,7 @@ type OperatorLoad struct {
 
 func (x *OperatorLoad) Reset() {
 	*x = OperatorLoad{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[19]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +2052,7 @@ func (x *OperatorLoad) String() string {
 func (*OperatorLoad) ProtoMessage() {}
 
 func (x *OperatorLoad) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[19]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +2065,7 @@ func (x *OperatorLoad) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorLoad.ProtoReflect.Descriptor instead.
 func (*OperatorLoad) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{19}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *OperatorLoad) GetOperator() string {
@@ -1762,7 +2142,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[20]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +2154,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[20]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +2167,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{20}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Message) GetId() string {
@@ -1866,7 +2246,7 @@ type AddMessageRequest struct {
 
 func (x *AddMessageRequest) Reset() {
 	*x = AddMessageRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1878,7 +2258,7 @@ func (x *AddMessageRequest) String() string {
 func (*AddMessageRequest) ProtoMessage() {}
 
 func (x *AddMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1891,7 +2271,7 @@ func (x *AddMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddMessageRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{21}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AddMessageRequest) GetCaseId() string {
@@ -1927,7 +2307,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2319,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2332,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{22}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListMessagesRequest) GetCaseId() string {
@@ -1986,7 +2366,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1998,7 +2378,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2011,7 +2391,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{23}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -2041,7 +2421,7 @@ type UpdateCaseRequest struct {
 
 func (x *UpdateCaseRequest) Reset() {
 	*x = UpdateCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2053,7 +2433,7 @@ func (x *UpdateCaseRequest) String() string {
 func (*UpdateCaseRequest) ProtoMessage() {}
 
 func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2066,7 +2446,7 @@ func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{24}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateCaseRequest) GetCase() *Case {
@@ -2112,7 +2492,7 @@ type CreateCaseRequest struct {
 
 func (x *CreateCaseRequest) Reset() {
 	*x = CreateCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2504,7 @@ func (x *CreateCaseRequest) String() string {
 func (*CreateCaseRequest) ProtoMessage() {}
 
 func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2517,7 @@ func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{25}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateCaseRequest) GetRequestId() string {
@@ -2210,20 +2590,21 @@ func (x *CreateCaseRequest) GetLanguage() string {
 	return ""
 }
 
-// CaseContact identifies the citizen of a staff-created case.
+// CaseContact identifies the citizen of a staff-created case. There is
+// no fiscal code: a code typed at a desk is not an identity assertion,
+// and matching on it could file the case under another citizen's record.
 type CaseContact struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
 	Phone         string                 `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
-	FiscalCode    string                 `protobuf:"bytes,4,opt,name=fiscal_code,json=fiscalCode,proto3" json:"fiscal_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CaseContact) Reset() {
 	*x = CaseContact{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2235,7 +2616,7 @@ func (x *CaseContact) String() string {
 func (*CaseContact) ProtoMessage() {}
 
 func (x *CaseContact) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2248,7 +2629,7 @@ func (x *CaseContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseContact.ProtoReflect.Descriptor instead.
 func (*CaseContact) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{26}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CaseContact) GetName() string {
@@ -2272,13 +2653,6 @@ func (x *CaseContact) GetPhone() string {
 	return ""
 }
 
-func (x *CaseContact) GetFiscalCode() string {
-	if x != nil {
-		return x.FiscalCode
-	}
-	return ""
-}
-
 type WatchQueueRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this department (one of yours); empty for all of yours.
@@ -2289,7 +2663,7 @@ type WatchQueueRequest struct {
 
 func (x *WatchQueueRequest) Reset() {
 	*x = WatchQueueRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2301,7 +2675,7 @@ func (x *WatchQueueRequest) String() string {
 func (*WatchQueueRequest) ProtoMessage() {}
 
 func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2314,7 +2688,7 @@ func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchQueueRequest.ProtoReflect.Descriptor instead.
 func (*WatchQueueRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{27}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WatchQueueRequest) GetDepartment() string {
@@ -2333,7 +2707,7 @@ type QueueChange struct {
 
 func (x *QueueChange) Reset() {
 	*x = QueueChange{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2345,7 +2719,7 @@ func (x *QueueChange) String() string {
 func (*QueueChange) ProtoMessage() {}
 
 func (x *QueueChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2358,7 +2732,7 @@ func (x *QueueChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueChange.ProtoReflect.Descriptor instead.
 func (*QueueChange) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{28}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *QueueChange) GetEvent() *CaseEvent {
@@ -2372,7 +2746,7 @@ var File_sportello_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\a\n" +
+	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\b\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x12\x18\n" +
@@ -2404,9 +2778,40 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x13first_response_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\x11firstResponseTime\x127\n" +
 	"\x18first_response_sla_state\x18\x15 \x01(\tR\x15firstResponseSlaState\x12\x1a\n" +
 	"\blanguage\x18\x16 \x01(\tR\blanguage\x12%\n" +
-	"\x0erequired_skill\x18\x17 \x01(\tR\rrequiredSkill\" \n" +
+	"\x0erequired_skill\x18\x17 \x01(\tR\rrequiredSkill\x12\x1f\n" +
+	"\vmerged_into\x18\x1e \x01(\tR\n" +
+	"mergedInto\x122\n" +
+	"\x05links\x18\x1f \x03(\v2\x1c.sportello.cases.v1.CaseLinkR\x05links\"\xc0\x01\n" +
+	"\bCaseLink\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1c\n" +
+	"\tdirection\x18\x03 \x01(\tR\tdirection\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\xa7\x01\n" +
+	"\x11MergeCasesRequest\x12\x1b\n" +
+	"\ttarget_id\x18\x01 \x01(\tR\btargetId\x12\x1b\n" +
+	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1f\n" +
+	"\vtarget_etag\x18\x04 \x01(\tR\n" +
+	"targetEtag\x12\x1f\n" +
+	"\vsource_etag\x18\x05 \x01(\tR\n" +
+	"sourceEtag\"x\n" +
+	"\x12MergeCasesResponse\x120\n" +
+	"\x06target\x18\x01 \x01(\v2\x18.sportello.cases.v1.CaseR\x06target\x120\n" +
+	"\x06source\x18\x02 \x01(\v2\x18.sportello.cases.v1.CaseR\x06source\"t\n" +
+	"\x10LinkCasesRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
+	"\x0elinked_case_id\x18\x02 \x01(\tR\flinkedCaseId\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"b\n" +
+	"\x12UnlinkCasesRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
+	"\x0elinked_case_id\x18\x02 \x01(\tR\flinkedCaseId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\" \n" +
 	"\x0eGetCaseRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xdd\x02\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xfc\x02\n" +
 	"\x10ListCasesRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
@@ -2423,7 +2828,9 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\bcategory\x18\n" +
 	" \x01(\tR\bcategory\x12\x10\n" +
 	"\x03tag\x18\v \x01(\tR\x03tag\x12\x1b\n" +
-	"\tsla_state\x18\f \x01(\tR\bslaState\"k\n" +
+	"\tsla_state\x18\f \x01(\tR\bslaState\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x14 \x01(\tR\tcontactId\"k\n" +
 	"\x11ListCasesResponse\x12.\n" +
 	"\x05cases\x18\x01 \x03(\v2\x18.sportello.cases.v1.CaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x85\x01\n" +
@@ -2561,13 +2968,11 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\acontact\x18\b \x01(\v2\x1f.sportello.cases.v1.CaseContactR\acontact\x12\x12\n" +
 	"\x04tags\x18\t \x03(\tR\x04tags\x12\x1a\n" +
 	"\blanguage\x18\n" +
-	" \x01(\tR\blanguage\"n\n" +
+	" \x01(\tR\blanguage\"`\n" +
 	"\vCaseContact\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x1f\n" +
-	"\vfiscal_code\x18\x04 \x01(\tR\n" +
-	"fiscalCode\"3\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phoneJ\x04\b\x04\x10\x05R\vfiscal_code\"3\n" +
 	"\x11WatchQueueRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
@@ -2593,7 +2998,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DIRECTION_INBOUND\x10\x01\x12\x16\n" +
 	"\x12DIRECTION_OUTBOUND\x10\x02\x12\x1b\n" +
-	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\x97\x0e\n" +
+	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xfd\x10\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
 	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12p\n" +
@@ -2614,7 +3019,11 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"WatchQueue\x12%.sportello.cases.v1.WatchQueueRequest\x1a\x1f.sportello.cases.v1.QueueChange\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/queue:watch0\x01\x12\x8b\x01\n" +
 	"\x0eListCaseEvents\x12).sportello.cases.v1.ListCaseEventsRequest\x1a*.sportello.cases.v1.ListCaseEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/cases/{case_id}/events\x12c\n" +
 	"\n" +
-	"CreateCase\x12%.sportello.cases.v1.CreateCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/casesB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
+	"CreateCase\x12%.sportello.cases.v1.CreateCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/cases\x12\x83\x01\n" +
+	"\n" +
+	"MergeCases\x12%.sportello.cases.v1.MergeCasesRequest\x1a&.sportello.cases.v1.MergeCasesResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/cases/{target_id}:merge\x12k\n" +
+	"\tLinkCases\x12$.sportello.cases.v1.LinkCasesRequest\x1a\x18.sportello.cases.v1.Case\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/cases/{id}:link\x12q\n" +
+	"\vUnlinkCases\x12&.sportello.cases.v1.UnlinkCasesRequest\x1a\x18.sportello.cases.v1.Case\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases/{id}:unlinkB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
 
 var (
 	file_sportello_cases_v1_cases_proto_rawDescOnce sync.Once
@@ -2629,106 +3038,121 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                       // 0: sportello.cases.v1.Status
 	(Priority)(0),                     // 1: sportello.cases.v1.Priority
 	(Direction)(0),                    // 2: sportello.cases.v1.Direction
 	(*Case)(nil),                      // 3: sportello.cases.v1.Case
-	(*GetCaseRequest)(nil),            // 4: sportello.cases.v1.GetCaseRequest
-	(*ListCasesRequest)(nil),          // 5: sportello.cases.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),         // 6: sportello.cases.v1.ListCasesResponse
-	(*ChangeStatusRequest)(nil),       // 7: sportello.cases.v1.ChangeStatusRequest
-	(*CaseEvent)(nil),                 // 8: sportello.cases.v1.CaseEvent
-	(*FieldChange)(nil),               // 9: sportello.cases.v1.FieldChange
-	(*ListCaseEventsRequest)(nil),     // 10: sportello.cases.v1.ListCaseEventsRequest
-	(*ListCaseEventsResponse)(nil),    // 11: sportello.cases.v1.ListCaseEventsResponse
-	(*AssignCaseRequest)(nil),         // 12: sportello.cases.v1.AssignCaseRequest
-	(*ClaimNextCaseRequest)(nil),      // 13: sportello.cases.v1.ClaimNextCaseRequest
-	(*TransferCaseRequest)(nil),       // 14: sportello.cases.v1.TransferCaseRequest
-	(*BatchAssignCasesRequest)(nil),   // 15: sportello.cases.v1.BatchAssignCasesRequest
-	(*BatchTransferCasesRequest)(nil), // 16: sportello.cases.v1.BatchTransferCasesRequest
-	(*BatchCasesResponse)(nil),        // 17: sportello.cases.v1.BatchCasesResponse
-	(*BatchCaseResult)(nil),           // 18: sportello.cases.v1.BatchCaseResult
-	(*GetWorkloadRequest)(nil),        // 19: sportello.cases.v1.GetWorkloadRequest
-	(*Workload)(nil),                  // 20: sportello.cases.v1.Workload
-	(*DepartmentLoad)(nil),            // 21: sportello.cases.v1.DepartmentLoad
-	(*OperatorLoad)(nil),              // 22: sportello.cases.v1.OperatorLoad
-	(*Message)(nil),                   // 23: sportello.cases.v1.Message
-	(*AddMessageRequest)(nil),         // 24: sportello.cases.v1.AddMessageRequest
-	(*ListMessagesRequest)(nil),       // 25: sportello.cases.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),      // 26: sportello.cases.v1.ListMessagesResponse
-	(*UpdateCaseRequest)(nil),         // 27: sportello.cases.v1.UpdateCaseRequest
-	(*CreateCaseRequest)(nil),         // 28: sportello.cases.v1.CreateCaseRequest
-	(*CaseContact)(nil),               // 29: sportello.cases.v1.CaseContact
-	(*WatchQueueRequest)(nil),         // 30: sportello.cases.v1.WatchQueueRequest
-	(*QueueChange)(nil),               // 31: sportello.cases.v1.QueueChange
-	nil,                               // 32: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),     // 33: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 34: google.protobuf.FieldMask
+	(*CaseLink)(nil),                  // 4: sportello.cases.v1.CaseLink
+	(*MergeCasesRequest)(nil),         // 5: sportello.cases.v1.MergeCasesRequest
+	(*MergeCasesResponse)(nil),        // 6: sportello.cases.v1.MergeCasesResponse
+	(*LinkCasesRequest)(nil),          // 7: sportello.cases.v1.LinkCasesRequest
+	(*UnlinkCasesRequest)(nil),        // 8: sportello.cases.v1.UnlinkCasesRequest
+	(*GetCaseRequest)(nil),            // 9: sportello.cases.v1.GetCaseRequest
+	(*ListCasesRequest)(nil),          // 10: sportello.cases.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),         // 11: sportello.cases.v1.ListCasesResponse
+	(*ChangeStatusRequest)(nil),       // 12: sportello.cases.v1.ChangeStatusRequest
+	(*CaseEvent)(nil),                 // 13: sportello.cases.v1.CaseEvent
+	(*FieldChange)(nil),               // 14: sportello.cases.v1.FieldChange
+	(*ListCaseEventsRequest)(nil),     // 15: sportello.cases.v1.ListCaseEventsRequest
+	(*ListCaseEventsResponse)(nil),    // 16: sportello.cases.v1.ListCaseEventsResponse
+	(*AssignCaseRequest)(nil),         // 17: sportello.cases.v1.AssignCaseRequest
+	(*ClaimNextCaseRequest)(nil),      // 18: sportello.cases.v1.ClaimNextCaseRequest
+	(*TransferCaseRequest)(nil),       // 19: sportello.cases.v1.TransferCaseRequest
+	(*BatchAssignCasesRequest)(nil),   // 20: sportello.cases.v1.BatchAssignCasesRequest
+	(*BatchTransferCasesRequest)(nil), // 21: sportello.cases.v1.BatchTransferCasesRequest
+	(*BatchCasesResponse)(nil),        // 22: sportello.cases.v1.BatchCasesResponse
+	(*BatchCaseResult)(nil),           // 23: sportello.cases.v1.BatchCaseResult
+	(*GetWorkloadRequest)(nil),        // 24: sportello.cases.v1.GetWorkloadRequest
+	(*Workload)(nil),                  // 25: sportello.cases.v1.Workload
+	(*DepartmentLoad)(nil),            // 26: sportello.cases.v1.DepartmentLoad
+	(*OperatorLoad)(nil),              // 27: sportello.cases.v1.OperatorLoad
+	(*Message)(nil),                   // 28: sportello.cases.v1.Message
+	(*AddMessageRequest)(nil),         // 29: sportello.cases.v1.AddMessageRequest
+	(*ListMessagesRequest)(nil),       // 30: sportello.cases.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),      // 31: sportello.cases.v1.ListMessagesResponse
+	(*UpdateCaseRequest)(nil),         // 32: sportello.cases.v1.UpdateCaseRequest
+	(*CreateCaseRequest)(nil),         // 33: sportello.cases.v1.CreateCaseRequest
+	(*CaseContact)(nil),               // 34: sportello.cases.v1.CaseContact
+	(*WatchQueueRequest)(nil),         // 35: sportello.cases.v1.WatchQueueRequest
+	(*QueueChange)(nil),               // 36: sportello.cases.v1.QueueChange
+	nil,                               // 37: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),     // 38: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 39: google.protobuf.FieldMask
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	33, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	33, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	33, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
-	33, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
-	33, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
-	3,  // 7: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
-	0,  // 8: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	32, // 9: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	33, // 10: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	8,  // 11: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
-	18, // 12: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
-	3,  // 13: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
-	21, // 14: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
-	22, // 15: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
-	2,  // 16: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
-	33, // 17: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 18: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
-	23, // 19: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
-	3,  // 20: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
-	34, // 21: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 22: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
-	29, // 23: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
-	8,  // 24: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
-	9,  // 25: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	4,  // 26: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	5,  // 27: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	27, // 28: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
-	7,  // 29: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	12, // 30: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	13, // 31: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	14, // 32: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	15, // 33: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	16, // 34: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	19, // 35: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	24, // 36: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
-	25, // 37: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
-	30, // 38: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
-	10, // 39: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	28, // 40: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
-	3,  // 41: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	6,  // 42: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	3,  // 43: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
-	3,  // 44: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	3,  // 45: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	3,  // 46: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	3,  // 47: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	17, // 48: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	17, // 49: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	20, // 50: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	23, // 51: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
-	26, // 52: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
-	31, // 53: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
-	11, // 54: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	3,  // 55: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
-	41, // [41:56] is the sub-list for method output_type
-	26, // [26:41] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	38, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	38, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	38, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	38, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
+	38, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
+	4,  // 7: sportello.cases.v1.Case.links:type_name -> sportello.cases.v1.CaseLink
+	38, // 8: sportello.cases.v1.CaseLink.create_time:type_name -> google.protobuf.Timestamp
+	3,  // 9: sportello.cases.v1.MergeCasesResponse.target:type_name -> sportello.cases.v1.Case
+	3,  // 10: sportello.cases.v1.MergeCasesResponse.source:type_name -> sportello.cases.v1.Case
+	3,  // 11: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
+	0,  // 12: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
+	37, // 13: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	38, // 14: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	13, // 15: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
+	23, // 16: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
+	3,  // 17: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
+	26, // 18: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
+	27, // 19: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
+	2,  // 20: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
+	38, // 21: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 22: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
+	28, // 23: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
+	3,  // 24: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
+	39, // 25: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 26: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
+	34, // 27: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
+	13, // 28: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
+	14, // 29: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	9,  // 30: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	10, // 31: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	32, // 32: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
+	12, // 33: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	17, // 34: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	18, // 35: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	19, // 36: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	20, // 37: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	21, // 38: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	24, // 39: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	29, // 40: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	30, // 41: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	35, // 42: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
+	15, // 43: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	33, // 44: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
+	5,  // 45: sportello.cases.v1.CaseService.MergeCases:input_type -> sportello.cases.v1.MergeCasesRequest
+	7,  // 46: sportello.cases.v1.CaseService.LinkCases:input_type -> sportello.cases.v1.LinkCasesRequest
+	8,  // 47: sportello.cases.v1.CaseService.UnlinkCases:input_type -> sportello.cases.v1.UnlinkCasesRequest
+	3,  // 48: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	11, // 49: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 50: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
+	3,  // 51: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 52: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 53: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 54: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	22, // 55: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	22, // 56: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	25, // 57: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	28, // 58: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	31, // 59: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	36, // 60: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
+	16, // 61: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	3,  // 62: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
+	6,  // 63: sportello.cases.v1.CaseService.MergeCases:output_type -> sportello.cases.v1.MergeCasesResponse
+	3,  // 64: sportello.cases.v1.CaseService.LinkCases:output_type -> sportello.cases.v1.Case
+	3,  // 65: sportello.cases.v1.CaseService.UnlinkCases:output_type -> sportello.cases.v1.Case
+	48, // [48:66] is the sub-list for method output_type
+	30, // [30:48] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -2742,7 +3166,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   30,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,9 @@ const (
 	CaseService_WatchQueue_FullMethodName         = "/sportello.cases.v1.CaseService/WatchQueue"
 	CaseService_ListCaseEvents_FullMethodName     = "/sportello.cases.v1.CaseService/ListCaseEvents"
 	CaseService_CreateCase_FullMethodName         = "/sportello.cases.v1.CaseService/CreateCase"
+	CaseService_MergeCases_FullMethodName         = "/sportello.cases.v1.CaseService/MergeCases"
+	CaseService_LinkCases_FullMethodName          = "/sportello.cases.v1.CaseService/LinkCases"
+	CaseService_UnlinkCases_FullMethodName        = "/sportello.cases.v1.CaseService/UnlinkCases"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -91,6 +94,19 @@ type CaseServiceClient interface {
 	// phone call taken by hand). It is routed and given deadlines like any
 	// inbound contact; the same request_id twice creates one case.
 	CreateCase(ctx context.Context, in *CreateCaseRequest, opts ...grpc.CallOption) (*Case, error)
+	// MergeCases merges the source case into the target: the source's
+	// messages move to the target's thread, the source is closed with
+	// merged_into set, and both histories record a "merged" event. Both must
+	// belong to the same citizen (FAILED_PRECONDITION otherwise) and to
+	// departments the caller works; a reason is required; a stale etag is
+	// ABORTED.
+	MergeCases(ctx context.Context, in *MergeCasesRequest, opts ...grpc.CallOption) (*MergeCasesResponse, error)
+	// LinkCases links two cases: "related" (either way round), "follow_up"
+	// (id follows up linked_case_id) or "duplicate" (id duplicates
+	// linked_case_id). Both cases must be in departments the caller works.
+	LinkCases(ctx context.Context, in *LinkCasesRequest, opts ...grpc.CallOption) (*Case, error)
+	// UnlinkCases removes the link between two cases, whatever its kind.
+	UnlinkCases(ctx context.Context, in *UnlinkCasesRequest, opts ...grpc.CallOption) (*Case, error)
 }
 
 type caseServiceClient struct {
@@ -260,6 +276,36 @@ func (c *caseServiceClient) CreateCase(ctx context.Context, in *CreateCaseReques
 	return out, nil
 }
 
+func (c *caseServiceClient) MergeCases(ctx context.Context, in *MergeCasesRequest, opts ...grpc.CallOption) (*MergeCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MergeCasesResponse)
+	err := c.cc.Invoke(ctx, CaseService_MergeCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) LinkCases(ctx context.Context, in *LinkCasesRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseService_LinkCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) UnlinkCases(ctx context.Context, in *UnlinkCasesRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseService_UnlinkCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -315,6 +361,19 @@ type CaseServiceServer interface {
 	// phone call taken by hand). It is routed and given deadlines like any
 	// inbound contact; the same request_id twice creates one case.
 	CreateCase(context.Context, *CreateCaseRequest) (*Case, error)
+	// MergeCases merges the source case into the target: the source's
+	// messages move to the target's thread, the source is closed with
+	// merged_into set, and both histories record a "merged" event. Both must
+	// belong to the same citizen (FAILED_PRECONDITION otherwise) and to
+	// departments the caller works; a reason is required; a stale etag is
+	// ABORTED.
+	MergeCases(context.Context, *MergeCasesRequest) (*MergeCasesResponse, error)
+	// LinkCases links two cases: "related" (either way round), "follow_up"
+	// (id follows up linked_case_id) or "duplicate" (id duplicates
+	// linked_case_id). Both cases must be in departments the caller works.
+	LinkCases(context.Context, *LinkCasesRequest) (*Case, error)
+	// UnlinkCases removes the link between two cases, whatever its kind.
+	UnlinkCases(context.Context, *UnlinkCasesRequest) (*Case, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -369,6 +428,15 @@ func (UnimplementedCaseServiceServer) ListCaseEvents(context.Context, *ListCaseE
 }
 func (UnimplementedCaseServiceServer) CreateCase(context.Context, *CreateCaseRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateCase not implemented")
+}
+func (UnimplementedCaseServiceServer) MergeCases(context.Context, *MergeCasesRequest) (*MergeCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MergeCases not implemented")
+}
+func (UnimplementedCaseServiceServer) LinkCases(context.Context, *LinkCasesRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method LinkCases not implemented")
+}
+func (UnimplementedCaseServiceServer) UnlinkCases(context.Context, *UnlinkCasesRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnlinkCases not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -654,6 +722,60 @@ func _CaseService_CreateCase_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_MergeCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MergeCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).MergeCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_MergeCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).MergeCases(ctx, req.(*MergeCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_LinkCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LinkCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).LinkCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_LinkCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).LinkCases(ctx, req.(*LinkCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_UnlinkCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnlinkCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).UnlinkCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_UnlinkCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).UnlinkCases(ctx, req.(*UnlinkCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -716,6 +838,18 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateCase",
 			Handler:    _CaseService_CreateCase_Handler,
+		},
+		{
+			MethodName: "MergeCases",
+			Handler:    _CaseService_MergeCases_Handler,
+		},
+		{
+			MethodName: "LinkCases",
+			Handler:    _CaseService_LinkCases_Handler,
+		},
+		{
+			MethodName: "UnlinkCases",
+			Handler:    _CaseService_UnlinkCases_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

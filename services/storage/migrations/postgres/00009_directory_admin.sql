@@ -21,8 +21,6 @@ ALTER TABLE sla_policies ADD COLUMN first_response_minutes INTEGER NOT NULL DEFA
 -- Skills and language matching, stickiness.
 ALTER TABLE cases ADD COLUMN language TEXT NOT NULL DEFAULT 'it';
 ALTER TABLE cases ADD COLUMN required_skill TEXT NOT NULL DEFAULT '';
--- Stickiness looks up the citizen's latest case in a department.
-CREATE INDEX cases_contact ON cases (contact_id, id);
 ALTER TABLE departments ADD COLUMN match_skills BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE departments ADD COLUMN sticky BOOLEAN NOT NULL DEFAULT FALSE;
 -- JSON array of {day, start, end}; '' for the administration's calendar.
@@ -36,7 +34,6 @@ ALTER TABLE categories DROP COLUMN default_priority;
 ALTER TABLE departments DROP COLUMN working_hours;
 ALTER TABLE departments DROP COLUMN sticky;
 ALTER TABLE departments DROP COLUMN match_skills;
-DROP INDEX cases_contact;
 ALTER TABLE cases DROP COLUMN required_skill;
 ALTER TABLE cases DROP COLUMN language;
 ALTER TABLE sla_policies DROP COLUMN first_response_minutes;

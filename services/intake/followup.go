@@ -1,0 +1,79 @@
+package intake
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sportello/sportello/services/cases"
+)
+
+// FollowUpRule decides what a contact does to the case its thread keys
+// matched. The Store calls it inside its transaction, on the case as it is
+// then.
+type FollowUpRule struct {
+	Now time.Time
+	// ReopenWindow: a reply this long after the case was resolved or
+	// closed reopens it; a later one opens a new, linked case.
+	ReopenWindow time.Duration
+	SLA          cases.SLAClock // nil: no deadlines to resume
+}
+
+// FollowUp is the rule's decision for one contact.
+type FollowUp struct {
+	// Action is ActionAppended or ActionReopened (apply Mutation to the
+	// matched case), or ActionCreated: open a new case linked to it as a
+	// follow-up, with Reason in both histories.
+	Action   Action
+	Mutation cases.Mutation
+	Reason   string
+}
+
+// Link kind of a case opened because its contact followed up a case settled
+// before the reopen window.
+const FollowUpLink = "follow_up"
+
+// FollowUp decides for a contact stored as inbound message msgID that
+// matched case c.
+func (r FollowUpRule) FollowUp(c cases.Case, msgID string) FollowUp {
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	settled := c.Status == cases.StatusResolved || c.Status == cases.StatusClosed
+	if settled && (c.SettledAt.IsZero() || now.Sub(c.SettledAt) > r.ReopenWindow) {
+		return FollowUp{Action: ActionCreated, Reason: fmt.Sprintf(
+			"the citizen wrote again about case %s, %s more than %s ago: a new case follows it up",
+			c.Reference, c.Status, windowText(r.ReopenWindow))}
+	}
+	action := ActionAppended
+	if settled {
+		action = ActionReopened
+	}
+	return FollowUp{Action: action, Mutation: func(c *cases.Case) ([]cases.Event, error) {
+		evs := []cases.Event{{Type: cases.EventMessageAdded, Actor: cases.SystemActor, Changes: map[string]cases.Change{
+			"message": {After: msgID}, "direction": {After: string(cases.Inbound)},
+		}}}
+		before := c.Status
+		var reason string
+		switch before {
+		case cases.StatusPendingCitizen:
+			reason = "the citizen replied"
+		case cases.StatusResolved, cases.StatusClosed:
+			reason = "reopened by the citizen's reply"
+		default:
+			return evs, nil
+		}
+		c.Status = cases.StatusOpen
+		evs = append(evs, cases.Event{Type: cases.EventStatusChanged, Actor: cases.SystemActor, Reason: reason,
+			Changes: map[string]cases.Change{"status": {Before: string(before), After: string(cases.StatusOpen)}}})
+		return evs, cases.ApplySLA(c, before, now, r.SLA)
+	}}
+}
+
+// windowText writes a window in days when it is whole days.
+func windowText(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
+}

@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/sportello/sportello/services/contacts"
+)
+
+var _ contacts.Store = (*DB)(nil)
+
+// GetContact implements contacts.Store.
+func (db *DB) GetContact(ctx context.Context, id string) (contacts.Contact, error) {
+	if !validUUID(id) {
+		return contacts.Contact{}, fmt.Errorf("%w: %s", contacts.ErrNotFound, id)
+	}
+	var r contactRow
+	err := db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return contacts.Contact{}, fmt.Errorf("%w: %s", contacts.ErrNotFound, id)
+	}
+	if err != nil {
+		return contacts.Contact{}, err
+	}
+	out, err := db.withHandles(ctx, []contactRow{r})
+	if err != nil {
+		return contacts.Contact{}, err
+	}
+	return out[0], nil
+}
+
+// SearchContacts implements contacts.Store, normalising as intake does.
+func (db *DB) SearchContacts(ctx context.Context, s contacts.Search, limit int) ([]contacts.Contact, error) {
+	var conds []string
+	var args []any
+	if e := strings.ToLower(strings.TrimSpace(s.Email)); e != "" {
+		conds, args = append(conds, "email = ?"), append(args, e)
+	}
+	if p := normalisePhone(s.Phone); p != "" {
+		conds, args = append(conds, "phone = ?"), append(args, p)
+	}
+	if f := strings.ToUpper(strings.TrimSpace(s.FiscalCode)); f != "" {
+		conds, args = append(conds, "fiscal_code = ?"), append(args, f)
+	}
+	if len(conds) == 0 {
+		return nil, nil
+	}
+	var rows []contactRow
+	if err := db.gorm.WithContext(ctx).Where(strings.Join(conds, " OR "), args...).Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	return db.withHandles(ctx, rows)
+}
+
+func (db *DB) withHandles(ctx context.Context, rows []contactRow) ([]contacts.Contact, error) {
+	out := make([]contacts.Contact, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	var hs []contactHandleRow
+	if err := db.gorm.WithContext(ctx).Where("contact_id IN ?", contactIDsOf(rows)).Order("channel_kind").Order("handle").Find(&hs).Error; err != nil {
+		return nil, err
+	}
+	byContact := map[string][]contacts.Handle{}
+	for _, h := range hs {
+		byContact[h.ContactID] = append(byContact[h.ContactID], contacts.Handle{ChannelKind: h.ChannelKind, Handle: h.Handle})
+	}
+	deref := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	for i, r := range rows {
+		out[i] = contacts.Contact{ID: r.ID, DisplayName: r.DisplayName, Email: deref(r.Email), Phone: deref(r.Phone),
+			FiscalCode: deref(r.FiscalCode), Handles: byContact[r.ID], CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// ContactsWithCasesIn implements contacts.Store (index cases_contact).
+func (db *DB) ContactsWithCasesIn(ctx context.Context, ids, depts []string) (map[string]bool, error) {
+	var valid []string
+	for _, id := range ids {
+		if validUUID(id) {
+			valid = append(valid, id)
+		}
+	}
+	out := map[string]bool{}
+	if len(valid) == 0 || len(depts) == 0 {
+		return out, nil
+	}
+	var have []string
+	err := db.gorm.WithContext(ctx).Model(&caseRow{}).Distinct("contact_id").
+		Where("contact_id IN ? AND department_id IN ?", valid, depts).Pluck("contact_id", &have).Error
+	for _, h := range have {
+		out[h] = true
+	}
+	return out, err
+}
+
+// RecordAccess implements contacts.Store: rows are only ever inserted.
+func (db *DB) RecordAccess(ctx context.Context, actor, method string, contactIDs []string) error {
+	now := time.Now().UTC()
+	rows := make([]contactAccessRow, 0, len(contactIDs))
+	for _, id := range contactIDs {
+		rows = append(rows, contactAccessRow{ID: uuid.Must(uuid.NewV7()).String(), ContactID: id, Actor: actor, Method: method, CreatedAt: now})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	return db.gorm.WithContext(ctx).Create(&rows).Error
+}
+
+// AccessEntry is one row of the contact access log.
+type AccessEntry struct {
+	ContactID, Actor, Method string
+	Time                     time.Time
+}
+
+// ContactAccessLog returns the access log of a contact, oldest first.
+func (db *DB) ContactAccessLog(ctx context.Context, contactID string) ([]AccessEntry, error) {
+	if !validUUID(contactID) {
+		return nil, nil
+	}
+	var rows []contactAccessRow
+	if err := db.gorm.WithContext(ctx).Where("contact_id = ?", contactID).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]AccessEntry, len(rows))
+	for i, r := range rows {
+		out[i] = AccessEntry{ContactID: r.ContactID, Actor: r.Actor, Method: r.Method, Time: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
