@@ -42,6 +42,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, messageTests...)
 	tests = append(tests, searchTests...)
 	tests = append(tests, autoAssignTests...)
+	tests = append(tests, attachmentTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
