@@ -23,6 +23,7 @@ import (
 
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/channels/webform"
+	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/deadletters"
 	"github.com/sportello/sportello/services/directory"
@@ -193,13 +194,23 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err := a.feed.Start(ctx); err != nil {
 		return nil, err
 	}
+	blobs, err := attachments.NewBlobs(cfg.attachmentsDir(), cfg.Attachments.policy())
+	if err != nil {
+		return nil, err
+	}
+	caseServer := cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Feed: a.feed, SLA: clock,
+		Attachments: a.db, Blobs: blobs, Log: log})
 	site := web.New(a.db, log)
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
 		Ready:       a.ready(js),
-		Cases:       cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Feed: a.feed, SLA: clock}),
-		Directory:   directory.NewServer(a.db, a.db),
-		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
+		Cases:       caseServer,
+		Attachments: caseServer,
+		// An UploadAttachment carries the whole file, plus the request's
+		// other fields and framing.
+		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
+		Directory:      directory.NewServer(a.db, a.db),
+		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{
 			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
 			"GET /{$}":   http.HandlerFunc(site.Home),

@@ -105,5 +105,31 @@ var (
 	ErrTooLarge       = errors.New("file too large")
 	ErrTypeNotAllowed = errors.New("file type not allowed")
 	ErrEmpty          = errors.New("file is empty")
-	ErrNotFound       = errors.New("attachment not found")
+	// ErrIncomplete: reading the upload failed (the client went away, the
+	// request was cancelled); nothing was stored.
+	ErrIncomplete = errors.New("upload incomplete")
+	ErrNotFound   = errors.New("attachment not found")
 )
+
+// Reasons of the ErrorInfo detail that tells API clients why an upload was
+// refused.
+const (
+	ReasonTooLarge       = "ATTACHMENT_TOO_LARGE"
+	ReasonTypeNotAllowed = "ATTACHMENT_TYPE_NOT_ALLOWED"
+	ReasonEmpty          = "ATTACHMENT_EMPTY"
+	// ErrorDomain is the ErrorInfo domain of those reasons.
+	ErrorDomain = "sportello"
+)
+
+// Reason is the ErrorInfo reason of a refused upload's error, or "".
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return ReasonTooLarge
+	case errors.Is(err, ErrTypeNotAllowed):
+		return ReasonTypeNotAllowed
+	case errors.Is(err, ErrEmpty):
+		return ReasonEmpty
+	}
+	return ""
+}

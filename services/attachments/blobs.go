@@ -76,9 +76,10 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (Blob, error) {
 	limit := b.policy.maxSize()
 	// The type is checked before anything touches the disk.
 	head := make([]byte, min(int64(sniffLen), limit+1))
-	n, err := io.ReadFull(r, head)
+	src := &sourceReader{r: r, ctx: ctx}
+	n, err := io.ReadFull(src, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return Blob{}, fmt.Errorf("read upload: %w", err)
+		return Blob{}, fmt.Errorf("%w: %w", ErrIncomplete, err)
 	}
 	head = head[:n]
 	if n == 0 {
@@ -106,8 +107,10 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (Blob, error) {
 	h := sha256.New()
 	w := io.MultiWriter(tmp, h)
 	// One byte past the limit tells an oversized file from one exactly at it.
-	size, err := io.Copy(w, io.LimitReader(io.MultiReader(bytes.NewReader(head), ctxReader{ctx, r}), limit+1))
+	size, err := io.Copy(w, io.LimitReader(io.MultiReader(bytes.NewReader(head), src), limit+1))
 	switch {
+	case err != nil && src.err != nil:
+		return Blob{}, fmt.Errorf("%w: %w", ErrIncomplete, err)
 	case err != nil:
 		return Blob{}, fmt.Errorf("write attachment: %w", err)
 	case size > limit:
@@ -202,17 +205,25 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// ctxReader stops a long copy when the request is cancelled.
-type ctxReader struct {
-	ctx context.Context
+// sourceReader reads the upload, stops when the request is cancelled, and
+// remembers a failure, so that a client's broken upload is told apart from
+// a failing disk.
+type sourceReader struct {
 	r   io.Reader
+	ctx context.Context
+	err error
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
+func (s *sourceReader) Read(p []byte) (int, error) {
+	if err := s.ctx.Err(); err != nil {
+		s.err = err
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := s.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.err = err
+	}
+	return n, err
 }
 
 // FormatSize writes a byte count for people: "25 MiB", "512 KiB", "100 bytes".

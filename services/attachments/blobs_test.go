@@ -147,7 +147,7 @@ func TestSizeLimit(t *testing.T) {
 func TestFailedReadLeavesNothing(t *testing.T) {
 	b, dir := newBlobs(t, Policy{Allowed: []string{"text/plain"}})
 	broken := io.MultiReader(bytes.NewReader(bytes.Repeat([]byte("a"), 9000)), iotest.ErrReader(errors.New("connection reset")))
-	if _, err := b.Put(context.Background(), broken); err == nil || !strings.Contains(err.Error(), "connection reset") {
+	if _, err := b.Put(context.Background(), broken); !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("Put = %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gabriel-vasile/mimetype"
 )
 
 // MaxFileNameBytes caps a stored file name (the common file-system limit).
@@ -73,4 +75,13 @@ func ContentDisposition(name string) string {
 		enc.WriteByte(hex[c&15])
 	}
 	return `attachment; filename="` + ascii.String() + `"; filename*=UTF-8''` + enc.String()
+}
+
+// DefaultFileName names a file that came without a usable name after its
+// content type: "attachment.pdf".
+func DefaultFileName(contentType string) string {
+	if m := mimetype.Lookup(strings.TrimSpace(strings.Split(contentType, ";")[0])); m != nil {
+		return "attachment" + m.Extension()
+	}
+	return "attachment"
 }

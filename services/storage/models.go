@@ -111,7 +111,7 @@ type attachmentRow struct {
 	ID          string `gorm:"primaryKey"`
 	CaseID      string
 	MessageID   *string // nil until attached
-	SHA256      string `gorm:"column:sha256"`
+	SHA256      string  `gorm:"column:sha256"`
 	Size        int64
 	ContentType string
 	FileName    string

@@ -1617,8 +1617,10 @@ type Message struct {
 	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Outbound replies: "queued" until the channel reports on it.
 	DeliveryStatus string `protobuf:"bytes,9,opt,name=delivery_status,json=deliveryStatus,proto3" json:"delivery_status,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Files of the message, in upload order.
+	Attachments   []*Attachment `protobuf:"bytes,10,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Message) Reset() {
@@ -1714,20 +1716,252 @@ func (x *Message) GetDeliveryStatus() string {
 	return ""
 }
 
+func (x *Message) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+// Attachment is a file of a case: uploaded, then attached to one message.
+type Attachment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUIDv7.
+	Id     string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CaseId string `protobuf:"bytes,2,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// Empty until attached to a message.
+	MessageId string `protobuf:"bytes,3,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Sanitised: no path, no control characters, at most 255 bytes.
+	FileName string `protobuf:"bytes,4,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// Detected from the content ("application/pdf", "text/plain;
+	// charset=utf-8"), whatever the name or the uploader said.
+	ContentType string `protobuf:"bytes,5,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Bytes.
+	Size int64 `protobuf:"varint,6,opt,name=size,proto3" json:"size,omitempty"`
+	// SHA-256 of the content, hex.
+	Sha256 string `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Principal subject of who uploaded it.
+	UploadedBy    string                 `protobuf:"bytes,8,opt,name=uploaded_by,json=uploadedBy,proto3" json:"uploaded_by,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attachment) Reset() {
+	*x = Attachment{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attachment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attachment) ProtoMessage() {}
+
+func (x *Attachment) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
+func (*Attachment) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Attachment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Attachment) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *Attachment) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *Attachment) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *Attachment) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Attachment) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Attachment) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *Attachment) GetUploadedBy() string {
+	if x != nil {
+		return x.UploadedBy
+	}
+	return ""
+}
+
+func (x *Attachment) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type UploadAttachmentRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// As the uploader named the file; sanitised before it is stored.
+	FileName      string `protobuf:"bytes,2,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	Content       []byte `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadAttachmentRequest) Reset() {
+	*x = UploadAttachmentRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadAttachmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadAttachmentRequest) ProtoMessage() {}
+
+func (x *UploadAttachmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadAttachmentRequest.ProtoReflect.Descriptor instead.
+func (*UploadAttachmentRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UploadAttachmentRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *UploadAttachmentRequest) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *UploadAttachmentRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+type GetAttachmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAttachmentRequest) Reset() {
+	*x = GetAttachmentRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAttachmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAttachmentRequest) ProtoMessage() {}
+
+func (x *GetAttachmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAttachmentRequest.ProtoReflect.Descriptor instead.
+func (*GetAttachmentRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetAttachmentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 type AddMessageRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
 	// DIRECTION_OUTBOUND for a reply, DIRECTION_INTERNAL_NOTE for a note.
 	Direction Direction `protobuf:"varint,2,opt,name=direction,proto3,enum=sportello.cases.v1.Direction" json:"direction,omitempty"`
-	// At most 20,000 characters.
-	BodyText      string `protobuf:"bytes,3,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	// At most 20,000 characters. May be empty when attachment_ids are given.
+	BodyText string `protobuf:"bytes,3,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	// Uploads of this case (UploadAttachment) not attached to a message yet;
+	// at most 20.
+	AttachmentIds []string `protobuf:"bytes,10,rep,name=attachment_ids,json=attachmentIds,proto3" json:"attachment_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddMessageRequest) Reset() {
 	*x = AddMessageRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1973,7 @@ func (x *AddMessageRequest) String() string {
 func (*AddMessageRequest) ProtoMessage() {}
 
 func (x *AddMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[21]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1986,7 @@ func (x *AddMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddMessageRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{21}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddMessageRequest) GetCaseId() string {
@@ -1776,6 +2010,13 @@ func (x *AddMessageRequest) GetBodyText() string {
 	return ""
 }
 
+func (x *AddMessageRequest) GetAttachmentIds() []string {
+	if x != nil {
+		return x.AttachmentIds
+	}
+	return nil
+}
+
 type ListMessagesRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
@@ -1788,7 +2029,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +2041,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[22]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +2054,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{22}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListMessagesRequest) GetCaseId() string {
@@ -1847,7 +2088,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +2100,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[23]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +2113,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{23}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -1902,7 +2143,7 @@ type UpdateCaseRequest struct {
 
 func (x *UpdateCaseRequest) Reset() {
 	*x = UpdateCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2155,7 @@ func (x *UpdateCaseRequest) String() string {
 func (*UpdateCaseRequest) ProtoMessage() {}
 
 func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[24]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2168,7 @@ func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{24}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateCaseRequest) GetCase() *Case {
@@ -1954,7 +2195,7 @@ type WatchQueueRequest struct {
 
 func (x *WatchQueueRequest) Reset() {
 	*x = WatchQueueRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2207,7 @@ func (x *WatchQueueRequest) String() string {
 func (*WatchQueueRequest) ProtoMessage() {}
 
 func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[25]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2220,7 @@ func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchQueueRequest.ProtoReflect.Descriptor instead.
 func (*WatchQueueRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{25}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WatchQueueRequest) GetDepartment() string {
@@ -1998,7 +2239,7 @@ type QueueChange struct {
 
 func (x *QueueChange) Reset() {
 	*x = QueueChange{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2251,7 @@ func (x *QueueChange) String() string {
 func (*QueueChange) ProtoMessage() {}
 
 func (x *QueueChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2264,7 @@ func (x *QueueChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueChange.ProtoReflect.Descriptor instead.
 func (*QueueChange) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{26}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *QueueChange) GetEvent() *CaseEvent {
@@ -2166,7 +2407,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x04open\x18\x04 \x01(\x05R\x04open\x12\x1d\n" +
 	"\n" +
 	"open_total\x18\x05 \x01(\x05R\topenTotal\x12\x1a\n" +
-	"\bcapacity\x18\x06 \x01(\x05R\bcapacity\"\xd5\x02\n" +
+	"\bcapacity\x18\x06 \x01(\x05R\bcapacity\"\x97\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12;\n" +
@@ -2179,11 +2420,35 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\tbody_text\x18\a \x01(\tR\bbodyText\x12;\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12'\n" +
-	"\x0fdelivery_status\x18\t \x01(\tR\x0edeliveryStatus\"\x86\x01\n" +
+	"\x0fdelivery_status\x18\t \x01(\tR\x0edeliveryStatus\x12@\n" +
+	"\vattachments\x18\n" +
+	" \x03(\v2\x1e.sportello.cases.v1.AttachmentR\vattachments\"\x9e\x02\n" +
+	"\n" +
+	"Attachment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x03 \x01(\tR\tmessageId\x12\x1b\n" +
+	"\tfile_name\x18\x04 \x01(\tR\bfileName\x12!\n" +
+	"\fcontent_type\x18\x05 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04size\x18\x06 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\a \x01(\tR\x06sha256\x12\x1f\n" +
+	"\vuploaded_by\x18\b \x01(\tR\n" +
+	"uploadedBy\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"i\n" +
+	"\x17UploadAttachmentRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
+	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent\"&\n" +
+	"\x14GetAttachmentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xad\x01\n" +
 	"\x11AddMessageRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12;\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x1d.sportello.cases.v1.DirectionR\tdirection\x12\x1b\n" +
-	"\tbody_text\x18\x03 \x01(\tR\bbodyText\"j\n" +
+	"\tbody_text\x18\x03 \x01(\tR\bbodyText\x12%\n" +
+	"\x0eattachment_ids\x18\n" +
+	" \x03(\tR\rattachmentIds\"j\n" +
 	"\x13ListMessagesRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -2221,7 +2486,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DIRECTION_INBOUND\x10\x01\x12\x16\n" +
 	"\x12DIRECTION_OUTBOUND\x10\x02\x12\x1b\n" +
-	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xb2\r\n" +
+	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\x8e\x0f\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
 	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12p\n" +
@@ -2240,7 +2505,9 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\fListMessages\x12'.sportello.cases.v1.ListMessagesRequest\x1a(.sportello.cases.v1.ListMessagesResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/cases/{case_id}/messages\x12o\n" +
 	"\n" +
 	"WatchQueue\x12%.sportello.cases.v1.WatchQueueRequest\x1a\x1f.sportello.cases.v1.QueueChange\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/queue:watch0\x01\x12\x8b\x01\n" +
-	"\x0eListCaseEvents\x12).sportello.cases.v1.ListCaseEventsRequest\x1a*.sportello.cases.v1.ListCaseEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/cases/{case_id}/eventsB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
+	"\x0eListCaseEvents\x12).sportello.cases.v1.ListCaseEventsRequest\x1a*.sportello.cases.v1.ListCaseEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/cases/{case_id}/events\x12a\n" +
+	"\x10UploadAttachment\x12+.sportello.cases.v1.UploadAttachmentRequest\x1a\x1e.sportello.cases.v1.Attachment\"\x00\x12w\n" +
+	"\rGetAttachment\x12(.sportello.cases.v1.GetAttachmentRequest\x1a\x1e.sportello.cases.v1.Attachment\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/attachments/{id}B?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
 
 var (
 	file_sportello_cases_v1_cases_proto_rawDescOnce sync.Once
@@ -2255,7 +2522,7 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                       // 0: sportello.cases.v1.Status
 	(Priority)(0),                     // 1: sportello.cases.v1.Priority
@@ -2281,72 +2548,81 @@ var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(*DepartmentLoad)(nil),            // 21: sportello.cases.v1.DepartmentLoad
 	(*OperatorLoad)(nil),              // 22: sportello.cases.v1.OperatorLoad
 	(*Message)(nil),                   // 23: sportello.cases.v1.Message
-	(*AddMessageRequest)(nil),         // 24: sportello.cases.v1.AddMessageRequest
-	(*ListMessagesRequest)(nil),       // 25: sportello.cases.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),      // 26: sportello.cases.v1.ListMessagesResponse
-	(*UpdateCaseRequest)(nil),         // 27: sportello.cases.v1.UpdateCaseRequest
-	(*WatchQueueRequest)(nil),         // 28: sportello.cases.v1.WatchQueueRequest
-	(*QueueChange)(nil),               // 29: sportello.cases.v1.QueueChange
-	nil,                               // 30: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 32: google.protobuf.FieldMask
+	(*Attachment)(nil),                // 24: sportello.cases.v1.Attachment
+	(*UploadAttachmentRequest)(nil),   // 25: sportello.cases.v1.UploadAttachmentRequest
+	(*GetAttachmentRequest)(nil),      // 26: sportello.cases.v1.GetAttachmentRequest
+	(*AddMessageRequest)(nil),         // 27: sportello.cases.v1.AddMessageRequest
+	(*ListMessagesRequest)(nil),       // 28: sportello.cases.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),      // 29: sportello.cases.v1.ListMessagesResponse
+	(*UpdateCaseRequest)(nil),         // 30: sportello.cases.v1.UpdateCaseRequest
+	(*WatchQueueRequest)(nil),         // 31: sportello.cases.v1.WatchQueueRequest
+	(*QueueChange)(nil),               // 32: sportello.cases.v1.QueueChange
+	nil,                               // 33: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 35: google.protobuf.FieldMask
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	31, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	31, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	31, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	34, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	34, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	34, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
 	0,  // 6: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	30, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	31, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	33, // 7: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	34, // 8: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
 	8,  // 9: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
 	18, // 10: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
 	3,  // 11: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
 	21, // 12: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
 	22, // 13: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
 	2,  // 14: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
-	31, // 15: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 16: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
-	23, // 17: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
-	3,  // 18: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
-	32, // 19: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	8,  // 20: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
-	9,  // 21: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	4,  // 22: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	5,  // 23: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	27, // 24: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
-	7,  // 25: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	12, // 26: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	13, // 27: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	14, // 28: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	15, // 29: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	16, // 30: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	19, // 31: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	24, // 32: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
-	25, // 33: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
-	28, // 34: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
-	10, // 35: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	3,  // 36: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	6,  // 37: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	3,  // 38: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
-	3,  // 39: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	3,  // 40: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	3,  // 41: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	3,  // 42: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	17, // 43: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	17, // 44: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	20, // 45: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	23, // 46: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
-	26, // 47: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
-	29, // 48: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
-	11, // 49: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	36, // [36:50] is the sub-list for method output_type
-	22, // [22:36] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	34, // 15: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	24, // 16: sportello.cases.v1.Message.attachments:type_name -> sportello.cases.v1.Attachment
+	34, // 17: sportello.cases.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 18: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
+	23, // 19: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
+	3,  // 20: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
+	35, // 21: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	8,  // 22: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
+	9,  // 23: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	4,  // 24: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	5,  // 25: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	30, // 26: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
+	7,  // 27: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	12, // 28: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	13, // 29: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	14, // 30: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	15, // 31: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	16, // 32: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	19, // 33: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	27, // 34: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	28, // 35: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	31, // 36: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
+	10, // 37: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	25, // 38: sportello.cases.v1.CaseService.UploadAttachment:input_type -> sportello.cases.v1.UploadAttachmentRequest
+	26, // 39: sportello.cases.v1.CaseService.GetAttachment:input_type -> sportello.cases.v1.GetAttachmentRequest
+	3,  // 40: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	6,  // 41: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 42: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
+	3,  // 43: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 44: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 45: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 46: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	17, // 47: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	17, // 48: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	20, // 49: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	23, // 50: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	29, // 51: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	32, // 52: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
+	11, // 53: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	24, // 54: sportello.cases.v1.CaseService.UploadAttachment:output_type -> sportello.cases.v1.Attachment
+	24, // 55: sportello.cases.v1.CaseService.GetAttachment:output_type -> sportello.cases.v1.Attachment
+	40, // [40:56] is the sub-list for method output_type
+	24, // [24:40] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -2360,7 +2636,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

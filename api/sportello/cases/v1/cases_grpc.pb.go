@@ -33,6 +33,8 @@ const (
 	CaseService_ListMessages_FullMethodName       = "/sportello.cases.v1.CaseService/ListMessages"
 	CaseService_WatchQueue_FullMethodName         = "/sportello.cases.v1.CaseService/WatchQueue"
 	CaseService_ListCaseEvents_FullMethodName     = "/sportello.cases.v1.CaseService/ListCaseEvents"
+	CaseService_UploadAttachment_FullMethodName   = "/sportello.cases.v1.CaseService/UploadAttachment"
+	CaseService_GetAttachment_FullMethodName      = "/sportello.cases.v1.CaseService/GetAttachment"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -86,6 +88,18 @@ type CaseServiceClient interface {
 	WatchQueue(ctx context.Context, in *WatchQueueRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[QueueChange], error)
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error)
+	// UploadAttachment stores a file for a case the caller works, to attach
+	// to a reply or note with AddMessage. The type is detected from the bytes
+	// (the name does not count) and must be one the administration allows;
+	// the size is limited (attachments.max_size, 25 MiB by default). Refusals
+	// are INVALID_ARGUMENT with an ErrorInfo reason ATTACHMENT_TOO_LARGE,
+	// ATTACHMENT_TYPE_NOT_ALLOWED or ATTACHMENT_EMPTY. Over REST, POST the
+	// file itself to /v1/cases/{case_id}/attachments (raw body with
+	// ?file_name=, or multipart/form-data with one file part).
+	UploadAttachment(ctx context.Context, in *UploadAttachmentRequest, opts ...grpc.CallOption) (*Attachment, error)
+	// GetAttachment returns an attachment's metadata. The content is at
+	// GET /v1/attachments/{id}/content.
+	GetAttachment(ctx context.Context, in *GetAttachmentRequest, opts ...grpc.CallOption) (*Attachment, error)
 }
 
 type caseServiceClient struct {
@@ -245,6 +259,26 @@ func (c *caseServiceClient) ListCaseEvents(ctx context.Context, in *ListCaseEven
 	return out, nil
 }
 
+func (c *caseServiceClient) UploadAttachment(ctx context.Context, in *UploadAttachmentRequest, opts ...grpc.CallOption) (*Attachment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Attachment)
+	err := c.cc.Invoke(ctx, CaseService_UploadAttachment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) GetAttachment(ctx context.Context, in *GetAttachmentRequest, opts ...grpc.CallOption) (*Attachment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Attachment)
+	err := c.cc.Invoke(ctx, CaseService_GetAttachment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -296,6 +330,18 @@ type CaseServiceServer interface {
 	WatchQueue(*WatchQueueRequest, grpc.ServerStreamingServer[QueueChange]) error
 	// ListCaseEvents returns the case's history, oldest first.
 	ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error)
+	// UploadAttachment stores a file for a case the caller works, to attach
+	// to a reply or note with AddMessage. The type is detected from the bytes
+	// (the name does not count) and must be one the administration allows;
+	// the size is limited (attachments.max_size, 25 MiB by default). Refusals
+	// are INVALID_ARGUMENT with an ErrorInfo reason ATTACHMENT_TOO_LARGE,
+	// ATTACHMENT_TYPE_NOT_ALLOWED or ATTACHMENT_EMPTY. Over REST, POST the
+	// file itself to /v1/cases/{case_id}/attachments (raw body with
+	// ?file_name=, or multipart/form-data with one file part).
+	UploadAttachment(context.Context, *UploadAttachmentRequest) (*Attachment, error)
+	// GetAttachment returns an attachment's metadata. The content is at
+	// GET /v1/attachments/{id}/content.
+	GetAttachment(context.Context, *GetAttachmentRequest) (*Attachment, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -347,6 +393,12 @@ func (UnimplementedCaseServiceServer) WatchQueue(*WatchQueueRequest, grpc.Server
 }
 func (UnimplementedCaseServiceServer) ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseEvents not implemented")
+}
+func (UnimplementedCaseServiceServer) UploadAttachment(context.Context, *UploadAttachmentRequest) (*Attachment, error) {
+	return nil, status.Error(codes.Unimplemented, "method UploadAttachment not implemented")
+}
+func (UnimplementedCaseServiceServer) GetAttachment(context.Context, *GetAttachmentRequest) (*Attachment, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAttachment not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -614,6 +666,42 @@ func _CaseService_ListCaseEvents_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_UploadAttachment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UploadAttachmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).UploadAttachment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_UploadAttachment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).UploadAttachment(ctx, req.(*UploadAttachmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_GetAttachment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAttachmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).GetAttachment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_GetAttachment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).GetAttachment(ctx, req.(*GetAttachmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -672,6 +760,14 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCaseEvents",
 			Handler:    _CaseService_ListCaseEvents_Handler,
+		},
+		{
+			MethodName: "UploadAttachment",
+			Handler:    _CaseService_UploadAttachment_Handler,
+		},
+		{
+			MethodName: "GetAttachment",
+			Handler:    _CaseService_GetAttachment_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
