@@ -78,8 +78,15 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request) {
 		}
 		for content == nil {
 			part, err := mr.NextPart()
-			if err != nil {
+			switch {
+			case body.tripped:
+				writeStatusCode(w, http.StatusRequestEntityTooLarge, tooLarge)
+				return
+			case errors.Is(err, io.EOF):
 				writeStatus(w, status.Error(codes.InvalidArgument, "the multipart body has no file part (a part with a filename)"))
+				return
+			case err != nil:
+				writeStatus(w, status.Errorf(codes.InvalidArgument, "malformed multipart body: %v", err))
 				return
 			}
 			if part.FileName() != "" {
