@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/sla"
 )
@@ -29,12 +32,13 @@ type Config struct {
 	Demo     *bool  `yaml:"demo"`
 	// demoPolicy, when set, replaces the demo departments' assignment
 	// policies (tests that need cases to stay unassigned).
-	demoPolicy string
-	Database   Database `yaml:"database"`
-	NATS       NATS     `yaml:"nats"`
-	Auth       Auth     `yaml:"auth"`
-	SLA        SLA      `yaml:"sla"`
-	Intake     Intake   `yaml:"intake"`
+	demoPolicy  string
+	Database    Database    `yaml:"database"`
+	NATS        NATS        `yaml:"nats"`
+	Auth        Auth        `yaml:"auth"`
+	SLA         SLA         `yaml:"sla"`
+	Intake      Intake      `yaml:"intake"`
+	Attachments Attachments `yaml:"attachments"`
 }
 
 // Intake configures how inbound contacts become cases.
@@ -68,6 +72,66 @@ func (i Intake) reopenWindow() (time.Duration, error) {
 		return 0, fmt.Errorf("intake.reopen_window %q: want whole days (\"14d\") or a duration (\"36h\")", v)
 	}
 	return d, nil
+}
+
+// Attachments configures the files of case messages.
+type Attachments struct {
+	// Dir holds the content-addressed files; empty means
+	// <data_dir>/attachments. Replicas must share it (a ReadWriteMany
+	// volume): any of them may serve a download.
+	Dir string `yaml:"dir"`
+	// MaxSize is the limit per file, in bytes or with a unit ("25MiB",
+	// "512KiB", "10MB"); 0 means 25 MiB.
+	MaxSize ByteSize `yaml:"max_size"`
+	// AllowedTypes replaces the default list of media types accepted, as
+	// detected from the content (see services/attachments.DefaultAllowed).
+	AllowedTypes []string `yaml:"allowed_types"`
+}
+
+// maxAttachmentSize bounds attachments.max_size: a gRPC upload is one
+// message held in memory.
+const maxAttachmentSize = 1 << 30
+
+// policy is the blob store's policy.
+func (a Attachments) policy() attachments.Policy {
+	return attachments.Policy{MaxSize: int64(a.MaxSize), Allowed: a.AllowedTypes}
+}
+
+// dir is where the blobs live.
+func (c Config) attachmentsDir() string {
+	if c.Attachments.Dir != "" {
+		return c.Attachments.Dir
+	}
+	return filepath.Join(c.DataDir, "attachments")
+}
+
+// ByteSize is a size in bytes, written as a number or with a unit.
+type ByteSize int64
+
+// UnmarshalYAML reads 26214400, "25MiB" or "25 MiB".
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+var byteUnits = map[string]int64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+
+func parseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if i < 0 {
+		i = len(s)
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	unit, ok := byteUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
+	if err != nil || !ok || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("size %q: want a number of bytes, optionally with a unit (KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	return ByteSize(n * unit), nil
 }
 
 // SLA configures the business calendar and warnings. Working hours are
@@ -184,6 +248,12 @@ func (c Config) Validate() error {
 	if _, err := auth.NewStaticTokens(c.Auth.Tokens); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Attachments.MaxSize > maxAttachmentSize {
+		errs = append(errs, fmt.Errorf("attachments.max_size %s: at most %s", attachments.FormatSize(int64(c.Attachments.MaxSize)), attachments.FormatSize(maxAttachmentSize)))
+	}
+	if err := c.Attachments.policy().Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -210,6 +280,21 @@ var settings = []setting{
 	{"log-level", "SPORTELLO_LOG_LEVEL", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"timezone", "SPORTELLO_TIMEZONE", "time zone of the administration (case reference years, business hours)", str(func(c *Config) *string { return &c.Timezone })},
 	{"reopen-window", "SPORTELLO_REOPEN_WINDOW", "how long after a case is resolved or closed a citizen's reply reopens it (\"14d\", \"36h\"; \"0\" never)", str(func(c *Config) *string { return &c.Intake.ReopenWindow })},
+	{"attachments-dir", "SPORTELLO_ATTACHMENTS_DIR", "directory of attachment files, shared by all replicas (default: <data-dir>/attachments)", str(func(c *Config) *string { return &c.Attachments.Dir })},
+	{"attachments-max-size", "SPORTELLO_ATTACHMENTS_MAX_SIZE", "largest attachment accepted, in bytes or with a unit such as 25MiB (default 25MiB)", func(c *Config, v string) error {
+		n, err := parseByteSize(v)
+		c.Attachments.MaxSize = n
+		return err
+	}},
+	{"attachments-allowed-types", "SPORTELLO_ATTACHMENTS_ALLOWED_TYPES", "comma-separated media types accepted as attachments, detected from the content (default: PDF, PNG, JPEG, GIF, WebP, plain text, CSV, DOCX, XLSX, ODT, ODS)", func(c *Config, v string) error {
+		c.Attachments.AllowedTypes = nil
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.Attachments.AllowedTypes = append(c.Attachments.AllowedTypes, t)
+			}
+		}
+		return nil
+	}},
 	{"demo", "SPORTELLO_DEMO", "seed demo departments and categories (default: only in the embedded mode)", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -65,6 +65,23 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad demo", env: map[string]string{"SPORTELLO_DEMO": "maybe"}, wantErr: []string{"SPORTELLO_DEMO"}},
 		{name: "bad token", args: []string{"--config", file("auth:\n  tokens:\n    - {name: x, sha256: abc, role: operator}\n")}, wantErr: []string{"sha256 must be 64 hex digits"}},
 		{name: "stray argument", args: []string{"extra"}, wantErr: []string{"unexpected arguments"}},
+		{name: "attachments from the file", args: []string{"--config", file("# ok\nattachments:\n  max_size: 10 MiB\n  allowed_types: [application/pdf, application/zip]\n")},
+			check: func(t *testing.T, c Config) {
+				if c.Attachments.MaxSize != 10<<20 || len(c.Attachments.AllowedTypes) != 2 || c.attachmentsDir() != filepath.Join("data", "attachments") {
+					t.Fatalf("%+v", c.Attachments)
+				}
+			}},
+		{name: "attachments from env and flags", args: []string{"--attachments-max-size", "2000000"},
+			env: map[string]string{"SPORTELLO_ATTACHMENTS_MAX_SIZE": "1GiB", "SPORTELLO_ATTACHMENTS_ALLOWED_TYPES": "image/png, text/plain,", "SPORTELLO_ATTACHMENTS_DIR": "/shared/att"},
+			check: func(t *testing.T, c Config) {
+				if c.Attachments.MaxSize != 2000000 || strings.Join(c.Attachments.AllowedTypes, "|") != "image/png|text/plain" || c.attachmentsDir() != "/shared/att" {
+					t.Fatalf("%+v", c.Attachments)
+				}
+			}},
+		{name: "bad attachments", args: []string{"--config", file("# bad\nattachments:\n  max_size: 2GiB\n  allowed_types: [text/html, pdf]\n")},
+			wantErr: []string{"attachments.max_size 2 GiB: at most 1 GiB", "text/html can run code", `"pdf" is not a media type`}},
+		{name: "bad attachment size", env: map[string]string{"SPORTELLO_ATTACHMENTS_MAX_SIZE": "25 megabytes"}, wantErr: []string{"SPORTELLO_ATTACHMENTS_MAX_SIZE", "want a number of bytes"}},
+		{name: "bad attachment size in the file", args: []string{"--config", file("# neg\nattachments:\n  max_size: -5\n")}, wantErr: []string{`size "-5"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/channels/webform"
+	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/contacts"
 	"github.com/sportello/sportello/services/deadletters"
@@ -193,17 +194,26 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err := a.feed.Start(ctx); err != nil {
 		return nil, err
 	}
+	blobs, err := attachments.NewBlobs(cfg.attachmentsDir(), cfg.Attachments.policy())
+	if err != nil {
+		return nil, err
+	}
+	caseServer := cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
+		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log})
 	site := web.New(a.db, log)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
 	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: authn,
-		Ready: a.ready(js),
-		Cases: cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
-			Feed: a.feed, SLA: clock, Creator: ingester}),
+		Ready:       a.ready(js),
+		Cases:       caseServer,
+		Attachments: caseServer,
 		Contacts:    &contacts.Server{Contacts: a.db, Cases: a.db, Links: a.db},
-		Directory:   dirServer,
-		DeadLetters: deadletters.NewServer(&events.DeadLetters{JS: js}),
+		// An UploadAttachment carries the whole file, plus the request's
+		// other fields and framing.
+		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
+		Directory:      dirServer,
+		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
 		Routes: map[string]http.Handler{
 			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
 			"GET /{$}":   http.HandlerFunc(site.Home),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/services/attachments"
 )
 
 // Server implements casesv1.CaseServiceServer.
@@ -38,6 +40,10 @@ type Deps struct {
 	Feed      Feed     // live case events for WatchQueue
 	SLA       SLAClock // nil: cases have no deadlines
 	Now       func() time.Time
+	// Attachments keeps uploads' metadata, Blobs their bytes.
+	Attachments Attachments
+	Blobs       *attachments.Blobs
+	Log         *slog.Logger // nil: failures are not logged
 }
 
 // NewServer returns the gRPC CaseService.
@@ -439,6 +445,9 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 	if p.Operator != "" {
 		m.AuthorName = p.Operator
 	}
+	for _, id := range req.GetAttachmentIds() {
+		m.Attachments = append(m.Attachments, attachments.Attachment{ID: id})
+	}
 	added, _, err := s.Messages.AddMessage(ctx, req.GetCaseId(), m, func(c *Case) ([]Event, error) {
 		if !p.InDepartment(c.Department) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, req.GetCaseId())
@@ -502,8 +511,12 @@ func messageToProto(m Message) *casesv1.Message {
 			d = k
 		}
 	}
-	return &casesv1.Message{Id: m.ID, CaseId: m.CaseID, Direction: d, ChannelKind: m.ChannelKind, ChannelId: m.ChannelID,
+	pm := &casesv1.Message{Id: m.ID, CaseId: m.CaseID, Direction: d, ChannelKind: m.ChannelKind, ChannelId: m.ChannelID,
 		AuthorName: m.AuthorName, BodyText: m.Body, CreateTime: timestamppb.New(m.CreatedAt), DeliveryStatus: m.DeliveryStatus}
+	for _, a := range m.Attachments {
+		pm.Attachments = append(pm.Attachments, attachmentToProto(a))
+	}
+	return pm
 }
 
 // ListCaseEvents returns the history of a case the caller may see.
@@ -560,7 +573,7 @@ func toStatus(err error) error {
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, errPermission):
 		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, attachments.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrInvalidArgument):
 		return status.Error(codes.InvalidArgument, err.Error())

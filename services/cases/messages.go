@@ -3,9 +3,12 @@ package cases
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sportello/sportello/services/attachments"
 )
 
 // Direction says who a message is from and for.
@@ -28,6 +31,9 @@ type Message struct {
 	Body           string
 	CreatedAt      time.Time
 	DeliveryStatus string // outbound: "queued" until the channel reports
+	// Attachments, oldest first. On AddMessage only their IDs are read: the
+	// uploads of the same case to attach, returned complete.
+	Attachments []attachments.Attachment
 }
 
 // OutboundReply is a queued reply with what a channel needs to send it.
@@ -41,15 +47,22 @@ type OutboundReply struct {
 // Messages stores threads. services/storage implements it.
 type Messages interface {
 	// AddMessage stores m on case caseID in one transaction with fn's
-	// update of the case (its events, its new version) and, for an outbound
-	// message, the row that queues it for the OUTBOUND stream.
+	// update of the case (its events, its new version), the attaching of
+	// m.Attachments (uploads of that case not attached yet: others are
+	// ErrInvalidArgument, ErrFailedPrecondition when attached already) and,
+	// for an outbound message, the row that queues it for the OUTBOUND
+	// stream.
 	AddMessage(ctx context.Context, caseID string, m Message, fn Mutation) (Message, Case, error)
-	// ListMessages returns the thread oldest first, after message id after.
+	// ListMessages returns the thread oldest first, after message id after,
+	// with the messages' attachments.
 	ListMessages(ctx context.Context, caseID, after string, limit int) ([]Message, error)
 }
 
 // MaxMessageRunes bounds a message an operator writes.
 const MaxMessageRunes = 20000
+
+// MaxMessageAttachments bounds the attachments of one message.
+const MaxMessageAttachments = 20
 
 // MessageAdded is the Mutation recording a new message m on a case:
 // replies are refused on a closed case (notes are not); m must be valid.
@@ -58,8 +71,10 @@ func MessageAdded(actor string, m Message) Mutation {
 		switch {
 		case m.Direction != Outbound && m.Direction != InternalNote:
 			return nil, fmt.Errorf("%w: a message added by staff is a reply or an internal note", ErrInvalidArgument)
-		case strings.TrimSpace(m.Body) == "":
-			return nil, fmt.Errorf("%w: body_text is required", ErrInvalidArgument)
+		case strings.TrimSpace(m.Body) == "" && len(m.Attachments) == 0:
+			return nil, fmt.Errorf("%w: body_text is required (it may be empty only when attachment_ids are given)", ErrInvalidArgument)
+		case len(m.Attachments) > MaxMessageAttachments:
+			return nil, fmt.Errorf("%w: at most %d attachments per message", ErrInvalidArgument, MaxMessageAttachments)
 		case !utf8.ValidString(m.Body) || utf8.RuneCountInString(m.Body) > MaxMessageRunes:
 			return nil, fmt.Errorf("%w: body_text must be valid UTF-8 of at most %d characters", ErrInvalidArgument, MaxMessageRunes)
 		case m.Direction == Outbound && c.Status == StatusClosed:
@@ -72,8 +87,10 @@ func MessageAdded(actor string, m Message) Mutation {
 			}
 			c.Responded(at.UTC())
 		}
-		return []Event{{Type: EventMessageAdded, Actor: actor, Changes: map[string]Change{
-			"message": {After: m.ID}, "direction": {After: string(m.Direction)},
-		}}}, nil
+		changes := map[string]Change{"message": {After: m.ID}, "direction": {After: string(m.Direction)}}
+		if len(m.Attachments) > 0 {
+			changes["attachments"] = Change{After: strconv.Itoa(len(m.Attachments))}
+		}
+		return []Event{{Type: EventMessageAdded, Actor: actor, Changes: changes}}, nil
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,6 +52,12 @@ type Deps struct {
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
 	// Routes; merged into the generated document served at /openapi.json.
 	OpenAPI [][]byte
+	// Attachments serves upload and download of attachment content over
+	// plain HTTP; nil leaves those routes out.
+	Attachments AttachmentFiles
+	// MaxRecvMsgSize caps one gRPC request in bytes (an UploadAttachment
+	// carries a whole file); 0 means 4 MiB.
+	MaxRecvMsgSize int
 }
 
 // Server is the running server.
@@ -69,10 +76,14 @@ type Server struct {
 func New(ctx context.Context, d Deps) (*Server, error) {
 	m := newMetrics(d.Registry)
 	s := &Server{deps: d, stop: make(chan struct{})}
+	maxRecv := d.MaxRecvMsgSize
+	if maxRecv <= 0 {
+		maxRecv = 4 << 20
+	}
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(recoverUnary(d.Logger), m.unary(d.Logger), authUnary(d.Authenticator)),
 		grpc.ChainStreamInterceptor(recoverStream(d.Logger), authStream(d.Authenticator)),
-		grpc.MaxRecvMsgSize(4<<20),
+		grpc.MaxRecvMsgSize(maxRecv),
 	)
 	casesv1.RegisterCaseServiceServer(s.grpc, d.Cases)
 	contactsv1.RegisterContactServiceServer(s.grpc, d.Contacts)
@@ -108,7 +119,11 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 
-	doc, err := mergeOpenAPI(openapi.Document, d.OpenAPI...)
+	fragments := d.OpenAPI
+	if d.Attachments != nil {
+		fragments = append(slices.Clone(fragments), attachmentsOpenAPI)
+	}
+	doc, err := mergeOpenAPI(openapi.Document, fragments...)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +132,10 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /v1/queue/events", s.queueEvents)
+	if d.Attachments != nil {
+		mux.HandleFunc("POST /v1/cases/{case_id}/attachments", s.uploadAttachment)
+		mux.HandleFunc("GET /v1/attachments/{id}/content", s.downloadAttachment)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

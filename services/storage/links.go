@@ -79,6 +79,10 @@ func (db *DB) MergeCases(ctx context.Context, sourceID, targetID string, sv, tv 
 		if err := tx.Model(&messageRow{}).Where("case_id = ?", src.ID).Update("case_id", tgt.ID).Error; err != nil {
 			return fmt.Errorf("move messages: %w", err)
 		}
+		// Their files, and uploads not attached yet, follow them.
+		if err := tx.Model(&attachmentRow{}).Where("case_id = ?", src.ID).Update("case_id", tgt.ID).Error; err != nil {
+			return fmt.Errorf("move attachments: %w", err)
+		}
 		var docs []string
 		if err := tx.Raw("SELECT search_terms FROM cases WHERE id IN ?", []string{src.ID, tgt.ID}).Scan(&docs).Error; err != nil {
 			return err

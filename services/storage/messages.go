@@ -48,6 +48,15 @@ func (db *DB) AddMessage(ctx context.Context, caseID string, m cases.Message, fn
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
+		if len(m.Attachments) > 0 {
+			ids := make([]string, len(m.Attachments))
+			for i, a := range m.Attachments {
+				ids[i] = a.ID
+			}
+			if m.Attachments, err = attach(tx, c.ID, m.ID, ids); err != nil {
+				return err
+			}
+		}
 		if err := addSearchTerms(tx, c.ID, m.Body); err != nil {
 			return err
 		}
@@ -78,9 +87,18 @@ func (db *DB) ListMessages(ctx context.Context, caseID, after string, limit int)
 	if err := tx.Order("id").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	files, err := attachmentsOf(db.gorm.WithContext(ctx), ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]cases.Message, len(rows))
 	for i, r := range rows {
 		out[i] = r.toMessage()
+		out[i].Attachments = files[r.ID]
 	}
 	return out, nil
 }

@@ -159,3 +159,17 @@ type outboxRow struct {
 }
 
 func (outboxRow) TableName() string { return "case_event_outbox" }
+
+type attachmentRow struct {
+	ID          string `gorm:"primaryKey"`
+	CaseID      string
+	MessageID   *string // nil until attached
+	SHA256      string  `gorm:"column:sha256"`
+	Size        int64
+	ContentType string
+	FileName    string
+	UploadedBy  string
+	CreatedAt   time.Time
+}
+
+func (attachmentRow) TableName() string { return "attachments" }

@@ -45,6 +45,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, autoAssignTests...)
 	tests = append(tests, directoryAdminTests...)
 	tests = append(tests, threadTests...)
+	tests = append(tests, attachmentTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -295,9 +295,13 @@ func testMergeCases(t *testing.T, db *storage.DB) {
 			t.Fatalf("%s: %v, want %v", tt.name, err, tt.want)
 		}
 	}
+	file := upload(t, db, source, strings.Repeat("ab", 32)) // the source's files follow its messages
 	s, tg, err := db.MergeCases(ctx, source, target, 3, 1, cases.Merge("sup", "same request"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a, err := db.GetAttachment(ctx, file.ID); err != nil || a.CaseID != target {
+		t.Fatalf("the source's attachment is on case %q (%v), want the target", a.CaseID, err)
 	}
 	if s.Status != cases.StatusClosed || s.MergedInto != target || tg.Version != 2 {
 		t.Fatalf("after merge: source %+v, target %+v", s, tg)

@@ -2136,8 +2136,10 @@ type Message struct {
 	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Outbound replies: "queued" until the channel reports on it.
 	DeliveryStatus string `protobuf:"bytes,9,opt,name=delivery_status,json=deliveryStatus,proto3" json:"delivery_status,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Files of the message, in upload order.
+	Attachments   []*Attachment `protobuf:"bytes,10,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Message) Reset() {
@@ -2233,20 +2235,252 @@ func (x *Message) GetDeliveryStatus() string {
 	return ""
 }
 
+func (x *Message) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+// Attachment is a file of a case: uploaded, then attached to one message.
+type Attachment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUIDv7.
+	Id     string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CaseId string `protobuf:"bytes,2,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// Empty until attached to a message.
+	MessageId string `protobuf:"bytes,3,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Sanitised: no path, no control characters, at most 255 bytes.
+	FileName string `protobuf:"bytes,4,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// Detected from the content ("application/pdf", "text/plain;
+	// charset=utf-8"), whatever the name or the uploader said.
+	ContentType string `protobuf:"bytes,5,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Bytes.
+	Size int64 `protobuf:"varint,6,opt,name=size,proto3" json:"size,omitempty"`
+	// SHA-256 of the content, hex.
+	Sha256 string `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Principal subject of who uploaded it.
+	UploadedBy    string                 `protobuf:"bytes,8,opt,name=uploaded_by,json=uploadedBy,proto3" json:"uploaded_by,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attachment) Reset() {
+	*x = Attachment{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attachment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attachment) ProtoMessage() {}
+
+func (x *Attachment) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
+func (*Attachment) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Attachment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Attachment) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *Attachment) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *Attachment) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *Attachment) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Attachment) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Attachment) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *Attachment) GetUploadedBy() string {
+	if x != nil {
+		return x.UploadedBy
+	}
+	return ""
+}
+
+func (x *Attachment) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type UploadAttachmentRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// As the uploader named the file; sanitised before it is stored.
+	FileName      string `protobuf:"bytes,2,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	Content       []byte `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadAttachmentRequest) Reset() {
+	*x = UploadAttachmentRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadAttachmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadAttachmentRequest) ProtoMessage() {}
+
+func (x *UploadAttachmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadAttachmentRequest.ProtoReflect.Descriptor instead.
+func (*UploadAttachmentRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UploadAttachmentRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *UploadAttachmentRequest) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *UploadAttachmentRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+type GetAttachmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAttachmentRequest) Reset() {
+	*x = GetAttachmentRequest{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAttachmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAttachmentRequest) ProtoMessage() {}
+
+func (x *GetAttachmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAttachmentRequest.ProtoReflect.Descriptor instead.
+func (*GetAttachmentRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetAttachmentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 type AddMessageRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
 	// DIRECTION_OUTBOUND for a reply, DIRECTION_INTERNAL_NOTE for a note.
 	Direction Direction `protobuf:"varint,2,opt,name=direction,proto3,enum=sportello.cases.v1.Direction" json:"direction,omitempty"`
-	// At most 20,000 characters.
-	BodyText      string `protobuf:"bytes,3,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	// At most 20,000 characters. May be empty when attachment_ids are given.
+	BodyText string `protobuf:"bytes,3,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	// Uploads of this case (UploadAttachment) not attached to a message yet;
+	// at most 20.
+	AttachmentIds []string `protobuf:"bytes,10,rep,name=attachment_ids,json=attachmentIds,proto3" json:"attachment_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddMessageRequest) Reset() {
 	*x = AddMessageRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2258,7 +2492,7 @@ func (x *AddMessageRequest) String() string {
 func (*AddMessageRequest) ProtoMessage() {}
 
 func (x *AddMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[26]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2271,7 +2505,7 @@ func (x *AddMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddMessageRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{26}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddMessageRequest) GetCaseId() string {
@@ -2295,6 +2529,13 @@ func (x *AddMessageRequest) GetBodyText() string {
 	return ""
 }
 
+func (x *AddMessageRequest) GetAttachmentIds() []string {
+	if x != nil {
+		return x.AttachmentIds
+	}
+	return nil
+}
+
 type ListMessagesRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
@@ -2307,7 +2548,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2319,7 +2560,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[27]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2332,7 +2573,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{27}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListMessagesRequest) GetCaseId() string {
@@ -2366,7 +2607,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +2619,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[28]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +2632,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{28}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -2421,7 +2662,7 @@ type UpdateCaseRequest struct {
 
 func (x *UpdateCaseRequest) Reset() {
 	*x = UpdateCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[29]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2674,7 @@ func (x *UpdateCaseRequest) String() string {
 func (*UpdateCaseRequest) ProtoMessage() {}
 
 func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[29]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2687,7 @@ func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{29}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpdateCaseRequest) GetCase() *Case {
@@ -2492,7 +2733,7 @@ type CreateCaseRequest struct {
 
 func (x *CreateCaseRequest) Reset() {
 	*x = CreateCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2504,7 +2745,7 @@ func (x *CreateCaseRequest) String() string {
 func (*CreateCaseRequest) ProtoMessage() {}
 
 func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2517,7 +2758,7 @@ func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{30}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateCaseRequest) GetRequestId() string {
@@ -2604,7 +2845,7 @@ type CaseContact struct {
 
 func (x *CaseContact) Reset() {
 	*x = CaseContact{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2857,7 @@ func (x *CaseContact) String() string {
 func (*CaseContact) ProtoMessage() {}
 
 func (x *CaseContact) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2870,7 @@ func (x *CaseContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseContact.ProtoReflect.Descriptor instead.
 func (*CaseContact) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{31}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CaseContact) GetName() string {
@@ -2663,7 +2904,7 @@ type WatchQueueRequest struct {
 
 func (x *WatchQueueRequest) Reset() {
 	*x = WatchQueueRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2916,7 @@ func (x *WatchQueueRequest) String() string {
 func (*WatchQueueRequest) ProtoMessage() {}
 
 func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2929,7 @@ func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchQueueRequest.ProtoReflect.Descriptor instead.
 func (*WatchQueueRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{32}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WatchQueueRequest) GetDepartment() string {
@@ -2707,7 +2948,7 @@ type QueueChange struct {
 
 func (x *QueueChange) Reset() {
 	*x = QueueChange{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2719,7 +2960,7 @@ func (x *QueueChange) String() string {
 func (*QueueChange) ProtoMessage() {}
 
 func (x *QueueChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2732,7 +2973,7 @@ func (x *QueueChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueChange.ProtoReflect.Descriptor instead.
 func (*QueueChange) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{33}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *QueueChange) GetEvent() *CaseEvent {
@@ -2924,7 +3165,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"open_total\x18\x05 \x01(\x05R\topenTotal\x12\x1a\n" +
 	"\bcapacity\x18\x06 \x01(\x05R\bcapacity\x12\x19\n" +
 	"\bdue_soon\x18\a \x01(\x05R\adueSoon\x12\x1a\n" +
-	"\bbreached\x18\b \x01(\x05R\bbreached\"\xd5\x02\n" +
+	"\bbreached\x18\b \x01(\x05R\bbreached\"\x97\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12;\n" +
@@ -2937,11 +3178,35 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\tbody_text\x18\a \x01(\tR\bbodyText\x12;\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12'\n" +
-	"\x0fdelivery_status\x18\t \x01(\tR\x0edeliveryStatus\"\x86\x01\n" +
+	"\x0fdelivery_status\x18\t \x01(\tR\x0edeliveryStatus\x12@\n" +
+	"\vattachments\x18\n" +
+	" \x03(\v2\x1e.sportello.cases.v1.AttachmentR\vattachments\"\x9e\x02\n" +
+	"\n" +
+	"Attachment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x03 \x01(\tR\tmessageId\x12\x1b\n" +
+	"\tfile_name\x18\x04 \x01(\tR\bfileName\x12!\n" +
+	"\fcontent_type\x18\x05 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04size\x18\x06 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\a \x01(\tR\x06sha256\x12\x1f\n" +
+	"\vuploaded_by\x18\b \x01(\tR\n" +
+	"uploadedBy\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"i\n" +
+	"\x17UploadAttachmentRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
+	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent\"&\n" +
+	"\x14GetAttachmentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xad\x01\n" +
 	"\x11AddMessageRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12;\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x1d.sportello.cases.v1.DirectionR\tdirection\x12\x1b\n" +
-	"\tbody_text\x18\x03 \x01(\tR\bbodyText\"j\n" +
+	"\tbody_text\x18\x03 \x01(\tR\bbodyText\x12%\n" +
+	"\x0eattachment_ids\x18\n" +
+	" \x03(\tR\rattachmentIds\"j\n" +
 	"\x13ListMessagesRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -2998,7 +3263,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DIRECTION_INBOUND\x10\x01\x12\x16\n" +
 	"\x12DIRECTION_OUTBOUND\x10\x02\x12\x1b\n" +
-	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xfd\x10\n" +
+	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xd9\x12\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
 	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12p\n" +
@@ -3023,7 +3288,9 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
 	"MergeCases\x12%.sportello.cases.v1.MergeCasesRequest\x1a&.sportello.cases.v1.MergeCasesResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/cases/{target_id}:merge\x12k\n" +
 	"\tLinkCases\x12$.sportello.cases.v1.LinkCasesRequest\x1a\x18.sportello.cases.v1.Case\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/cases/{id}:link\x12q\n" +
-	"\vUnlinkCases\x12&.sportello.cases.v1.UnlinkCasesRequest\x1a\x18.sportello.cases.v1.Case\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases/{id}:unlinkB?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
+	"\vUnlinkCases\x12&.sportello.cases.v1.UnlinkCasesRequest\x1a\x18.sportello.cases.v1.Case\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases/{id}:unlink\x12a\n" +
+	"\x10UploadAttachment\x12+.sportello.cases.v1.UploadAttachmentRequest\x1a\x1e.sportello.cases.v1.Attachment\"\x00\x12w\n" +
+	"\rGetAttachment\x12(.sportello.cases.v1.GetAttachmentRequest\x1a\x1e.sportello.cases.v1.Attachment\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/attachments/{id}B?Z=github.com/sportello/sportello/api/sportello/cases/v1;casesv1b\x06proto3"
 
 var (
 	file_sportello_cases_v1_cases_proto_rawDescOnce sync.Once
@@ -3038,7 +3305,7 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                       // 0: sportello.cases.v1.Status
 	(Priority)(0),                     // 1: sportello.cases.v1.Priority
@@ -3069,90 +3336,99 @@ var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(*DepartmentLoad)(nil),            // 26: sportello.cases.v1.DepartmentLoad
 	(*OperatorLoad)(nil),              // 27: sportello.cases.v1.OperatorLoad
 	(*Message)(nil),                   // 28: sportello.cases.v1.Message
-	(*AddMessageRequest)(nil),         // 29: sportello.cases.v1.AddMessageRequest
-	(*ListMessagesRequest)(nil),       // 30: sportello.cases.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),      // 31: sportello.cases.v1.ListMessagesResponse
-	(*UpdateCaseRequest)(nil),         // 32: sportello.cases.v1.UpdateCaseRequest
-	(*CreateCaseRequest)(nil),         // 33: sportello.cases.v1.CreateCaseRequest
-	(*CaseContact)(nil),               // 34: sportello.cases.v1.CaseContact
-	(*WatchQueueRequest)(nil),         // 35: sportello.cases.v1.WatchQueueRequest
-	(*QueueChange)(nil),               // 36: sportello.cases.v1.QueueChange
-	nil,                               // 37: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),     // 38: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 39: google.protobuf.FieldMask
+	(*Attachment)(nil),                // 29: sportello.cases.v1.Attachment
+	(*UploadAttachmentRequest)(nil),   // 30: sportello.cases.v1.UploadAttachmentRequest
+	(*GetAttachmentRequest)(nil),      // 31: sportello.cases.v1.GetAttachmentRequest
+	(*AddMessageRequest)(nil),         // 32: sportello.cases.v1.AddMessageRequest
+	(*ListMessagesRequest)(nil),       // 33: sportello.cases.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),      // 34: sportello.cases.v1.ListMessagesResponse
+	(*UpdateCaseRequest)(nil),         // 35: sportello.cases.v1.UpdateCaseRequest
+	(*CreateCaseRequest)(nil),         // 36: sportello.cases.v1.CreateCaseRequest
+	(*CaseContact)(nil),               // 37: sportello.cases.v1.CaseContact
+	(*WatchQueueRequest)(nil),         // 38: sportello.cases.v1.WatchQueueRequest
+	(*QueueChange)(nil),               // 39: sportello.cases.v1.QueueChange
+	nil,                               // 40: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),     // 41: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 42: google.protobuf.FieldMask
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	38, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	38, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	38, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
-	38, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
-	38, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
+	41, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	41, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	41, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	41, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
+	41, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: sportello.cases.v1.Case.links:type_name -> sportello.cases.v1.CaseLink
-	38, // 8: sportello.cases.v1.CaseLink.create_time:type_name -> google.protobuf.Timestamp
+	41, // 8: sportello.cases.v1.CaseLink.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 9: sportello.cases.v1.MergeCasesResponse.target:type_name -> sportello.cases.v1.Case
 	3,  // 10: sportello.cases.v1.MergeCasesResponse.source:type_name -> sportello.cases.v1.Case
 	3,  // 11: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
 	0,  // 12: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	37, // 13: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	38, // 14: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	40, // 13: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	41, // 14: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
 	13, // 15: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
 	23, // 16: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
 	3,  // 17: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
 	26, // 18: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
 	27, // 19: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
 	2,  // 20: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
-	38, // 21: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 22: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
-	28, // 23: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
-	3,  // 24: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
-	39, // 25: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 26: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
-	34, // 27: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
-	13, // 28: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
-	14, // 29: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	9,  // 30: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	10, // 31: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	32, // 32: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
-	12, // 33: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	17, // 34: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	18, // 35: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	19, // 36: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	20, // 37: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	21, // 38: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	24, // 39: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	29, // 40: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
-	30, // 41: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
-	35, // 42: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
-	15, // 43: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	33, // 44: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
-	5,  // 45: sportello.cases.v1.CaseService.MergeCases:input_type -> sportello.cases.v1.MergeCasesRequest
-	7,  // 46: sportello.cases.v1.CaseService.LinkCases:input_type -> sportello.cases.v1.LinkCasesRequest
-	8,  // 47: sportello.cases.v1.CaseService.UnlinkCases:input_type -> sportello.cases.v1.UnlinkCasesRequest
-	3,  // 48: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	11, // 49: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	3,  // 50: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
-	3,  // 51: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	3,  // 52: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	3,  // 53: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	3,  // 54: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	22, // 55: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	22, // 56: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	25, // 57: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	28, // 58: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
-	31, // 59: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
-	36, // 60: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
-	16, // 61: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	3,  // 62: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
-	6,  // 63: sportello.cases.v1.CaseService.MergeCases:output_type -> sportello.cases.v1.MergeCasesResponse
-	3,  // 64: sportello.cases.v1.CaseService.LinkCases:output_type -> sportello.cases.v1.Case
-	3,  // 65: sportello.cases.v1.CaseService.UnlinkCases:output_type -> sportello.cases.v1.Case
-	48, // [48:66] is the sub-list for method output_type
-	30, // [30:48] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	41, // 21: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	29, // 22: sportello.cases.v1.Message.attachments:type_name -> sportello.cases.v1.Attachment
+	41, // 23: sportello.cases.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 24: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
+	28, // 25: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
+	3,  // 26: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
+	42, // 27: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 28: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
+	37, // 29: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
+	13, // 30: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
+	14, // 31: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	9,  // 32: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	10, // 33: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	35, // 34: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
+	12, // 35: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	17, // 36: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	18, // 37: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	19, // 38: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	20, // 39: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	21, // 40: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	24, // 41: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	32, // 42: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	33, // 43: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	38, // 44: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
+	15, // 45: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	36, // 46: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
+	5,  // 47: sportello.cases.v1.CaseService.MergeCases:input_type -> sportello.cases.v1.MergeCasesRequest
+	7,  // 48: sportello.cases.v1.CaseService.LinkCases:input_type -> sportello.cases.v1.LinkCasesRequest
+	8,  // 49: sportello.cases.v1.CaseService.UnlinkCases:input_type -> sportello.cases.v1.UnlinkCasesRequest
+	30, // 50: sportello.cases.v1.CaseService.UploadAttachment:input_type -> sportello.cases.v1.UploadAttachmentRequest
+	31, // 51: sportello.cases.v1.CaseService.GetAttachment:input_type -> sportello.cases.v1.GetAttachmentRequest
+	3,  // 52: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	11, // 53: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 54: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
+	3,  // 55: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 56: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 57: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 58: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	22, // 59: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	22, // 60: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	25, // 61: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	28, // 62: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	34, // 63: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	39, // 64: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
+	16, // 65: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	3,  // 66: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
+	6,  // 67: sportello.cases.v1.CaseService.MergeCases:output_type -> sportello.cases.v1.MergeCasesResponse
+	3,  // 68: sportello.cases.v1.CaseService.LinkCases:output_type -> sportello.cases.v1.Case
+	3,  // 69: sportello.cases.v1.CaseService.UnlinkCases:output_type -> sportello.cases.v1.Case
+	29, // 70: sportello.cases.v1.CaseService.UploadAttachment:output_type -> sportello.cases.v1.Attachment
+	29, // 71: sportello.cases.v1.CaseService.GetAttachment:output_type -> sportello.cases.v1.Attachment
+	52, // [52:72] is the sub-list for method output_type
+	32, // [32:52] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -3166,7 +3442,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

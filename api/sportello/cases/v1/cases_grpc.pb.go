@@ -37,6 +37,8 @@ const (
 	CaseService_MergeCases_FullMethodName         = "/sportello.cases.v1.CaseService/MergeCases"
 	CaseService_LinkCases_FullMethodName          = "/sportello.cases.v1.CaseService/LinkCases"
 	CaseService_UnlinkCases_FullMethodName        = "/sportello.cases.v1.CaseService/UnlinkCases"
+	CaseService_UploadAttachment_FullMethodName   = "/sportello.cases.v1.CaseService/UploadAttachment"
+	CaseService_GetAttachment_FullMethodName      = "/sportello.cases.v1.CaseService/GetAttachment"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -107,6 +109,18 @@ type CaseServiceClient interface {
 	LinkCases(ctx context.Context, in *LinkCasesRequest, opts ...grpc.CallOption) (*Case, error)
 	// UnlinkCases removes the link between two cases, whatever its kind.
 	UnlinkCases(ctx context.Context, in *UnlinkCasesRequest, opts ...grpc.CallOption) (*Case, error)
+	// UploadAttachment stores a file for a case the caller works, to attach
+	// to a reply or note with AddMessage. The type is detected from the bytes
+	// (the name does not count) and must be one the administration allows;
+	// the size is limited (attachments.max_size, 25 MiB by default). Refusals
+	// are INVALID_ARGUMENT with an ErrorInfo reason ATTACHMENT_TOO_LARGE,
+	// ATTACHMENT_TYPE_NOT_ALLOWED or ATTACHMENT_EMPTY. Over REST, POST the
+	// file itself to /v1/cases/{case_id}/attachments (raw body with
+	// ?file_name=, or multipart/form-data with one file part).
+	UploadAttachment(ctx context.Context, in *UploadAttachmentRequest, opts ...grpc.CallOption) (*Attachment, error)
+	// GetAttachment returns an attachment's metadata. The content is at
+	// GET /v1/attachments/{id}/content.
+	GetAttachment(ctx context.Context, in *GetAttachmentRequest, opts ...grpc.CallOption) (*Attachment, error)
 }
 
 type caseServiceClient struct {
@@ -306,6 +320,26 @@ func (c *caseServiceClient) UnlinkCases(ctx context.Context, in *UnlinkCasesRequ
 	return out, nil
 }
 
+func (c *caseServiceClient) UploadAttachment(ctx context.Context, in *UploadAttachmentRequest, opts ...grpc.CallOption) (*Attachment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Attachment)
+	err := c.cc.Invoke(ctx, CaseService_UploadAttachment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) GetAttachment(ctx context.Context, in *GetAttachmentRequest, opts ...grpc.CallOption) (*Attachment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Attachment)
+	err := c.cc.Invoke(ctx, CaseService_GetAttachment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -374,6 +408,18 @@ type CaseServiceServer interface {
 	LinkCases(context.Context, *LinkCasesRequest) (*Case, error)
 	// UnlinkCases removes the link between two cases, whatever its kind.
 	UnlinkCases(context.Context, *UnlinkCasesRequest) (*Case, error)
+	// UploadAttachment stores a file for a case the caller works, to attach
+	// to a reply or note with AddMessage. The type is detected from the bytes
+	// (the name does not count) and must be one the administration allows;
+	// the size is limited (attachments.max_size, 25 MiB by default). Refusals
+	// are INVALID_ARGUMENT with an ErrorInfo reason ATTACHMENT_TOO_LARGE,
+	// ATTACHMENT_TYPE_NOT_ALLOWED or ATTACHMENT_EMPTY. Over REST, POST the
+	// file itself to /v1/cases/{case_id}/attachments (raw body with
+	// ?file_name=, or multipart/form-data with one file part).
+	UploadAttachment(context.Context, *UploadAttachmentRequest) (*Attachment, error)
+	// GetAttachment returns an attachment's metadata. The content is at
+	// GET /v1/attachments/{id}/content.
+	GetAttachment(context.Context, *GetAttachmentRequest) (*Attachment, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -437,6 +483,12 @@ func (UnimplementedCaseServiceServer) LinkCases(context.Context, *LinkCasesReque
 }
 func (UnimplementedCaseServiceServer) UnlinkCases(context.Context, *UnlinkCasesRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnlinkCases not implemented")
+}
+func (UnimplementedCaseServiceServer) UploadAttachment(context.Context, *UploadAttachmentRequest) (*Attachment, error) {
+	return nil, status.Error(codes.Unimplemented, "method UploadAttachment not implemented")
+}
+func (UnimplementedCaseServiceServer) GetAttachment(context.Context, *GetAttachmentRequest) (*Attachment, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAttachment not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -776,6 +828,42 @@ func _CaseService_UnlinkCases_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_UploadAttachment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UploadAttachmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).UploadAttachment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_UploadAttachment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).UploadAttachment(ctx, req.(*UploadAttachmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_GetAttachment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAttachmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).GetAttachment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_GetAttachment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).GetAttachment(ctx, req.(*GetAttachmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -850,6 +938,14 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UnlinkCases",
 			Handler:    _CaseService_UnlinkCases_Handler,
+		},
+		{
+			MethodName: "UploadAttachment",
+			Handler:    _CaseService_UploadAttachment_Handler,
+		},
+		{
+			MethodName: "GetAttachment",
+			Handler:    _CaseService_GetAttachment_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
