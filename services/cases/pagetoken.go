@@ -21,7 +21,7 @@ type pageToken struct {
 
 func queryFingerprint(q Query) string {
 	parts := []string{strings.Join(q.Departments, ","), string(q.Status), q.Assignee, string(q.Order), q.Text,
-		priorityName(q.Priority), q.ChannelKind, q.Category, q.Tag, string(q.SLAState)}
+		q.Priority.String(), q.ChannelKind, q.Category, q.Tag, string(q.SLAState)}
 	if q.ContactID != "" {
 		parts = append(parts, "contact="+q.ContactID)
 	}

@@ -34,7 +34,7 @@ func Update(actor string, paths []string, to Case) Mutation {
 					return nil, fmt.Errorf("%w: priority must be low, normal, high or urgent", ErrInvalidArgument)
 				}
 				if to.Priority != c.Priority {
-					changes["priority"] = Change{priorityName(c.Priority), priorityName(to.Priority)}
+					changes["priority"] = Change{c.Priority.String(), to.Priority.String()}
 					c.Priority = to.Priority
 				}
 			case "category":
@@ -70,12 +70,13 @@ func Update(actor string, paths []string, to Case) Mutation {
 	}
 }
 
-func priorityName(p Priority) string { return p.String() }
-
 var (
 	tagPattern      = regexp.MustCompile(`^[\p{Ll}\p{N}][\p{Ll}\p{N}_:.-]{0,39}$`)
 	languagePattern = regexp.MustCompile(`^[a-z]{2}$`)
 )
+
+// ValidLanguage reports whether s is a two-letter ISO 639-1 code.
+func ValidLanguage(s string) bool { return languagePattern.MatchString(s) }
 
 // MaxTags bounds the tags of one case.
 const MaxTags = 20

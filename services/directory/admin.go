@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/sla"
 )
 
@@ -136,10 +137,8 @@ func (o Operator) Validate() error {
 	return nil
 }
 
-var languagePattern = regexp.MustCompile(`^[a-z]{2}$`)
-
 // ValidLanguage reports whether s is a two-letter ISO 639-1 code.
-func ValidLanguage(s string) bool { return languagePattern.MatchString(s) }
+func ValidLanguage(s string) bool { return cases.ValidLanguage(s) }
 
 // ParsePresence validates a presence name.
 func ParsePresence(s string) (Presence, error) {

@@ -2,7 +2,6 @@ package intake
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -43,7 +42,7 @@ func (s *Service) CreateCase(ctx context.Context, sc cases.StaffCase) (string, e
 		return "", err
 	}
 	if err := out[0].Err; err != nil {
-		return "", fmt.Errorf("%w: %v", cases.ErrInvalidArgument, errors.Unwrap(err))
+		return "", fmt.Errorf("%w: %v", cases.ErrInvalidArgument, err)
 	}
 	return out[0].CaseID, nil
 }
