@@ -484,7 +484,9 @@ func (db *DB) RelayEvents(ctx context.Context, limit int, publish func([]cases.E
 
 // relay runs one relay pass. PostgreSQL: in a transaction holding the
 // transaction-scoped advisory lock lockID, so one replica relays at a time
-// (the others return 0). SQLite: one process owns the file, so without a
+// (the others return 0). Advisory locks are per database, so the key is
+// derived from the schema too: installations (and tests) in different
+// schemas of one database do not hold up each other's relays. SQLite: one process owns the file, so without a
 // transaction; a write transaction held across a publish would stall
 // intake for as long as JetStream takes to store the batch.
 func (db *DB) relay(ctx context.Context, lockID int64, pass func(tx *gorm.DB) (int, error)) (int, error) {
@@ -494,7 +496,7 @@ func (db *DB) relay(ctx context.Context, lockID int64, pass func(tx *gorm.DB) (i
 	n := 0
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var got bool
-		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", lockID).Scan(&got).Error; err != nil || !got {
+		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema(), ?))", lockID).Scan(&got).Error; err != nil || !got {
 			return err
 		}
 		var err error
