@@ -15,15 +15,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,8 +44,37 @@ func main() {
 		out      = flag.String("out", "", "Markdown report: replaces the part between the bench markers, or writes the file")
 		backends = flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
 		pgDSN    = flag.String("postgres", firstEnv("SPORTELLO_BENCH_POSTGRES_DSN", "SPORTELLO_TEST_POSTGRES_DSN"), "PostgreSQL DSN (postgres://...) for the postgres run")
+		runs     = flag.String("runs", "intake,queue", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres)")
+		queueN   = flag.Int("queue", 1_000_000, "cases in the queue benchmark's PostgreSQL database")
+		reuse    = flag.Bool("queue-reuse", false, "keep the queue benchmark's schema (bench_queue_reused) and reuse it when it exists, instead of loading a fresh one")
 	)
 	flag.Parse()
+	want := map[string]bool{}
+	for _, r := range strings.Split(*runs, ",") {
+		want[strings.TrimSpace(r)] = true
+	}
+	if want["queue"] {
+		if *pgDSN == "" {
+			fmt.Fprintln(os.Stderr, "skipping the queue benchmark: set -postgres or SPORTELLO_BENCH_POSTGRES_DSN")
+		} else {
+			r, err := runQueue(*server, *pgDSN, *queueN, *reuse)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "queue: %v\n", err)
+				os.Exit(1)
+			}
+			rep := r.report()
+			fmt.Println(rep)
+			if *out != "" {
+				if err := writeReport(*out, "bench-queue", rep); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+			}
+		}
+	}
+	if !want["intake"] {
+		return
+	}
 	var conc []int
 	for _, f := range strings.Split(*cs, ",") {
 		v, err := strconv.Atoi(strings.TrimSpace(f))
@@ -88,18 +114,18 @@ func main() {
 		results = append(results, r)
 	}
 	if *out != "" {
-		if err := writeReport(*out, report(results, *n)); err != nil {
+		if err := writeReport(*out, "bench", report(results, *n)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
 }
 
-const beginMarker, endMarker = "<!-- bench:begin -->", "<!-- bench:end -->"
-
-// writeReport replaces the generated part of path, keeping the prose
-// around the markers; without markers it writes the whole file.
-func writeReport(path, generated string) error {
+// writeReport replaces the part of path between the markers of section
+// ("bench" for intake, "bench-queue" for the queue), keeping the prose
+// around them; without markers it appends the section.
+func writeReport(path, section, generated string) error {
+	beginMarker, endMarker := "<!-- "+section+":begin -->", "<!-- "+section+":end -->"
 	generated = beginMarker + "\n" + generated + endMarker
 	old, err := os.ReadFile(path)
 	if err == nil {
@@ -108,7 +134,10 @@ func writeReport(path, generated string) error {
 			return os.WriteFile(path, []byte(s[:i]+generated+s[j+len(endMarker):]), 0o644)
 		}
 	}
-	return os.WriteFile(path, []byte("# Benchmarks\n\n"+generated+"\n"), 0o644)
+	if err != nil {
+		old = []byte("# Benchmarks\n")
+	}
+	return os.WriteFile(path, append(old, []byte("\n"+generated+"\n")...), 0o644)
 }
 
 func firstEnv(names ...string) string {
@@ -155,31 +184,21 @@ func runOne(backend, bin, pgDSN string, n, c, batch int) (result, error) {
 	}
 	defer os.RemoveAll(dir)
 	cfg := fmt.Sprintf("demo: true\nnats:\n  publish_batch: %d\nauth:\n  tokens:\n    - {name: bench, role: admin, sha256: %s}\n", batch, auth.HashToken(token))
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-level", "warn"}
+	var args []string
 	if backend == "postgres" {
-		schema, drop, err := pgSchema(pgDSN)
+		schema, drop, err := pgSchema(pgDSN, fmt.Sprintf("bench_%d", time.Now().UnixNano()))
 		if err != nil {
 			return res, err
 		}
 		defer drop()
 		args = append(args, "--database-dsn", schema)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
-		return res, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "SPORTELLO_CONFIG="+filepath.Join(dir, "config.yaml"))
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return res, err
-	}
-	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	base, err := waitForAddress(stdout)
+	srv, err := startServer(bin, dir, cfg, args...)
 	if err != nil {
 		return res, err
 	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	defer srv.stop()
+	base := srv.base
 
 	conn, err := grpc.NewClient(strings.TrimPrefix(base, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -198,7 +217,7 @@ func runOne(backend, bin, pgDSN string, n, c, batch int) (result, error) {
 	if _, err := poll(ctx, client, nil, 200, nil); err != nil {
 		return res, err
 	}
-	cpu0 := cpuSeconds(cmd.Process.Pid)
+	cpu0 := cpuSeconds(srv.pid())
 	metrics0 := scrape(base)
 
 	start := time.Now()
@@ -239,8 +258,8 @@ func runOne(backend, bin, pgDSN string, n, c, batch int) (result, error) {
 	res.visibleSecs = lastVisible.Sub(start).Seconds()
 	res.p50, res.p99 = percentile(lat, 50), percentile(lat, 99)
 	res.acceptP99 = percentile(acc, 99)
-	res.cpuSecs = cpuSeconds(cmd.Process.Pid) - cpu0
-	res.peakRSSMB = peakRSS(cmd.Process.Pid)
+	res.cpuSecs = cpuSeconds(srv.pid()) - cpu0
+	res.peakRSSMB = peakRSS(srv.pid())
 	m := scrape(base)
 	bs, bc := m["sportello_inbound_publish_batch_size_sum"]-metrics0["sportello_inbound_publish_batch_size_sum"], m["sportello_inbound_publish_batch_size_count"]-metrics0["sportello_inbound_publish_batch_size_count"]
 	ts, tc := m["sportello_intake_transaction_seconds_sum"]-metrics0["sportello_intake_transaction_seconds_sum"], m["sportello_intake_transaction_seconds_count"]-metrics0["sportello_intake_transaction_seconds_count"]
@@ -403,13 +422,14 @@ func scrape(base string) map[string]float64 {
 	return m
 }
 
-func pgSchema(dsn string) (string, func(), error) {
+// pgSchema creates schema in dsn's database and returns a DSN that uses
+// it, and a function that drops it.
+func pgSchema(dsn, schema string) (string, func(), error) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return "", nil, err
 	}
-	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		conn.Close(ctx)
 		return "", nil, err
@@ -425,6 +445,35 @@ func pgSchema(dsn string) (string, func(), error) {
 		_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
 		conn.Close(ctx)
 	}, nil
+}
+
+// pgSchemaReuse is pgSchema that, with reuse, keeps an existing schema
+// and reports whether it was there.
+func pgSchemaReuse(dsn, schema string, reuse bool) (string, func(), bool, error) {
+	if reuse {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			return "", nil, false, err
+		}
+		var n int
+		err = conn.QueryRow(context.Background(), "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", schema).Scan(&n)
+		conn.Close(context.Background())
+		if err != nil {
+			return "", nil, false, err
+		}
+		if n > 0 {
+			u, err := url.Parse(dsn)
+			if err != nil {
+				return "", nil, false, err
+			}
+			q := u.Query()
+			q.Set("search_path", schema)
+			u.RawQuery = q.Encode()
+			return u.String(), func() {}, true, nil
+		}
+	}
+	s, drop, err := pgSchema(dsn, schema)
+	return s, drop, false, err
 }
 
 func machine() string {

@@ -86,23 +86,8 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	if cfg.DemoData() {
-		depts := slices.Clone(directory.Demo.Departments)
-		for i := range depts {
-			if cfg.demoPolicy != "" {
-				depts[i].Policy = cfg.demoPolicy
-			}
-		}
-		if err := a.db.UpsertDepartments(ctx, depts); err != nil {
-			return nil, fmt.Errorf("seed demo departments: %w", err)
-		}
-		if err := a.db.UpsertCategories(ctx, directory.Demo.Categories); err != nil {
-			return nil, fmt.Errorf("seed demo categories: %w", err)
-		}
-		if err := a.db.UpsertOperators(ctx, directory.Demo.Operators); err != nil {
-			return nil, fmt.Errorf("seed demo operators: %w", err)
-		}
-		if err := a.db.UpsertSLAPolicies(ctx, sla.DemoPolicies()); err != nil {
-			return nil, fmt.Errorf("seed demo SLA policies: %w", err)
+		if err := seedDemo(ctx, a.db, cfg.demoPolicy); err != nil {
+			return nil, err
 		}
 		if err := seedRules(ctx, a.db); err != nil {
 			return nil, fmt.Errorf("seed demo routing rules: %w", err)
@@ -356,6 +341,76 @@ func knownCategory(store directory.Store) func(context.Context, string) (bool, e
 		}
 		return codes[code], nil
 	}
+}
+
+// seedDemo adds the demo directory entries that are not there yet (by
+// id), leaving an administrator's changes to them alone across restarts;
+// policy, when set, replaces the demo departments' assignment policy.
+func seedDemo(ctx context.Context, db *storage.DB, policy string) error {
+	haveDepts, err := db.ListDepartments(ctx)
+	if err != nil {
+		return err
+	}
+	var depts []directory.Department
+	for _, d := range directory.Demo.Departments {
+		if !slices.ContainsFunc(haveDepts, func(h directory.Department) bool { return h.ID == d.ID }) {
+			if policy != "" {
+				d.Policy = policy
+			}
+			depts = append(depts, d)
+		}
+	}
+	if len(depts) > 0 {
+		if err := db.UpsertDepartments(ctx, depts); err != nil {
+			return fmt.Errorf("seed demo departments: %w", err)
+		}
+	}
+	haveCats, err := db.ListCategories(ctx)
+	if err != nil {
+		return err
+	}
+	var cats []directory.Category
+	for _, c := range directory.Demo.Categories {
+		if !slices.ContainsFunc(haveCats, func(h directory.Category) bool { return h.Code == c.Code }) {
+			cats = append(cats, c)
+		}
+	}
+	if len(cats) > 0 {
+		if err := db.UpsertCategories(ctx, cats); err != nil {
+			return fmt.Errorf("seed demo categories: %w", err)
+		}
+	}
+	haveOps, err := db.ListOperators(ctx, "")
+	if err != nil {
+		return err
+	}
+	var ops []directory.Operator
+	for _, o := range directory.Demo.Operators {
+		if !slices.ContainsFunc(haveOps, func(h directory.Operator) bool { return h.ID == o.ID }) {
+			ops = append(ops, o)
+		}
+	}
+	if len(ops) > 0 {
+		if err := db.UpsertOperators(ctx, ops); err != nil {
+			return fmt.Errorf("seed demo operators: %w", err)
+		}
+	}
+	havePolicies, err := db.ListSLAPolicies(ctx)
+	if err != nil {
+		return err
+	}
+	var policies []sla.Policy
+	for _, p := range sla.DemoPolicies() {
+		if !slices.ContainsFunc(havePolicies, func(h sla.Policy) bool { return h.Department == p.Department && h.Priority == p.Priority }) {
+			policies = append(policies, p)
+		}
+	}
+	if len(policies) > 0 {
+		if err := db.UpsertSLAPolicies(ctx, policies); err != nil {
+			return fmt.Errorf("seed demo SLA policies: %w", err)
+		}
+	}
+	return nil
 }
 
 // seedRules adds the demo routing rules that are not there yet (by name),

@@ -34,7 +34,43 @@ func (db *DB) GetCase(ctx context.Context, id string) (cases.Case, error) {
 // ListCases pages with a keyset cursor: (priority, id) or id, both served by
 // the indexes of migration 00001, so a deep page costs what the first does.
 func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error) {
-	tx := db.gorm.WithContext(ctx).Model(&caseRow{})
+	tx, err := db.casesQuery(db.gorm.WithContext(ctx), q)
+	if tx == nil || err != nil {
+		return nil, err
+	}
+	var rows []caseRow
+	if settings := db.searchPlan(ctx, q); len(settings) > 0 {
+		err = db.gorm.WithContext(ctx).Transaction(func(t *gorm.DB) error {
+			for _, set := range settings {
+				if err := t.Exec(set).Error; err != nil {
+					return err
+				}
+			}
+			tx, err := db.casesQuery(t, q)
+			if err != nil {
+				return err
+			}
+			return tx.Find(&rows).Error
+		})
+	} else {
+		err = tx.Find(&rows).Error
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cases.Case, len(rows))
+	for i, r := range rows {
+		out[i] = r.toCase()
+	}
+	return out, nil
+}
+
+// casesQuery builds ListCases' statement on tx; nil without error when
+// the query cannot match anything.
+func (db *DB) casesQuery(tx *gorm.DB, q cases.Query) (*gorm.DB, error) {
+	// Named columns: not the search document nor, on PostgreSQL, its
+	// tsvector, which are most of a row's bytes.
+	tx = tx.Model(&caseRow{}).Omit("search_terms")
 	if q.Departments != nil {
 		tx = tx.Where("department_id IN ?", q.Departments)
 	}
@@ -53,7 +89,7 @@ func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error
 			return nil, nil
 		}
 		if db.dialect == Postgres {
-			tx = tx.Where("to_tsvector('simple', search_terms) @@ plainto_tsquery('simple', ?)", strings.Join(terms, " "))
+			tx = tx.Where("search_vector @@ plainto_tsquery('simple', ?)", strings.Join(terms, " "))
 		} else {
 			tx = tx.Where("rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?)", `"`+strings.Join(terms, `" "`)+`"`)
 		}
@@ -116,15 +152,7 @@ func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error
 		}
 		tx = tx.Order("id")
 	}
-	var rows []caseRow
-	if err := tx.Limit(q.Limit).Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]cases.Case, len(rows))
-	for i, r := range rows {
-		out[i] = r.toCase()
-	}
-	return out, nil
+	return tx.Limit(q.Limit), nil
 }
 
 func (r caseRow) toCase() cases.Case {

@@ -83,6 +83,7 @@ func (db *DB) ListCategories(ctx context.Context) ([]directory.Category, error) 
 
 // UpsertDepartments creates or updates departments (demo data, config).
 func (db *DB) UpsertDepartments(ctx context.Context, ds []directory.Department) error {
+	defer db.forgetDepartments()
 	now := time.Now().UTC()
 	rows := make([]departmentRow, len(ds))
 	for i, d := range ds {
@@ -120,12 +121,14 @@ func directoryErr(err error, what string) error {
 
 // CreateDepartment implements directory.AdminStore.
 func (db *DB) CreateDepartment(ctx context.Context, d directory.Department) error {
+	defer db.forgetDepartments()
 	row := departmentToRow(d, time.Now().UTC())
 	return directoryErr(db.gorm.WithContext(ctx).Create(&row).Error, "department "+d.ID)
 }
 
 // UpdateDepartment implements directory.AdminStore.
 func (db *DB) UpdateDepartment(ctx context.Context, id string, fn func(*directory.Department) error) (directory.Department, error) {
+	defer db.forgetDepartments()
 	var out directory.Department
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var r departmentRow

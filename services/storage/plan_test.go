@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -60,5 +61,62 @@ func TestInboundLookupUsesIndex(t *testing.T) {
 				t.Fatalf("lookup does not use messages_channel_external:\n%s", p)
 			}
 		})
+	}
+}
+
+// TestSLAScansUsePartialIndexes guards the SLA timer: its scans run on
+// every tick, and the partial indexes of migration 00012 keep them to the
+// running cases only if the planner can match the predicates.
+func TestSLAScansUsePartialIndexes(t *testing.T) {
+	want := map[string]string{"warning": "cases_sla_warn", "resolution": "cases_sla_due", "first response": "cases_first_response_due"}
+	for _, b := range testdb.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := Open(ctx, b.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Migrate(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+				t.Fatal(err)
+			}
+			for _, scan := range SLAScans {
+				settings := []string(nil)
+				if db.dialect == Postgres {
+					settings = []string{"SET LOCAL enable_seqscan = off"} // small tables make a scan cheapest
+				}
+				q := db.slaScan(db.gorm.WithContext(ctx), scan, time.Now(), 200).Select("id")
+				e, err := db.explain(ctx, q.Session(&gorm.Session{DryRun: true}).Find(&[]caseRow{}).Statement, false, settings...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(e.Plan, want[scan]) {
+					t.Errorf("%s scan does not use %s:\n%s\n%s", scan, want[scan], e.SQL, e.Plan)
+				}
+			}
+		})
+	}
+}
+
+func TestRunningCasesMatchesClosedStatuses(t *testing.T) {
+	want := "status NOT IN ('" + strings.Join(closedStatuses, "', '") + "') AND sla_paused_at IS NULL"
+	if runningCases != want {
+		t.Fatalf("runningCases = %q, want %q (the partial indexes of migration 00012 must change too)", runningCases, want)
+	}
+}
+
+func TestLexemeFrequencies(t *testing.T) {
+	got := lexemeFrequencies(`{dat,"glossar",microd}`, `{0.97,0.06,0.02,0.02,0.97,0}`)
+	want := map[string]float64{"dat": 0.97, "glossar": 0.06, "microd": 0.02}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %v, want %v", k, got[k], v)
+		}
+	}
+	if len(lexemeFrequencies("", "")) != 0 {
+		t.Error("no statistics should give an empty list")
 	}
 }

@@ -41,6 +41,8 @@ type DB struct {
 	gorm    *gorm.DB
 	sql     *sql.DB
 	dialect Dialect
+	stats   *searchStats
+	depts   *deptFlags
 }
 
 // Open connects to dsn: a "postgres://" or "postgresql://" URL (or a libpq
@@ -79,13 +81,17 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		sdb.SetMaxOpenConns(4)
 	} else {
 		sdb.SetMaxOpenConns(o.maxOpenConns)
+		// database/sql keeps 2 idle connections by default: under load every
+		// other query then opened a new PostgreSQL backend (a process, its
+		// catalog caches cold), which halved ClaimNextCase's throughput.
+		sdb.SetMaxIdleConns(o.maxOpenConns)
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := sdb.PingContext(ctx); err != nil {
 		_ = sdb.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	return &DB{gorm: g, sql: sdb, dialect: dialect}, nil
+	return &DB{gorm: g, sql: sdb, dialect: dialect, stats: &searchStats{}, depts: &deptFlags{}}, nil
 }
 
 type options struct{ maxOpenConns int }
