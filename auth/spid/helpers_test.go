@@ -27,8 +27,19 @@ var testKeys = sync.OnceValues(func() (Keys, error) {
 	if err != nil {
 		return Keys{}, err
 	}
+	testKeysDir = dir
 	return GenerateKeyFiles(dir, 2048)
 })
+
+var testKeysDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testKeysDir != "" {
+		_ = os.RemoveAll(testKeysDir)
+	}
+	os.Exit(code)
+}
 
 func rpKeys(t *testing.T) Keys {
 	t.Helper()
