@@ -248,47 +248,38 @@ func (h *hostileOP) authorize(t *testing.T, location string) string {
 	if err != nil {
 		t.Fatalf("request object signature: %v", err)
 	}
-	var ro struct {
-		Iss, ClientID, Aud, Jti, ResponseType, RedirectURI, Scope, Nonce, State, Prompt, AcrValues string
-		CodeChallenge, CodeChallengeMethod                                                         string
-		Iat, Exp                                                                                   int64
-		Claims                                                                                     struct{ Userinfo map[string]any }
+	ro := map[string]any{}
+	if err := json.Unmarshal(payload, &ro); err != nil {
+		t.Fatal(err)
 	}
-	dec := map[string]any{}
-	_ = json.Unmarshal(payload, &dec)
-	str := func(k string) string { s, _ := dec[k].(string); return s }
-	num := func(k string) int64 { f, _ := dec[k].(float64); return int64(f) }
-	ro.Iss, ro.ClientID, ro.Aud, ro.Jti = str("iss"), str("client_id"), str("aud"), str("jti")
-	ro.ResponseType, ro.RedirectURI, ro.Scope, ro.Nonce, ro.State = str("response_type"), str("redirect_uri"), str("scope"), str("nonce"), str("state")
-	ro.Prompt, ro.AcrValues, ro.CodeChallenge, ro.CodeChallengeMethod = str("prompt"), str("acr_values"), str("code_challenge"), str("code_challenge_method")
-	ro.Iat, ro.Exp = num("iat"), num("exp")
-	if m, ok := dec["claims"].(map[string]any); ok {
-		ro.Claims.Userinfo, _ = m["userinfo"].(map[string]any)
-	}
-	now := time.Now().Unix()
+	str := func(k string) string { s, _ := ro[k].(string); return s }
+	num := func(k string) int64 { f, _ := ro[k].(float64); return int64(f) }
+	now, iat, exp := time.Now().Unix(), num("iat"), num("exp")
 	switch {
-	case ro.Iss != h.clientID || ro.ClientID != h.clientID || ro.Aud != h.issuer():
-		t.Errorf("request object iss %q client_id %q aud %q", ro.Iss, ro.ClientID, ro.Aud)
-	case ro.ResponseType != "code" || ro.RedirectURI != h.redirect || ro.Scope != "openid" || ro.Prompt != "consent login":
-		t.Errorf("request object %+v", ro)
-	case len(ro.State) < 32 || len(ro.Nonce) < 32 || ro.State == ro.Nonce || ro.Jti == "":
-		t.Errorf("request object state %q nonce %q jti %q: want ≥ 32 random characters", ro.State, ro.Nonce, ro.Jti)
-	case ro.AcrValues != SpidL2.String():
-		t.Errorf("acr_values %q", ro.AcrValues)
-	case ro.Iat > now+5 || ro.Iat < now-60 || ro.Exp <= now || ro.Exp-ro.Iat > 300:
-		t.Errorf("request object iat %d exp %d: want a short lifetime from now", ro.Iat, ro.Exp)
-	case ro.CodeChallengeMethod != "S256" || ro.CodeChallenge != q.Get("code_challenge") || len(ro.CodeChallenge) != 43:
-		t.Errorf("request object PKCE %q %q", ro.CodeChallenge, ro.CodeChallengeMethod)
+	case str("iss") != h.clientID || str("client_id") != h.clientID || str("aud") != h.issuer():
+		t.Errorf("request object iss %q client_id %q aud %q", str("iss"), str("client_id"), str("aud"))
+	case str("response_type") != "code" || str("redirect_uri") != h.redirect || str("scope") != "openid" || str("prompt") != "consent login":
+		t.Errorf("request object %v", ro)
+	case len(str("state")) < 32 || len(str("nonce")) < 32 || str("state") == str("nonce") || str("jti") == "":
+		t.Errorf("request object state %q nonce %q jti %q: want ≥ 32 random characters", str("state"), str("nonce"), str("jti"))
+	case str("acr_values") != SpidL2.String():
+		t.Errorf("acr_values %q", str("acr_values"))
+	case iat > now+5 || iat < now-60 || exp <= now || exp-iat > 300:
+		t.Errorf("request object iat %d exp %d: want a short lifetime from now", iat, exp)
+	case str("code_challenge_method") != "S256" || str("code_challenge") != q.Get("code_challenge") || len(str("code_challenge")) != 43:
+		t.Errorf("request object PKCE %q %q", str("code_challenge"), str("code_challenge_method"))
 	}
+	claims, _ := ro["claims"].(map[string]any)
+	userinfo, _ := claims["userinfo"].(map[string]any)
 	for _, c := range DefaultClaims {
-		if _, ok := ro.Claims.Userinfo[c]; !ok {
-			t.Errorf("claims.userinfo lacks %s: %v", c, ro.Claims.Userinfo)
+		if _, ok := userinfo[c]; !ok {
+			t.Errorf("claims.userinfo lacks %s: %v", c, claims)
 		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.state, h.nonce, h.challenge = ro.State, ro.Nonce, ro.CodeChallenge
-	return ro.State
+	h.state, h.nonce, h.challenge = str("state"), str("nonce"), str("code_challenge")
+	return h.state
 }
 
 func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, kid string, claims any) string {
