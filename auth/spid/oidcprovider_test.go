@@ -24,8 +24,8 @@ import (
 // skipped SPID test would hide a broken login.
 const nodeHelp = `auth/spid's integration tests need Node.js >= 20.19 with npm, to run the test OP (panva's oidc-provider, testdata/op).
 Install it, for example:
-  apt-get install -y nodejs npm        (Debian 13 or later; Debian 12's nodejs 18 is too old)
-  or the Node.js 22 LTS binaries from nodejs.org / NodeSource.
+  apt-get install -y nodejs npm   (where the distribution's nodejs is >= 20.19; Debian 12's own is 18, too old)
+  or an official Node.js 22 LTS build for your system.
 Then run the tests again; they run "npm ci" in auth/spid/testdata/op themselves.`
 
 var npmOnce sync.Once
