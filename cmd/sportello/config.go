@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/auth/spid"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/sla"
@@ -39,6 +40,9 @@ type Config struct {
 	SLA         SLA         `yaml:"sla"`
 	Intake      Intake      `yaml:"intake"`
 	Attachments Attachments `yaml:"attachments"`
+	// SPID configures citizens' login with SPID and CIE (auth/spid); an
+	// empty section leaves it off.
+	SPID spid.Config `yaml:"spid"`
 }
 
 // Intake configures how inbound contacts become cases.
@@ -253,6 +257,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Attachments.policy().Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.SPID.Enabled() {
+		if err := c.SPID.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

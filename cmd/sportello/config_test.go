@@ -81,6 +81,14 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad attachments", args: []string{"--config", file("# bad\nattachments:\n  max_size: 2GiB\n  allowed_types: [text/html, pdf]\n")},
 			wantErr: []string{"attachments.max_size 2 GiB: at most 1 GiB", "text/html can run code", `"pdf" is not a media type`}},
 		{name: "bad attachment size", env: map[string]string{"SPORTELLO_ATTACHMENTS_MAX_SIZE": "25 megabytes"}, wantErr: []string{"SPORTELLO_ATTACHMENTS_MAX_SIZE", "want a number of bytes"}},
+		{name: "spid section", args: []string{"--config", file("# spid\nspid:\n  client_id: https://sportello.comune.example.it\n  keys: {signing: s.pem, encryption: e.pem, federation: f.pem}\n  providers:\n    - {name: cie, issuer: https://oidc.idserver.servizicie.interno.gov.it, acr: SpidL3}\n")},
+			check: func(t *testing.T, c Config) {
+				if !c.SPID.Enabled() || c.SPID.Providers[0].Name != "cie" || c.SPID.Keys.Federation != "f.pem" {
+					t.Fatalf("%+v", c.SPID)
+				}
+			}},
+		{name: "bad spid section", args: []string{"--config", file("# badspid\nspid:\n  client_id: http://sportello.example.it\n")},
+			wantErr: []string{"spid.client_id", "spid.keys", "spid.providers"}},
 		{name: "bad attachment size in the file", args: []string{"--config", file("# neg\nattachments:\n  max_size: -5\n")}, wantErr: []string{`size "-5"`}},
 	}
 	for _, tt := range tests {
