@@ -75,7 +75,7 @@ func (p *parser) finishMessage(h textproto.Header, b *body) {
 		o := m.PEC.Original
 		m.FullText, m.TextBody, m.SanitizedHTML = o.FullText, o.TextBody, o.SanitizedHTML
 	} else {
-		m.FullText, m.TextBody, m.SanitizedHTML, m.TextFromHTML = finishBody(b, m.Subject)
+		m.FullText, m.TextBody, m.SanitizedHTML, m.TextFromHTML = finishBody(b, m.Subject, p.lim.MaxTextBytes)
 	}
 	p.limitProblems()
 	m.Problems = p.problems
@@ -88,19 +88,19 @@ func (p *parser) finishMessage(h textproto.Header, b *body) {
 func (p *parser) embedded(h textproto.Header, b *body, path string) *Embedded {
 	env := p.envelope(h, "in the message in part "+path+", ")
 	e := &Embedded{MessageID: env.messageID, InReplyTo: env.inReplyTo, References: env.references, From: env.from, To: env.to, Cc: env.cc, Date: env.date, Subject: env.subject}
-	e.FullText, e.TextBody, e.SanitizedHTML, _ = finishBody(b, e.Subject)
+	e.FullText, e.TextBody, e.SanitizedHTML, _ = finishBody(b, e.Subject, p.lim.MaxTextBytes)
 	return e
 }
 
 // finishBody makes the text fields of a message from its text parts: the
 // plain text, or the text of the HTML when there is no plain text.
-func finishBody(b *body, subject string) (full, trimmed, sanitized string, fromHTML bool) {
+func finishBody(b *body, subject string, maxText int) (full, trimmed, sanitized string, fromHTML bool) {
 	full = strings.TrimSpace(strings.Join(b.plain, "\n"))
 	if len(b.html) > 0 {
 		raw := strings.Join(b.html, "\n")
 		sanitized = sanitizeHTML(raw)
 		if full == "" {
-			full, fromHTML = htmlToText(raw), true
+			full, fromHTML = htmlToText(raw, maxText), true
 		}
 	}
 	return full, trimReply(full, isForward(subject)), sanitized, fromHTML
@@ -111,8 +111,8 @@ func (p *parser) limitProblems() {
 	lim := p.lim
 	if p.partsOver {
 		more := ""
-		if p.stopped() {
-			more = "at least "
+		if p.stopped() || p.parts >= p.countParts() {
+			more = "more than "
 		}
 		p.truncated(fmt.Sprintf("the message has %s%s MIME parts; the limit is %s: the parts after the %s were not read",
 			more, count(p.parts), count(lim.MaxParts), ordinal(lim.MaxParts)))

@@ -69,21 +69,44 @@ func newMultipartGuard(r io.Reader, boundary string, p *parser, path string) *he
 		p: p, path: path, lineStart: true}
 }
 
+// Read fills b with as many lines as it can without waiting for the
+// source: go-message's multipart reader rescans its buffer on every
+// refill, so handing it one short line at a time (a base64 line is 78
+// bytes) would multiply its work by the lines in a buffer, at every
+// nesting level.
 func (g *headerGuard) Read(b []byte) (int, error) {
-	for len(g.out) == 0 {
-		if g.err != nil {
-			return 0, g.err
+	n := 0
+	for n < len(b) {
+		if len(g.out) > 0 {
+			k := copy(b[n:], g.out)
+			g.out = g.out[k:]
+			n += k
+			continue
 		}
-		if g.top && !g.inHeader {
+		switch {
+		case g.err != nil && n == 0:
+			return 0, g.err
+		case g.err != nil:
+			return n, nil
+		case g.top && !g.inHeader && n == 0:
 			// The rest of a message is its body: nothing more to guard.
 			return g.src.Read(b)
+		case g.top && !g.inHeader:
+			return n, nil
+		case n > 0 && !g.lineBuffered():
+			return n, nil
 		}
 		g.pend = g.pend[:0]
 		g.step()
 	}
-	n := copy(b, g.out)
-	g.out = g.out[n:]
 	return n, nil
+}
+
+// lineBuffered reports whether a whole line is buffered, so that the next
+// step will not wait for the source.
+func (g *headerGuard) lineBuffered() bool {
+	buf, _ := g.src.Peek(g.src.Buffered())
+	return bytes.IndexByte(buf, '\n') >= 0
 }
 
 // step processes one line, or one piece of a long line.
@@ -234,8 +257,8 @@ func (g *headerGuard) flushField() {
 	if g.dropField {
 		return
 	}
-	if g.blockBytes+len(g.field) > g.p.lim.MaxHeaderBlockBytes {
-		g.overBlock++
+	if g.overBlock > 0 || g.blockBytes+len(g.field) > g.p.lim.MaxHeaderBlockBytes {
+		g.overBlock++ // and every field after it, however small
 		return
 	}
 	if g.field[len(g.field)-1] != '\n' {

@@ -65,16 +65,19 @@ func htmlToUTF8(data []byte) string {
 // <blockquote> is quoted with "> " as a plain-text mail would be, so that
 // trimReply recognises the quoted original in an HTML-only reply.
 // Scripts, styles and the head are not text.
-func htmlToText(s string) string {
+//
+// The text is cut at limit bytes: quote prefixes repeat on every line, so
+// the text of hostile HTML could be longer than the HTML.
+func htmlToText(s string, limit int) string {
 	z := html.NewTokenizer(strings.NewReader(s))
-	var b textBuilder
+	b := textBuilder{}
 	skip := 0 // depth inside elements whose content is not text
 	pre := 0
-	for {
+	for b.buf.Len() <= limit {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
-			return strings.TrimSpace(b.String())
+			return strings.TrimSpace(clip(b.String(), limit))
 		case html.TextToken:
 			if skip > 0 {
 				continue
@@ -128,6 +131,7 @@ func htmlToText(s string) string {
 			}
 		}
 	}
+	return strings.TrimSpace(clip(b.String(), limit))
 }
 
 // textBuilder writes text with quote prefixes and collapsed white space.
@@ -135,10 +139,16 @@ type textBuilder struct {
 	buf       bytes.Buffer
 	quote     int
 	lineStart bool
-	blankOK   bool // a blank line may be written before the next text
-	space     bool // a space is due before the next word
+	blankOK   bool   // a blank line may be written before the next text
+	blank     string // the quote prefix of that blank line
+	space     bool   // a space is due before the next word
 	started   bool
 }
+
+// maxQuoteDepth caps the quote prefix: a reply quoted deeper than this
+// reads the same, and a prefix per nesting level per line would let
+// nested blockquotes grow the text quadratically.
+const maxQuoteDepth = 10
 
 func (b *textBuilder) String() string { return b.buf.String() }
 
@@ -162,7 +172,10 @@ func (b *textBuilder) block() {
 	if !b.lineStart {
 		b.newline()
 	}
-	b.blankOK = true
+	if !b.blankOK {
+		// The blank line belongs to the level the block is left at.
+		b.blankOK, b.blank = true, strings.TrimRight(b.prefix(), " ")
+	}
 }
 
 func (b *textBuilder) text(s string, pre bool) {
@@ -200,7 +213,7 @@ func (b *textBuilder) write(w string) {
 	}
 	if b.lineStart || !b.started {
 		if b.blankOK && b.started {
-			b.buf.WriteString(strings.TrimRight(b.prefix(), " "))
+			b.buf.WriteString(b.blank)
 			b.buf.WriteByte('\n')
 		}
 		b.buf.WriteString(b.prefix())
@@ -213,4 +226,4 @@ func (b *textBuilder) write(w string) {
 	b.buf.WriteString(w)
 }
 
-func (b *textBuilder) prefix() string { return strings.Repeat("> ", b.quote) }
+func (b *textBuilder) prefix() string { return strings.Repeat("> ", min(b.quote, maxQuoteDepth)) }

@@ -23,9 +23,11 @@ import (
 // (ErrUnreadable) or ctx is cancelled; Limits.ParseTimeout expiring is a
 // limit like the others.
 //
-// Parse never holds more than one header field, a few small buffers and
-// the text bodies (Limits.MaxTextBytes) in memory, however large the
-// message or its attachments.
+// Parse holds in memory one header block per nesting level (at most
+// Limits.MaxHeaderBlockBytes each), a few small buffers and the text
+// bodies (Limits.MaxTextBytes), however large the message or its
+// attachments. It checks the deadline between reads: a Read of r that
+// blocks forever is for the transport to time out (net.Conn deadlines).
 func Parse(ctx context.Context, r io.Reader, lim Limits, sink BlobSink) (*Message, error) {
 	lim = lim.withDefaults()
 	if sink == nil {
@@ -129,11 +131,12 @@ func (p *parser) entity(h textproto.Header, r io.Reader, path string, depth int,
 		leafPath = joinPath(path, 1)
 	}
 	multi := strings.HasPrefix(mt, "multipart/")
-	if p.parts > p.lim.MaxParts {
-		// Over the limit: nothing more is read, but multiparts are still
-		// walked so that the problem can say how many parts there are.
-		p.partsOver = true
-		if multi && validBoundary(params["boundary"]) {
+	if p.parts > p.lim.MaxParts || p.decodedOver {
+		// Over a limit: nothing more is read, but multiparts are still
+		// walked, up to countParts, so that the problem can say how many
+		// parts there are.
+		p.partsOver = p.partsOver || p.parts > p.lim.MaxParts
+		if multi && validBoundary(params["boundary"]) && p.parts < p.countParts() {
 			p.multipart(h, r, path, depth, mt, params, b)
 		}
 		return
@@ -147,6 +150,10 @@ func (p *parser) entity(h textproto.Header, r io.Reader, path string, depth int,
 		p.leaf(h, r, leafPath, mt, params, b, parent)
 	}
 }
+
+// countParts is how far parts are counted past MaxParts: counting costs
+// a pass over every nesting level, and "more than 10,000" says enough.
+func (p *parser) countParts() int { return 10 * p.lim.MaxParts }
 
 // validBoundary: RFC 2046 allows 1 to 70 characters; go-message's reader
 // needs the delimiter to fit in its 4 KiB look-ahead, and real mail stays
@@ -171,7 +178,7 @@ func (p *parser) multipart(h textproto.Header, r io.Reader, path string, depth i
 	mr := textproto.NewMultipartReader(newMultipartGuard(r, boundary, p, path), boundary)
 	sub := strings.TrimPrefix(mt, "multipart/")
 	for i := 1; ; i++ {
-		if p.stopped() {
+		if p.stopped() || p.parts >= p.countParts() {
 			return
 		}
 		part, err := mr.NextPart()
@@ -400,6 +407,10 @@ func (p *parser) forwarded(h textproto.Header, r io.Reader, path string, depth i
 		pr.CloseWithError(errSinkDone) // a sink that stopped early must not block the parse
 		done <- result{blob, err}
 	}()
+	// Nor may a sink that stops reading without returning, once the time
+	// is up.
+	stop := context.AfterFunc(p.ctx, func() { pr.CloseWithError(context.Cause(p.ctx)) })
+	defer stop()
 	dr := &decodedReader{r: e.Body, p: p}
 	er := &errReader{r: dr}
 	tee := &teeReader{r: er, w: pw}

@@ -145,29 +145,24 @@ func dropQuoted(lines []string, quoted bool, attrStart, attrEnd int) []string {
 }
 
 // dropSignature cuts at the signature separator ("-- ") or at a mobile
-// client's "Sent from" line near the end.
+// client's "Sent from" line among the last few lines.
 func dropSignature(lines []string) []string {
 	for i, l := range lines {
 		if l == "-- " || l == "--" {
 			return lines[:i]
 		}
 	}
-	for i, l := range lines {
-		if mobileSigRE.MatchString(l) && nonBlankAfter(lines, i) <= 3 {
-			return lines[:i]
+	cut, nonBlank := len(lines), 0
+	for i := len(lines) - 1; i >= 0 && nonBlank <= 3; i-- {
+		if strings.TrimSpace(lines[i]) == "" {
+			continue
+		}
+		nonBlank++
+		if mobileSigRE.MatchString(lines[i]) {
+			cut = i
 		}
 	}
-	return lines
-}
-
-func nonBlankAfter(lines []string, i int) int {
-	n := 0
-	for _, l := range lines[i+1:] {
-		if strings.TrimSpace(l) != "" {
-			n++
-		}
-	}
-	return n
+	return lines[:cut]
 }
 
 // collapseBlank joins lines, right-trimmed, with at most one blank line
