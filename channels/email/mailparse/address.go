@@ -3,6 +3,7 @@ package mailparse
 import (
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/emersion/go-message/mail"
 )
@@ -109,11 +110,13 @@ func splitAddressList(s string) []string {
 }
 
 // normalAddress lower-cases the domain (the local part is the receiving
-// server's business) and refuses what cannot be an address.
+// server's business) and refuses what cannot be an address. A quoted
+// local part with spaces ("a b"@example.org) is valid RFC 5322 that no
+// citizen uses, and net/mail returns it unquoted: it is refused too.
 func normalAddress(addr string) string {
 	addr = strings.Trim(strings.TrimSpace(addr), "<>")
 	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || at == len(addr)-1 || len(addr) > maxAddressBytes || clean(addr, maxAddressBytes) != addr {
+	if at <= 0 || at == len(addr)-1 || len(addr) > maxAddressBytes || strings.ContainsFunc(addr, unicode.IsSpace) || clean(addr, maxAddressBytes) != addr {
 		return ""
 	}
 	return addr[:at+1] + strings.ToLower(addr[at+1:])

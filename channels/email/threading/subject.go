@@ -32,38 +32,60 @@ var bracketRE = regexp.MustCompile(`^\s*\[([^\[\]]{0,64})\]`)
 // reference tags that are not at the start.
 var anyBracketRE = regexp.MustCompile(`\[([^\[\]]{0,64})\]`)
 
+// maxSubjectBytes caps what is normalised: no real subject is longer, and
+// the work stays bounded.
+const maxSubjectBytes = 2048
+
 // NormalizeSubject folds a subject into the form two messages of one
 // conversation share: without reply and forward markers (repeated, in any
 // language Sportello meets), without leading bracketed markers ("[EXT]",
 // a mailing list's tag) and case reference tags wherever they are, with
 // white space collapsed and case folded. An empty result means the
-// subject says nothing, and must not be matched on.
+// subject says nothing, and must not be matched on. Normalising a
+// normalised subject changes nothing.
 func NormalizeSubject(subject string) string {
-	s := norm.NFC.String(strings.ToValidUTF8(subject, ""))
+	s := strings.ToValidUTF8(subject, "")
+	if len(s) > maxSubjectBytes {
+		s = strings.ToValidUTF8(s[:maxSubjectBytes], "")
+	}
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return ' '
 		}
 		return r
 	}, s)
+	// Fold first, so that what is stripped is judged on the final text.
+	// Folding handles ß and the like; lower-casing after it makes the
+	// result stable (x/text folds Cherokee lower case to upper and back),
+	// and NFC after both recomposes what folding decomposed (ΐ).
+	s = norm.NFC.String(strings.ToLower(cases.Fold().String(norm.NFC.String(s))))
+	s = strings.Join(strings.Fields(s), " ")
+	// Each pass strips at least one marker, or ends: removing a tag from
+	// the middle can bring a marker to the start ("[ [2026-000123] ] Re:").
 	for {
-		if loc := replyPrefixRE.FindStringIndex(s); loc != nil {
-			s = s[loc[1]:]
-			continue
+		before := s
+		for {
+			if loc := replyPrefixRE.FindStringIndex(s); loc != nil {
+				s = s[loc[1]:]
+				continue
+			}
+			if loc := bracketRE.FindStringIndex(s); loc != nil {
+				s = s[loc[1]:]
+				continue
+			}
+			break
 		}
-		if loc := bracketRE.FindStringIndex(s); loc != nil {
-			s = s[loc[1]:]
-			continue
+		s = anyBracketRE.ReplaceAllStringFunc(s, func(m string) string {
+			if threadkey.Ref(m[1:len(m)-1]) != "" {
+				return " "
+			}
+			return m
+		})
+		s = strings.Join(strings.Fields(s), " ")
+		if s == before {
+			return s
 		}
-		break
 	}
-	s = anyBracketRE.ReplaceAllStringFunc(s, func(m string) string {
-		if threadkey.Ref(m[1:len(m)-1]) != "" {
-			return " "
-		}
-		return m
-	})
-	return cases.Fold().String(strings.Join(strings.Fields(s), " "))
 }
 
 // Reference is the first case reference tagged in a subject
