@@ -10,6 +10,11 @@ import (
 // certificata): either a transport envelope, whose real content is the
 // original message inside it (postacert.eml), or a receipt the PEC
 // provider sends about a message (acceptance, delivery, failure).
+//
+// An envelope's From is the provider ("Per conto di: ..."
+// <posta-certificata@...>): the citizen is Original.From (and the
+// envelope's Reply-To). Message.TextBody, FullText and SanitizedHTML are
+// the original's.
 type PEC struct {
 	// Transport is the X-Trasporto header: "posta-certificata" for a
 	// certified message, "errore" for an ordinary message that reached a

@@ -24,6 +24,11 @@ type BlobSink interface {
 
 var _ BlobSink = (*attachments.Blobs)(nil)
 
+// SinkFunc makes a function a BlobSink.
+type SinkFunc func(ctx context.Context, r io.Reader) (attachments.Blob, error)
+
+func (f SinkFunc) Put(ctx context.Context, r io.Reader) (attachments.Blob, error) { return f(ctx, r) }
+
 // HashSink stores nothing: it reads each attachment through, returning its
 // SHA-256 and size. Parse uses it when given a nil sink (to check a message
 // before accepting it, or in tests).
