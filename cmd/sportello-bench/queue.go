@@ -37,10 +37,10 @@ func opToken(i int) string { return fmt.Sprintf("bench-operator-%02d-0123456789a
 func opID(i int) string    { return fmt.Sprintf("bench-op-%02d", i) }
 
 type latencies struct {
-	name          string
-	n             int
-	p50, p99, max time.Duration
-	rows          float64 // mean rows returned
+	name               string
+	n                  int
+	p50, p95, p99, max time.Duration
+	rows               float64 // mean rows returned
 }
 
 type queueResult struct {
@@ -261,7 +261,7 @@ func measure(ctx context.Context, client casesv1.CaseServiceClient, name string,
 		}
 	}
 	l.n = len(ds)
-	l.p50, l.p99, l.max = percentile(ds, 50), percentile(ds, 99), percentile(ds, 100)
+	l.p50, l.p95, l.p99, l.max = percentile(ds, 50), percentile(ds, 95), percentile(ds, 99), percentile(ds, 100)
 	if l.n > 0 {
 		l.rows = float64(total) / float64(l.n)
 	}
@@ -440,9 +440,9 @@ func (r queueResult) report() string {
 	}
 	b.WriteString(", then `VACUUM ANALYZE`.\n")
 	fmt.Fprintf(&b, "- Client: one gRPC client on the same machine, requests one at a time (%d rounds), as an administrator (no department scoping); latency is the whole RPC: authentication, query, protobuf.\n\n", queueRounds)
-	b.WriteString("| query | requests | rows | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| query | requests | rows | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, l := range append(append([]latencies{}, r.pages...), r.searches...) {
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %v | %v | %v |\n", l.name, l.n, l.rows, ms(l.p50), ms(l.p99), ms(l.max))
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %v | %v | %v | %v |\n", l.name, l.n, l.rows, ms(l.p50), ms(l.p95), ms(l.p99), ms(l.max))
 	}
 	fmt.Fprintf(&b, "\n**ClaimNextCase**: %d operators, %d claims each, concurrently, department statistics: **%d claims in %.2f s = %.0f claims/s**; per claim p50 %v, p99 %v; CPU per claim: server %.2f ms, PostgreSQL %.2f ms, load generator %.2f ms. Double claims: %d; cases whose assignee is not the operator told: %d; operators over capacity: %d.\n",
 		claimOperators, claimsEach, r.claims, r.claimSecs, float64(r.claims)/r.claimSecs, ms(r.claimP50), ms(r.claimP99), r.claimCPU*1000/float64(max(r.claims, 1)), r.claimPGCPU*1000/float64(max(r.claims, 1)), r.claimClientCPU*1000/float64(max(r.claims, 1)), r.doubleClaims, r.wrongAssignee, r.overCapacity)

@@ -383,6 +383,10 @@ func (db *DB) ClaimNextCase(ctx context.Context, operator string, departments []
 		if me, err = db.GetOperator(ctx, operator); err != nil {
 			return out, err
 		}
+	} else if db.dialect == Postgres {
+		if c, decided, err := db.claimBatched(ctx, operator, departments, actor); decided {
+			return c, err
+		}
 	}
 	err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var r caseRow

@@ -43,6 +43,7 @@ type DB struct {
 	dialect Dialect
 	stats   *searchStats
 	depts   *deptFlags
+	claims  *claimBatcher
 }
 
 // Open connects to dsn: a "postgres://" or "postgresql://" URL (or a libpq
@@ -91,7 +92,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		_ = sdb.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	return &DB{gorm: g, sql: sdb, dialect: dialect, stats: &searchStats{}, depts: &deptFlags{}}, nil
+	return &DB{gorm: g, sql: sdb, dialect: dialect, stats: &searchStats{}, depts: &deptFlags{},
+		claims: &claimBatcher{queues: map[string]*claimQueue{}}}, nil
 }
 
 type options struct{ maxOpenConns int }

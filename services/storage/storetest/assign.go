@@ -22,6 +22,7 @@ var assignTests = []struct {
 	{"Capacity", testCapacity},
 	{"ClaimNext", testClaimNext},
 	{"ConcurrentAssignment", testConcurrentAssignment},
+	{"ConcurrentClaims", testConcurrentClaims},
 }
 
 func openCases(t *testing.T, db *storage.DB) map[string]int {
@@ -202,4 +203,116 @@ func testConcurrentAssignment(t *testing.T, db *storage.DB) {
 		}
 	}
 	t.Logf("open cases %v of capacity %v", real, capacity)
+}
+
+// testConcurrentClaims has 12 operators claim from one queue at once, as
+// fast as they can, until it is empty (on PostgreSQL, concurrent claims
+// share transactions: see storage/claimbatch.go). Every case is claimed
+// once, in claim order per operator, nobody passes capacity, an operator
+// outside the department is refused by name, and the counters match.
+func testConcurrentClaims(t *testing.T, db *storage.DB) {
+	ctx := context.Background()
+	const claimers, capacity, total = 12, 6, 60
+	var ops []directory.Operator
+	for i := 0; i < claimers; i++ {
+		ops = append(ops, directory.Operator{ID: fmt.Sprintf("claimer-%02d", i), DisplayName: "Claimer", Role: "operator",
+			Presence: directory.Online, Capacity: capacity, Departments: []string{"it"}, Languages: []string{"it"}})
+	}
+	ops = append(ops, directory.Operator{ID: "outsider", DisplayName: "Outsider", Role: "operator", Presence: directory.Online,
+		Capacity: 10, Departments: []string{"statistics"}})
+	if err := db.UpsertOperators(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	var batch []intake.NewCase
+	for i := 0; i < total; i++ {
+		batch = append(batch, newCase("it", ""))
+	}
+	create(t, db, 2026, batch...)
+
+	// Before the race: a claim that fails after locking its case would
+	// make the others skip that case for a moment.
+	if _, err := db.ClaimNextCase(ctx, "outsider", []string{"it"}, "outsider"); !errors.Is(err, cases.ErrNotInDepartment) {
+		t.Errorf("outsider's claim: %v, want ErrNotInDepartment", err)
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		claimed = map[string]string{}
+		full    = map[string]bool{}
+	)
+	for _, o := range ops[:claimers] {
+		wg.Add(1)
+		go func(op string) {
+			defer wg.Done()
+			for {
+				c, err := db.ClaimNextCase(ctx, op, []string{"it"}, op)
+				switch {
+				case errors.Is(err, cases.ErrAtCapacity):
+					mu.Lock()
+					full[op] = true
+					mu.Unlock()
+					return
+				case errors.Is(err, cases.ErrNothingToClaim):
+					return
+				case errors.Is(err, cases.ErrConflict):
+					continue
+				case err != nil:
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if prev, dup := claimed[c.ID]; dup {
+					t.Errorf("case %s claimed by %s and %s", c.ID, prev, op)
+				}
+				claimed[c.ID] = op
+				mu.Unlock()
+				if c.Assignee != op || c.Status != cases.StatusOpen {
+					t.Errorf("claim returned assignee %q status %s, want %s open", c.Assignee, c.Status, op)
+				}
+			}
+		}(o.ID)
+	}
+	wg.Wait()
+	// 12 operators × 6 = 72 slots for 60 cases: all claimed, nobody over.
+	if len(claimed) != total {
+		t.Errorf("%d cases claimed, want %d", len(claimed), total)
+	}
+	perOp := map[string]int{}
+	for _, op := range claimed {
+		perOp[op]++
+	}
+	counted := openCases(t, db)
+	for _, o := range ops[:claimers] {
+		if perOp[o.ID] > capacity {
+			t.Errorf("%s claimed %d, capacity %d", o.ID, perOp[o.ID], capacity)
+		}
+		if counted[o.ID] != perOp[o.ID] {
+			t.Errorf("%s: counter %d, claimed %d", o.ID, counted[o.ID], perOp[o.ID])
+		}
+		if full[o.ID] && perOp[o.ID] != capacity {
+			t.Errorf("%s was refused at capacity with %d of %d", o.ID, perOp[o.ID], capacity)
+		}
+	}
+	all, err := db.ListCases(ctx, cases.Query{Departments: []string{"it"}, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all {
+		if claimed[c.ID] != c.Assignee {
+			t.Errorf("case %s: stored assignee %q, claimed by %q", c.ID, c.Assignee, claimed[c.ID])
+		}
+		evs, err := db.ListCaseEvents(ctx, c.ID, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Type == cases.EventAssigned {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("case %s has %d assigned events, want 1", c.ID, n)
+		}
+	}
 }
