@@ -31,14 +31,20 @@ func (db *DB) GetCase(ctx context.Context, id string) (cases.Case, error) {
 	return r.toCase(), nil
 }
 
-// ListCases pages with a keyset cursor: (priority, id) or id, both served by
-// the indexes of migration 00001, so a deep page costs what the first does.
+// ListCases pages with a keyset cursor on the order's columns and id, so
+// a deep page costs what the first does (indexes: docs/benchmarks.md). A
+// PostgreSQL text search for rare words runs with the settings searchPlan
+// gives.
 func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error) {
-	tx, err := db.casesQuery(db.gorm.WithContext(ctx), q)
-	if tx == nil || err != nil {
-		return nil, err
-	}
 	var rows []caseRow
+	find := func(t *gorm.DB) error {
+		tx, err := db.casesQuery(t, q)
+		if tx == nil || err != nil {
+			return err
+		}
+		return tx.Find(&rows).Error
+	}
+	var err error
 	if settings := db.searchPlan(ctx, q); len(settings) > 0 {
 		err = db.gorm.WithContext(ctx).Transaction(func(t *gorm.DB) error {
 			for _, set := range settings {
@@ -46,14 +52,10 @@ func (db *DB) ListCases(ctx context.Context, q cases.Query) ([]cases.Case, error
 					return err
 				}
 			}
-			tx, err := db.casesQuery(t, q)
-			if err != nil {
-				return err
-			}
-			return tx.Find(&rows).Error
+			return find(t)
 		})
 	} else {
-		err = tx.Find(&rows).Error
+		err = find(db.gorm.WithContext(ctx))
 	}
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -37,6 +38,7 @@ type claimRequest struct {
 	operator, actor string
 	departments     []string
 	done            chan claimResult // buffered: the batch never blocks on a caller that left
+	gone            atomic.Bool      // the caller left before a batch took the claim
 }
 
 type claimResult struct {
@@ -83,8 +85,10 @@ func (db *DB) claimBatched(ctx context.Context, operator string, departments []s
 	case r := <-req.done:
 		return r.c, !r.fallback, r.err
 	case <-ctx.Done():
-		// A claim already in a running batch may still be made; like a
-		// caller gone after a commit, the operator finds it in their queue.
+		// A claim still waiting is dropped; one already in a running batch
+		// may be made and, like a caller gone after a commit, the operator
+		// finds it in their queue.
+		req.gone.Store(true)
 		return cases.Case{}, true, ctx.Err()
 	}
 }
@@ -96,6 +100,9 @@ func (db *DB) drainClaims(q *claimQueue) {
 		var batch, rest []*claimRequest
 		seen := map[string]bool{}
 		for _, r := range q.waiting {
+			if r.gone.Load() {
+				continue
+			}
 			if len(batch) < maxClaimBatch && !seen[r.operator] {
 				seen[r.operator] = true
 				batch = append(batch, r)

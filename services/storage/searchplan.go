@@ -42,7 +42,8 @@ type searchStats struct {
 var rareSearchSettings = []string{"SET LOCAL enable_indexscan = off", "SET LOCAL enable_seqscan = off"}
 
 // searchPlan returns the settings to run q with: rareSearchSettings for a
-// PostgreSQL text search of rare terms only, else none.
+// PostgreSQL text search whose rarest term is in fewer than bitmapBelow
+// of the cases, else none.
 func (db *DB) searchPlan(ctx context.Context, q cases.Query) []string {
 	if db.dialect != Postgres || q.Text == "" {
 		return nil
