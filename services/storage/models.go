@@ -100,6 +100,7 @@ type caseRow struct {
 	RequiredSkill         string
 	SettledAt             *time.Time
 	MergedInto            *string
+	ThreadSubject         string
 	// Written on create, never read back with the case.
 	SearchTerms string `gorm:"column:search_terms;->:false;<-:create"`
 }
@@ -134,8 +135,11 @@ type messageRow struct {
 	AuthorEmail    string
 	BodyText       string
 	ReceivedAt     time.Time
-	CreatedAt      time.Time
-	DeliveryStatus string
+	CreatedAt        time.Time
+	DeliveryStatus   string
+	DeliveryError    string
+	DeliveryAttempts int
+	Kind             string
 }
 
 func (messageRow) TableName() string { return "messages" }
