@@ -124,17 +124,17 @@ type slaPolicyRow struct {
 func (slaPolicyRow) TableName() string { return "sla_policies" }
 
 type messageRow struct {
-	ID             string `gorm:"primaryKey"`
-	CaseID         string
-	Direction      string
-	ChannelKind    string
-	ChannelID      string
-	ExternalID     *string // nil until the channel gives one
-	InboundID      string
-	AuthorName     string
-	AuthorEmail    string
-	BodyText       string
-	ReceivedAt     time.Time
+	ID               string `gorm:"primaryKey"`
+	CaseID           string
+	Direction        string
+	ChannelKind      string
+	ChannelID        string
+	ExternalID       *string // nil until the channel gives one
+	InboundID        string
+	AuthorName       string
+	AuthorEmail      string
+	BodyText         string
+	ReceivedAt       time.Time
 	CreatedAt        time.Time
 	DeliveryStatus   string
 	DeliveryError    string
