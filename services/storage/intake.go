@@ -949,7 +949,7 @@ func (db *DB) recordBounce(tx *gorm.DB, nc intake.NewCase, m messageRow) (intake
 	if failed {
 		what = "Delivery failed"
 	} else if r.Action != "" {
-		what = "Delivery " + r.Action
+		what = "Delivery report (" + r.Action + ")"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s for the message sent on %s", what, m.CreatedAt.UTC().Format("2006-01-02 15:04 MST"))
