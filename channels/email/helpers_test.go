@@ -21,13 +21,13 @@ type sink struct {
 	mu       sync.Mutex
 	contacts []*inboundv1.InboundContact
 	fail     int
-	calls    int
+	n        int
 }
 
 func (s *sink) Deliver(_ context.Context, c *inboundv1.InboundContact) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls++
+	s.n++
 	if s.fail > 0 {
 		s.fail--
 		return errors.New("jetstream unavailable")
@@ -109,3 +109,5 @@ func mustContain(t *testing.T, what, s, sub string) {
 		t.Fatalf("%s = %q, want it to contain %q", what, s, sub)
 	}
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
