@@ -40,7 +40,7 @@ type Config struct {
 	// content: the attachments section's list (or its default) when
 	// empty, always with forwarded messages (message/rfc822) and calendar
 	// invitations (text/calendar) added.
-	AllowedTypes []string `yaml:"allowed_types"`
+	AllowedTypes []string  `yaml:"allowed_types"`
 	Mailboxes    []Mailbox `yaml:"mailboxes"`
 }
 

@@ -34,9 +34,9 @@ type Listener struct {
 
 // Protocol limits of the listener.
 const (
-	maxRecipients   = 50
+	maxRecipients = 50
 	// maxLineLength is far above RFC 5322's 998: real clients overstep it.
-	maxLineLength = 16 << 10
+	maxLineLength   = 16 << 10
 	smtpReadTimeout = 2 * time.Minute
 	// deliverTimeout bounds storing one message, after its DATA.
 	deliverTimeout = 2 * time.Minute
@@ -238,5 +238,7 @@ func remoteIP(c net.Conn) string {
 // slogLogger is go-smtp's logger on slog.
 type slogLogger struct{ log *slog.Logger }
 
-func (l slogLogger) Printf(format string, v ...any) { l.log.Warn("email listener: " + fmt.Sprintf(format, v...)) }
-func (l slogLogger) Println(v ...any)               { l.log.Warn("email listener: " + fmt.Sprint(v...)) }
+func (l slogLogger) Printf(format string, v ...any) {
+	l.log.Warn("email listener: " + fmt.Sprintf(format, v...))
+}
+func (l slogLogger) Println(v ...any) { l.log.Warn("email listener: " + fmt.Sprint(v...)) }

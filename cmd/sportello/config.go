@@ -17,6 +17,7 @@ import (
 
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/auth/spid"
+	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/sla"
@@ -32,7 +33,9 @@ type Config struct {
 	Demo     *bool  `yaml:"demo"`
 	// demoPolicy, when set, replaces the demo departments' assignment
 	// policies (tests that need cases to stay unassigned).
-	demoPolicy  string
+	demoPolicy string
+	// smtpListen is --smtp-listen, applied once the email section is known.
+	smtpListen  *string
 	Database    Database    `yaml:"database"`
 	NATS        NATS        `yaml:"nats"`
 	Auth        Auth        `yaml:"auth"`
@@ -42,6 +45,9 @@ type Config struct {
 	// SPID configures citizens' login with SPID and CIE (auth/spid); an
 	// empty section leaves it off.
 	SPID spid.Config `yaml:"spid"`
+	// Email configures the e-mail channel (channels/email); with demo data
+	// and no section, the demo mailboxes and a listener on 127.0.0.1:2525.
+	Email email.Config `yaml:"email"`
 }
 
 // Intake configures how inbound contacts become cases.
@@ -251,6 +257,9 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if err := c.Email.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -290,6 +299,10 @@ var settings = []setting{
 				c.Attachments.AllowedTypes = append(c.Attachments.AllowedTypes, t)
 			}
 		}
+		return nil
+	}},
+	{"smtp-listen", "SPORTELLO_SMTP_LISTEN", "address of the inbound SMTP listener of the e-mail channel (host:port; \"off\" for none; default 127.0.0.1:2525 with demo data)", func(c *Config, v string) error {
+		c.smtpListen = &v
 		return nil
 	}},
 	{"demo", "SPORTELLO_DEMO", "seed demo departments and categories (default: only in the embedded mode)", func(c *Config, v string) error {
@@ -347,7 +360,22 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
+	cfg.applyEmailDefaults()
 	return cfg, cfg.Validate()
+}
+
+// applyEmailDefaults gives the demo its mailboxes when the configuration
+// has no email section, and applies --smtp-listen.
+func (c *Config) applyEmailDefaults() {
+	if c.DemoData() && !c.Email.Enabled() && len(c.Email.Mailboxes) == 0 && c.Email.Domain == "" {
+		c.Email = email.Demo()
+	}
+	if c.smtpListen != nil {
+		c.Email.Listener.Listen = *c.smtpListen
+		if *c.smtpListen == "off" {
+			c.Email.Listener.Listen = ""
+		}
+	}
 }
 
 // workerInterval is how often the SLA timer and the auto-assigner run

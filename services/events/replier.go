@@ -79,7 +79,11 @@ func (r *Replies) Run(ctx context.Context) error {
 		return fmt.Errorf("replies consumer: %w", err)
 	}
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(16, jetstream.FetchMaxWait(time.Second))
+		// One at a time: a reply is sent as soon as it arrives.
+		m, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) {
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				r.Log.Warn("replies: fetch failed", "kind", r.Kind, "err", err)
@@ -87,14 +91,9 @@ func (r *Replies) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		for m := range batch.Messages() {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
-			r.handle(sctx, m)
-			cancel()
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			r.Log.Warn("replies: fetch ended", "kind", r.Kind, "err", err)
-		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+		r.handle(sctx, m)
+		cancel()
 	}
 	return nil
 }
