@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ func TestIntegrationIMAP(t *testing.T) {
 		srv.appendMsg(t, "alice", "INBOX", plainMail(i))
 	}
 	srv.appendMsg(t, "bob", "INBOX", plainMail(100))
+	// Over the 64 KiB limit of testConfig: only its header is fetched.
+	srv.appendMsg(t, "bob", "INBOX", plainMail(101)+strings.Repeat(strings.Repeat("x", 99)+"\n", 1000))
 	if err := srv.client(t, "bob").Create("Archivio", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +83,15 @@ func TestIntegrationIMAP(t *testing.T) {
 	go func() { p.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 
-	eventually(t, "three messages of alice and one of bob", func() bool { return len(s.ids("contatti")) == 3 && len(s.ids("stampa")) == 1 })
+	eventually(t, "three messages of alice and two of bob", func() bool { return len(s.ids("contatti")) == 3 && len(s.ids("stampa")) == 2 })
+	for _, c := range s.all() {
+		if c.ExternalId == "imap-101@example.it" {
+			mustContain(t, "note of the oversized message", strings.Join(c.Notes, " "), "was not downloaded and stays on the mail server")
+			if c.Subject != "Richiesta 101" || c.Sender.Email != "c101@example.it" || len(c.Attachments) != 1 {
+				t.Errorf("oversized message contact = %+v", c)
+			}
+		}
+	}
 	start := time.Now()
 	srv.appendMsg(t, "alice", "INBOX", plainMail(4))
 	eventually(t, "the fourth message", func() bool { return len(s.ids("contatti")) == 4 })
@@ -91,8 +102,8 @@ func TestIntegrationIMAP(t *testing.T) {
 	if fmt.Sprint(got) != "[imap-1@example.it imap-2@example.it imap-3@example.it imap-4@example.it]" {
 		t.Fatalf("stored %v: want each message once, in order", got)
 	}
-	if s.calls() != 6 { // 4 + bob's + the failed first attempt
-		t.Errorf("%d deliveries, want 6", s.calls())
+	if s.calls() != 7 { // 4 + bob's 2 + the failed first attempt
+		t.Errorf("%d deliveries, want 7", s.calls())
 	}
 	eventually(t, "the fourth message flagged", func() bool {
 		watchMu.Lock()
@@ -111,8 +122,8 @@ func TestIntegrationIMAP(t *testing.T) {
 	if n := len(srv.flags(t, bob, "INBOX")); n != 0 {
 		t.Errorf("bob's INBOX still has %d messages; want them moved", n)
 	}
-	if n := len(srv.flags(t, bob, "Archivio")); n != 1 {
-		t.Errorf("bob's Archivio has %d messages, want 1", n)
+	if n := len(srv.flags(t, bob, "Archivio")); n != 2 {
+		t.Errorf("bob's Archivio has %d messages, want 2", n)
 	}
 	statusMu.Lock()
 	if failures["dati"] < 2 {

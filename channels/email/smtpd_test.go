@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/smtp"
 	"os"
 	"strings"
@@ -260,5 +261,45 @@ func TestListenerHostile(t *testing.T) {
 	rep := got[3].DeliveryReport
 	if got[3].Acknowledge || got[3].Automatic != "bounce" || rep == nil || rep.Action != "failed" || rep.MessageExternalId == "" || rep.Status == "" {
 		t.Errorf("bounce: acknowledge %v automatic %q report %+v", got[3].Acknowledge, got[3].Automatic, rep)
+	}
+}
+
+// TestListenerLMTP: in LMTP mode an MTA's delivery agent gets one answer
+// per recipient, 250 once stored.
+func TestListenerLMTP(t *testing.T) {
+	cfg := testConfig()
+	cfg.Listener.LMTP = true
+	l, s, _ := startListener(t, cfg)
+	conn, err := net.Dial("tcp", l.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := gosmtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("mta.example.gov.it"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("maria.rossi@example.it", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"contatti@example.gov.it", "dati@example.gov.it"} {
+		if err := c.Rcpt(r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(strings.ReplaceAll(citizenMail, "\n", "\r\n"))); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.CloseWithLMTPResponse()
+	if err != nil || len(resp) != 2 {
+		t.Fatalf("LMTP DATA: %v %v", resp, err)
+	}
+	got := s.all()
+	if len(got) != 2 || got[0].Metadata["via"] != "lmtp" {
+		t.Fatalf("contacts = %d (%v)", len(got), got)
 	}
 }
