@@ -95,7 +95,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		if err := seedDemo(ctx, a.db, cfg.demoPolicy); err != nil {
 			return nil, err
 		}
-		if err := seedRules(ctx, a.db); err != nil {
+		if err := seedRules(ctx, a.db, cfg.Email.Domain == email.DemoDomain); err != nil {
 			return nil, fmt.Errorf("seed demo routing rules: %w", err)
 		}
 	}
@@ -503,13 +503,14 @@ func seedDemo(ctx context.Context, db *storage.DB, policy string) error {
 
 // demoMailRules route the demo mailboxes by receiving address.
 var demoMailRules = []directory.Rule{
-	{Name: "posta dati", Position: 5, Department: "statistics", ToAddress: "dati@" + email.DemoDomain, Enabled: true},
-	{Name: "posta ufficio stampa", Position: 6, Department: "communication", ToAddress: "ufficiostampa@" + email.DemoDomain, Enabled: true},
+	{Name: "posta dati", Position: 40, Department: "statistics", ToAddress: "dati@" + email.DemoDomain, Enabled: true},
+	{Name: "posta ufficio stampa", Position: 41, Department: "communication", ToAddress: "ufficiostampa@" + email.DemoDomain, Enabled: true},
 }
 
 // seedRules adds the demo routing rules that are not there yet (by name),
-// leaving an administrator's changes alone.
-func seedRules(ctx context.Context, db *storage.DB) error {
+// leaving an administrator's changes alone; demoMail adds those of the
+// demo mailboxes.
+func seedRules(ctx context.Context, db *storage.DB, demoMail bool) error {
 	have, err := db.ListRoutingRules(ctx)
 	if err != nil {
 		return err
@@ -518,7 +519,11 @@ func seedRules(ctx context.Context, db *storage.DB) error {
 	for _, r := range have {
 		names[r.Name] = true
 	}
-	for _, r := range slices.Concat(directory.DemoRules, demoMailRules) {
+	rules := directory.DemoRules
+	if demoMail {
+		rules = slices.Concat(rules, demoMailRules)
+	}
+	for _, r := range rules {
 		if !names[r.Name] {
 			if _, err := db.CreateRoutingRule(ctx, r); err != nil {
 				return err
