@@ -7,7 +7,9 @@ package threadkey
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -21,11 +23,16 @@ import (
 //	msg:<external id>   the external id of a message stored on a case: the
 //	                    Message-ID of an e-mail (In-Reply-To, References),
 //	                    of one of our replies, a social conversation id
+//	subj:<N>d:<subject> a normalised subject (channels/email/threading): a
+//	                    case of the same citizen opened with that subject
+//	                    and active in the last N days; weaker than the
+//	                    others, so it counts only when they match nothing
 //
-// Build keys with Ref, Message and InSubject, never by hand.
+// Build keys with Ref, Message, Subject and InSubject, never by hand.
 const (
-	refPrefix = "ref:"
-	msgPrefix = "msg:"
+	refPrefix  = "ref:"
+	msgPrefix  = "msg:"
+	subjPrefix = "subj:"
 )
 
 // Kind says what a thread key names.
@@ -34,16 +41,44 @@ type Kind string
 const (
 	KindRef Kind = "ref" // a case reference
 	KindMsg Kind = "msg" // the external id of a stored message
+	// KindSubject is a normalised subject, matched within Key.Within.
+	KindSubject Kind = "subj"
 )
 
 // Key is a parsed thread key.
 type Key struct {
 	Kind  Kind
-	Value string // the reference, or the external id
+	Value string // the reference, the external id, or the normalised subject
+	// Within is how recently a case matched by subject must have been
+	// active (KindSubject only).
+	Within time.Duration
 }
 
 // String is the key's wire form.
-func (k Key) String() string { return string(k.Kind) + ":" + k.Value }
+func (k Key) String() string {
+	if k.Kind == KindSubject {
+		return fmt.Sprintf("%s%dd:%s", subjPrefix, k.Within/(24*time.Hour), k.Value)
+	}
+	return string(k.Kind) + ":" + k.Value
+}
+
+// MaxSubjectBytes bounds the subject of a subject key.
+const MaxSubjectBytes = 300
+
+// maxSubjectDays bounds the window of a subject key.
+const maxSubjectDays = 365
+
+// Subject is the thread key of a normalised subject matched within the
+// last days; "" when the subject is empty or too long, or days is not 1
+// to 365.
+func Subject(normalised string, days int) string {
+	normalised = strings.TrimSpace(normalised)
+	if normalised == "" || len(normalised) > MaxSubjectBytes || !utf8.ValidString(normalised) ||
+		strings.ContainsRune(normalised, 0) || days < 1 || days > maxSubjectDays {
+		return ""
+	}
+	return fmt.Sprintf("%s%dd:%s", subjPrefix, days, normalised)
+}
 
 // MaxIDBytes bounds the external id in a message key (intake stores
 // external ids of at most this size).
@@ -106,6 +141,14 @@ func Parse(s string) (Key, error) {
 			return Key{}, fmt.Errorf("thread key %q: the message id must be 1 to %d bytes", s, MaxIDBytes)
 		}
 		return Key{Kind: KindMsg, Value: id}, nil
+	case strings.HasPrefix(s, subjPrefix):
+		days, subject, ok := strings.Cut(s[len(subjPrefix):], "d:")
+		n, err := strconv.Atoi(days)
+		subject = strings.TrimSpace(subject)
+		if !ok || err != nil || n < 1 || n > maxSubjectDays || subject == "" || len(subject) > MaxSubjectBytes {
+			return Key{}, fmt.Errorf("thread key %q: want subj:<1 to %d>d:<normalised subject of at most %d bytes>", s, maxSubjectDays, MaxSubjectBytes)
+		}
+		return Key{Kind: KindSubject, Value: subject, Within: time.Duration(n) * 24 * time.Hour}, nil
 	}
-	return Key{}, fmt.Errorf("thread key %q: want ref:<reference> or msg:<external id>", s)
+	return Key{}, fmt.Errorf("thread key %q: want ref:<reference>, msg:<external id> or subj:<N>d:<subject>", s)
 }

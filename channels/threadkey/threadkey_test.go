@@ -3,6 +3,7 @@ package threadkey
 import (
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -12,10 +13,10 @@ func TestParse(t *testing.T) {
 		want Key
 		ok   bool
 	}{
-		{"ref:2026-000123", Key{KindRef, "2026-000123"}, true},
-		{" ref: 2026-1234567 ", Key{KindRef, "2026-1234567"}, true},
-		{"msg:<abc@example.it>", Key{KindMsg, "<abc@example.it>"}, true},
-		{"msg:telegram:42:7", Key{KindMsg, "telegram:42:7"}, true},
+		{"ref:2026-000123", Key{Kind: KindRef, Value: "2026-000123"}, true},
+		{" ref: 2026-1234567 ", Key{Kind: KindRef, Value: "2026-1234567"}, true},
+		{"msg:<abc@example.it>", Key{Kind: KindMsg, Value: "<abc@example.it>"}, true},
+		{"msg:telegram:42:7", Key{Kind: KindMsg, Value: "telegram:42:7"}, true},
 		{"ref:2026-123", Key{}, false},
 		{"ref:26-000123", Key{}, false},
 		{"ref:2026-000123; DROP", Key{}, false},
@@ -24,6 +25,11 @@ func TestParse(t *testing.T) {
 		{"2026-000123", Key{}, false},
 		{"chat:1", Key{}, false},
 		{"msg:a\x00b", Key{}, false},
+		{"subj:14d:richiesta microdati", Key{Kind: KindSubject, Value: "richiesta microdati", Within: 14 * 24 * time.Hour}, true},
+		{"subj:0d:richiesta", Key{}, false},
+		{"subj:400d:richiesta", Key{}, false},
+		{"subj:14d: ", Key{}, false},
+		{"subj:14:richiesta", Key{}, false},
 		{"", Key{}, false},
 	} {
 		got, err := Parse(tt.in)
@@ -46,6 +52,12 @@ func TestBuilders(t *testing.T) {
 	if got := Message(""); got != "" {
 		t.Errorf("Message of nothing = %q", got)
 	}
+	if got := Subject("richiesta microdati", 7); got != "subj:7d:richiesta microdati" {
+		t.Errorf("Subject = %q", got)
+	}
+	if Subject("", 7) != "" || Subject("x", 0) != "" || Subject(strings.Repeat("x", MaxSubjectBytes+1), 7) != "" {
+		t.Error("Subject accepted an empty subject, no window or a too long subject")
+	}
 	got := InSubject("Re: [2026-000123] Microdati [2025-000007] [2026-12]")
 	if strings.Join(got, ",") != "ref:2026-000123,ref:2025-000007" {
 		t.Errorf("InSubject = %v", got)
@@ -55,7 +67,7 @@ func TestBuilders(t *testing.T) {
 // FuzzParse: Parse never panics, accepts only what its builders produce,
 // and a parsed key prints back to a key that parses to itself.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"ref:2026-000123", "msg:<abc@example.it>", "ref:", "msg: x ", "ref:2026-0001234567", "\xff"} {
+	for _, s := range []string{"ref:2026-000123", "msg:<abc@example.it>", "ref:", "msg: x ", "ref:2026-0001234567", "\xff", "subj:14d:microdati", "subj:+3d:x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -72,6 +84,8 @@ func FuzzParse(f *testing.F) {
 			built = Ref(k.Value)
 		case KindMsg:
 			built = Message(k.Value)
+		case KindSubject:
+			built = Subject(k.Value, int(k.Within/(24*time.Hour)))
 		default:
 			t.Fatalf("Parse(%q): kind %q", s, k.Kind)
 		}

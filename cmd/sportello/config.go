@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/auth/spid"
+	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/sla"
@@ -33,7 +33,9 @@ type Config struct {
 	Demo     *bool  `yaml:"demo"`
 	// demoPolicy, when set, replaces the demo departments' assignment
 	// policies (tests that need cases to stay unassigned).
-	demoPolicy  string
+	demoPolicy string
+	// smtpListen is --smtp-listen, applied once the email section is known.
+	smtpListen  *string
 	Database    Database    `yaml:"database"`
 	NATS        NATS        `yaml:"nats"`
 	Auth        Auth        `yaml:"auth"`
@@ -43,6 +45,9 @@ type Config struct {
 	// SPID configures citizens' login with SPID and CIE (auth/spid); an
 	// empty section leaves it off.
 	SPID spid.Config `yaml:"spid"`
+	// Email configures the e-mail channel (channels/email); with demo data
+	// and no section, the demo mailboxes and a listener on 127.0.0.1:2525.
+	Email email.Config `yaml:"email"`
 }
 
 // Intake configures how inbound contacts become cases.
@@ -122,20 +127,9 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-var byteUnits = map[string]int64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
-
 func parseByteSize(s string) (ByteSize, error) {
-	s = strings.TrimSpace(s)
-	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
-	if i < 0 {
-		i = len(s)
-	}
-	n, err := strconv.ParseInt(s[:i], 10, 64)
-	unit, ok := byteUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
-	if err != nil || !ok || n > math.MaxInt64/unit {
-		return 0, fmt.Errorf("size %q: want a number of bytes, optionally with a unit (KiB, MiB, GiB, KB, MB, GB)", s)
-	}
-	return ByteSize(n * unit), nil
+	n, err := attachments.ParseSize(s)
+	return ByteSize(n), err
 }
 
 // SLA configures the business calendar and warnings. Working hours are
@@ -263,6 +257,9 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if err := c.Email.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -302,6 +299,10 @@ var settings = []setting{
 				c.Attachments.AllowedTypes = append(c.Attachments.AllowedTypes, t)
 			}
 		}
+		return nil
+	}},
+	{"smtp-listen", "SPORTELLO_SMTP_LISTEN", "address of the inbound SMTP listener of the e-mail channel (host:port; \"off\" for none; default 127.0.0.1:2525 with demo data)", func(c *Config, v string) error {
+		c.smtpListen = &v
 		return nil
 	}},
 	{"demo", "SPORTELLO_DEMO", "seed demo departments and categories (default: only in the embedded mode)", func(c *Config, v string) error {
@@ -359,7 +360,22 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
+	cfg.applyEmailDefaults()
 	return cfg, cfg.Validate()
+}
+
+// applyEmailDefaults gives the demo its mailboxes when the configuration
+// has no email section, and applies --smtp-listen.
+func (c *Config) applyEmailDefaults() {
+	if c.DemoData() && !c.Email.Enabled() && len(c.Email.Mailboxes) == 0 && c.Email.Domain == "" {
+		c.Email = email.Demo()
+	}
+	if c.smtpListen != nil {
+		c.Email.Listener.Listen = *c.smtpListen
+		if *c.smtpListen == "off" {
+			c.Email.Listener.Listen = ""
+		}
+	}
 }
 
 // workerInterval is how often the SLA timer and the auto-assigner run

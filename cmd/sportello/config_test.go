@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sportello/sportello/channels/email"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -168,5 +170,64 @@ func TestStartFailureCleansUp(t *testing.T) {
 	bad.Database.DSN = "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"
 	if _, err := start(context.Background(), bad, log); err == nil || !strings.Contains(err.Error(), "postgres") {
 		t.Fatalf("start with an unreachable database = %v", err)
+	}
+}
+
+// TestEmailConfig: the demo gets the demo mailboxes and listener, which
+// --smtp-listen moves or turns off; a production configuration has none
+// unless it says so; problems in the email section are all reported.
+func TestEmailConfig(t *testing.T) {
+	load := func(args []string, yaml string) (Config, error) {
+		t.Helper()
+		if yaml != "" {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, "--config", path)
+		}
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		return loadConfig(fs, args, func(string) string { return "" })
+	}
+	c, err := load(nil, "")
+	if err != nil || c.Email.Listener.Listen != "127.0.0.1:2525" || len(c.Email.Mailboxes) != 3 || c.Email.Domain != email.DemoDomain {
+		t.Fatalf("demo: %+v %v", c.Email, err)
+	}
+	if c, err = load([]string{"--smtp-listen", "off"}, ""); err != nil || c.Email.Listener.Listen != "" || len(c.Email.Mailboxes) != 3 {
+		t.Fatalf("--smtp-listen off: %+v %v", c.Email, err)
+	}
+	if c, err = load([]string{"--database-dsn", "postgres://x/y", "--nats-url", "nats://n:4222"}, ""); err != nil || c.Email.Enabled() {
+		t.Fatalf("production: %+v %v", c.Email, err)
+	}
+	c, err = load(nil, `email:
+  domain: comune.example.it
+  smtp_listener: {listen: "0.0.0.0:25", max_size: 10MiB}
+  subject_threading: 14d
+  mailboxes:
+    - name: contatti
+      address: contatti@comune.example.it
+      acknowledgement: false
+      imap: {host: imap.example.it, username: u, password_file: /run/secrets/imap, move_to: Archivio}
+      smtp: {host: smtp.example.it, username: u, password_file: /run/secrets/smtp}
+`)
+	if err != nil || c.Email.MaxMessageSize() != 10<<20 || c.Email.Mailboxes[0].Acknowledges() || c.Email.Mailboxes[0].IMAP.MoveTo != "Archivio" {
+		t.Fatalf("file: %+v %v", c.Email, err)
+	}
+	_, err = load(nil, `email:
+  domain: "not a domain"
+  subject_threading: forever
+  acknowledgement: {templates: {it: {fr: "x"}}}
+  mailboxes:
+    - {name: Contatti!, address: "nobody"}
+    - name: dati
+      address: dati@comune.example.it
+      imap: {host: h, username: u, tls: ssl}
+`)
+	for _, want := range []string{"email.domain", "subject_threading", `language "fr"`, "email.mailboxes[0].name", `"nobody" is not an address`,
+		"set one of password_file and token_file", "imap.tls"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v: want it to mention %s", err, want)
+		}
 	}
 }

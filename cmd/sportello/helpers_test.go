@@ -21,6 +21,7 @@ import (
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/services/storage/storetest"
 )
 
@@ -69,6 +70,9 @@ func testConfig(t *testing.T, b storetest.Backend) Config {
 	cfg.Demo = &demo
 	cfg.demoPolicy = "manual" // cases stay unassigned unless a test assigns them
 	cfg.Auth.Tokens = testTokens()
+	// A listener on a free port (2525 may be taken) and no mailboxes:
+	// tests of the e-mail channel configure their own.
+	cfg.Email = email.Config{Domain: "test.localhost", Listener: email.ListenerConfig{Listen: "127.0.0.1:0"}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -93,10 +93,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		return 1
 	}
 	base := "http://" + a.Addr()
-	log.Info("sportello started", "listen", a.Addr(), "data_dir", cfg.DataDir, "database", a.db.Dialect(), "embedded_nats", a.ns != nil)
+	log.Info("sportello started", "listen", a.Addr(), "smtp_listen", a.MailAddr(), "data_dir", cfg.DataDir, "database", a.db.Dialect(), "embedded_nats", a.ns != nil)
 	fmt.Fprintf(stdout, "\nSportello is running: %s\n", base)
 	fmt.Fprintf(stdout, "  request form:      %s/ (open it in a browser)\n", base)
 	fmt.Fprintf(stdout, "  submit a request:  curl -H 'Content-Type: application/json' -d '{\"name\":\"Maria Rossi\",\"email\":\"maria@example.it\",\"category\":\"microdata\",\"subject\":\"Microdati\",\"message\":\"Vorrei i microdati.\"}' %s/v1/channels/webform/submissions\n", base)
+	if addr := a.MailAddr(); addr != "" && len(cfg.Email.Mailboxes) > 0 {
+		fmt.Fprintf(stdout, "  send an e-mail:    swaks --server %s --from maria@example.it --to %s --header 'Subject: Microdati' --body 'Vorrei i microdati.'\n",
+			addr, cfg.Email.Mailboxes[0].Address)
+	}
 	if a.devToken != "" {
 		fmt.Fprintf(stdout, "  list cases:        curl -H \"Authorization: Bearer $(cat %s/dev-admin-token)\" %s/v1/cases\n", cfg.DataDir, base)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
@@ -46,6 +47,11 @@ type app struct {
 	feed      *events.Feed
 	srv       *server.Server
 	ln        net.Listener
+	// The e-mail channel's listener (nil when off) and poller, stopped
+	// before the publisher they deliver to.
+	mail         *email.Listener
+	stopChannels context.CancelFunc
+	channelsDone chan struct{}
 
 	stopIntake  context.CancelFunc
 	intakeDone  chan struct{}
@@ -89,7 +95,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		if err := seedDemo(ctx, a.db, cfg.demoPolicy); err != nil {
 			return nil, err
 		}
-		if err := seedRules(ctx, a.db); err != nil {
+		if err := seedRules(ctx, a.db, cfg.Email.Domain == email.DemoDomain); err != nil {
 			return nil, fmt.Errorf("seed demo routing rules: %w", err)
 		}
 	}
@@ -131,7 +137,8 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	a.stopIntake, a.intakeDone = stopIntake, make(chan struct{})
 	reopen, _ := cfg.Intake.reopenWindow() // validated with the config
-	ingester := intake.New(a.db, a.db, loc, clock, intake.WithReopenWindow(reopen), intake.WithNow(cfg.intakeNow()))
+	ingester := intake.New(a.db, a.db, loc, clock, intake.WithReopenWindow(reopen), intake.WithNow(cfg.intakeNow()),
+		intake.WithAcknowledgements(acknowledgements(cfg.Email)))
 	in := &events.Intake{JS: js, Consumer: consumer, Ingester: ingester, Log: log, Metrics: events.NewIntakeMetrics(reg)}
 	go func() {
 		defer close(a.intakeDone)
@@ -151,10 +158,30 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Announced: func(e cases.EventType) { slaEvents.WithLabelValues(string(e)).Inc() }}
 	replies := &events.OutboundRelay{JS: js, Outbox: a.db, Log: log}
 	assigner := &cases.AssignWorker{Assigner: a.db, Log: log, Interval: cfg.workerInterval()}
+	workers := []func(context.Context){timer.Run, replies.Run, relay.Run, assigner.Run}
+	var mailStore email.Store
+	if cfg.Email.Enabled() {
+		allowed := cfg.Email.AllowedTypes
+		if allowed == nil {
+			allowed = cfg.Attachments.AllowedTypes
+		}
+		blobs, err := attachments.NewBlobs(cfg.attachmentsDir(), attachments.Policy{MaxSize: int64(cfg.Attachments.MaxSize), Allowed: email.AllowedTypes(allowed)})
+		if err != nil {
+			return nil, err
+		}
+		mailStore = email.NewStore(blobs)
+		backoff, _ := cfg.Email.SendBackoff() // validated with the config
+		sender := &events.Replies{JS: js, Kind: email.Kind, Replier: email.NewReplier(cfg.Email, mailStore), Deliveries: a.db, Log: log, Backoff: backoff}
+		workers = append(workers, func(ctx context.Context) {
+			if err := sender.Run(ctx); err != nil {
+				log.Error("email replies stopped", "err", err)
+			}
+		})
+	}
 	go func() {
 		defer close(a.workersDone)
 		var wg sync.WaitGroup
-		for _, run := range []func(context.Context){timer.Run, replies.Run, relay.Run, assigner.Run} {
+		for _, run := range workers {
 			wg.Add(1)
 			go func() { defer wg.Done(); run(workersCtx) }()
 		}
@@ -162,6 +189,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}()
 
 	a.publisher = events.NewPublisher(js, events.NewPublisherMetrics(reg), cfg.NATS.PublishBatch)
+	if err := a.startEmail(cfg.Email, mailStore); err != nil {
+		return nil, err
+	}
 	tokens, err := auth.NewStaticTokens(cfg.Auth.Tokens)
 	if err != nil {
 		return nil, err
@@ -219,6 +249,53 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	return a, nil
 }
 
+// startEmail starts the e-mail channel's listener and IMAP poller, which
+// deliver to the publisher.
+func (a *app) startEmail(cfg email.Config, store email.Store) error {
+	if !cfg.Enabled() {
+		return nil
+	}
+	receiver := email.NewReceiver(cfg, a.publisher, store, a.log)
+	if cfg.Listener.Listen != "" {
+		l, err := email.NewListener(cfg, receiver, a.log)
+		if err != nil {
+			return err
+		}
+		if err := l.Start(); err != nil {
+			return err
+		}
+		a.mail = l
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopChannels, a.channelsDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.channelsDone)
+		email.NewPoller(receiver, a.log).Run(ctx)
+	}()
+	return nil
+}
+
+// MailAddr is the inbound SMTP listener's address, "" when there is none.
+func (a *app) MailAddr() string {
+	if a.mail == nil {
+		return ""
+	}
+	return a.mail.Addr()
+}
+
+// acknowledgements renders the e-mail channel's acknowledgements of new
+// cases; other channels send none.
+func acknowledgements(cfg email.Config) intake.Acknowledgements {
+	limit, window, _ := cfg.AckLimit() // validated with the config
+	return intake.Acknowledgements{Limit: limit, Window: window, Render: func(r intake.AckRequest) (string, bool) {
+		if r.ChannelKind != email.Kind {
+			return "", false
+		}
+		return cfg.RenderAck(r.ChannelID, r.Department, r.Language,
+			email.AckData{Reference: r.Reference, Subject: r.Subject, Name: r.CitizenName, Department: r.Department})
+	}}
+}
+
 // ready is the readiness check: schema current, JetStream answering.
 func (a *app) ready(js jetstream.JetStream) func(context.Context) error {
 	return func(ctx context.Context) error {
@@ -253,6 +330,17 @@ func (a *app) stop(ctx context.Context) {
 			<-a.served
 		}
 		phase("http")
+	}
+	if a.mail != nil {
+		if err := a.mail.Shutdown(ctx); err != nil {
+			a.log.Warn("email listener shutdown", "err", err)
+		}
+		phase("email listener")
+	}
+	if a.stopChannels != nil {
+		a.stopChannels()
+		<-a.channelsDone
+		phase("imap")
 	}
 	if a.publisher != nil {
 		a.publisher.Close()
@@ -413,9 +501,16 @@ func seedDemo(ctx context.Context, db *storage.DB, policy string) error {
 	return nil
 }
 
+// demoMailRules route the demo mailboxes by receiving address.
+var demoMailRules = []directory.Rule{
+	{Name: "posta dati", Position: 40, Department: "statistics", ToAddress: "dati@" + email.DemoDomain, Enabled: true},
+	{Name: "posta ufficio stampa", Position: 41, Department: "communication", ToAddress: "ufficiostampa@" + email.DemoDomain, Enabled: true},
+}
+
 // seedRules adds the demo routing rules that are not there yet (by name),
-// leaving an administrator's changes alone.
-func seedRules(ctx context.Context, db *storage.DB) error {
+// leaving an administrator's changes alone; demoMail adds those of the
+// demo mailboxes.
+func seedRules(ctx context.Context, db *storage.DB, demoMail bool) error {
 	have, err := db.ListRoutingRules(ctx)
 	if err != nil {
 		return err
@@ -424,7 +519,11 @@ func seedRules(ctx context.Context, db *storage.DB) error {
 	for _, r := range have {
 		names[r.Name] = true
 	}
-	for _, r := range directory.DemoRules {
+	rules := directory.DemoRules
+	if demoMail {
+		rules = slices.Concat(rules, demoMailRules)
+	}
+	for _, r := range rules {
 		if !names[r.Name] {
 			if _, err := db.CreateRoutingRule(ctx, r); err != nil {
 				return err

@@ -9,8 +9,10 @@ package attachments
 import (
 	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -132,4 +134,22 @@ func Reason(err error) string {
 		return ReasonEmpty
 	}
 	return ""
+}
+
+var sizeUnits = map[string]int64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+
+// ParseSize reads a size in bytes written as a number or with a unit:
+// 26214400, "25MiB", "25 MiB", "10MB".
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if i < 0 {
+		i = len(s)
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	unit, ok := sizeUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
+	if err != nil || !ok || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("size %q: want a number of bytes, optionally with a unit (KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	return n * unit, nil
 }

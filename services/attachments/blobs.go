@@ -73,7 +73,21 @@ func (b *Blobs) MaxSize() int64 { return b.policy.maxSize() }
 // of an allowed type as detected from its first bytes. A refused or failed
 // write leaves nothing behind. When Put returns, the blob is synced to disk.
 func (b *Blobs) Put(ctx context.Context, r io.Reader) (Blob, error) {
-	limit := b.policy.maxSize()
+	return b.put(ctx, r, b.policy.maxSize(), b.Sniff)
+}
+
+// PutRaw stores what r yields, up to maxSize bytes, whatever its type: a
+// message kept exactly as received (an e-mail), which must never be lost
+// to the type check. Its Blob has contentType as given; whoever serves it
+// must serve it as that, never as what the bytes look like.
+func (b *Blobs) PutRaw(ctx context.Context, r io.Reader, maxSize int64, contentType string) (Blob, error) {
+	if maxSize <= 0 {
+		maxSize = b.policy.maxSize()
+	}
+	return b.put(ctx, r, maxSize, func([]byte) (string, error) { return contentType, nil })
+}
+
+func (b *Blobs) put(ctx context.Context, r io.Reader, limit int64, sniff func([]byte) (string, error)) (Blob, error) {
 	// The type is checked before anything touches the disk.
 	head := make([]byte, min(int64(sniffLen), limit+1))
 	src := &sourceReader{r: r, ctx: ctx}
@@ -88,7 +102,7 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (Blob, error) {
 	if int64(n) > limit {
 		return Blob{}, fmt.Errorf("%w: the limit is %s", ErrTooLarge, FormatSize(limit))
 	}
-	ct, err := b.Sniff(head)
+	ct, err := sniff(head)
 	if err != nil {
 		return Blob{}, err
 	}

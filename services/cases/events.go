@@ -21,6 +21,9 @@ const (
 	EventMerged        EventType = "merged"   // on both cases: source into target
 	EventLinked        EventType = "linked"   // on both cases
 	EventUnlinked      EventType = "unlinked" // on both cases
+	// EventDeliveryFailed: a reply could not be delivered (the channel
+	// gave up, or a bounce came back).
+	EventDeliveryFailed EventType = "delivery_failed"
 )
 
 // Change is one field's value before and after an event.

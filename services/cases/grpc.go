@@ -434,7 +434,7 @@ func (s *Server) GetWorkload(ctx context.Context, req *casesv1.GetWorkloadReques
 
 var directionFromProto = map[casesv1.Direction]Direction{
 	casesv1.Direction_DIRECTION_INBOUND: Inbound, casesv1.Direction_DIRECTION_OUTBOUND: Outbound,
-	casesv1.Direction_DIRECTION_INTERNAL_NOTE: InternalNote,
+	casesv1.Direction_DIRECTION_INTERNAL_NOTE: InternalNote, casesv1.Direction_DIRECTION_SYSTEM: System,
 }
 
 // AddMessage adds a reply or an internal note to a case the caller works.
@@ -512,7 +512,8 @@ func messageToProto(m Message) *casesv1.Message {
 		}
 	}
 	pm := &casesv1.Message{Id: m.ID, CaseId: m.CaseID, Direction: d, ChannelKind: m.ChannelKind, ChannelId: m.ChannelID,
-		AuthorName: m.AuthorName, BodyText: m.Body, CreateTime: timestamppb.New(m.CreatedAt), DeliveryStatus: m.DeliveryStatus}
+		AuthorName: m.AuthorName, BodyText: m.Body, CreateTime: timestamppb.New(m.CreatedAt), DeliveryStatus: m.DeliveryStatus,
+		DeliveryError: m.DeliveryError, ExternalId: m.ExternalID, Kind: m.Kind}
 	for _, a := range m.Attachments {
 		pm.Attachments = append(pm.Attachments, attachmentToProto(a))
 	}

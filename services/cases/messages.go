@@ -18,6 +18,7 @@ const (
 	Inbound      Direction = "inbound"       // from the citizen
 	Outbound     Direction = "outbound"      // a reply to the citizen
 	InternalNote Direction = "internal_note" // between staff, never sent
+	System       Direction = "system"        // by Sportello: how a message arrived, a delivery failure
 )
 
 // Message is one entry of a case's thread.
@@ -30,7 +31,14 @@ type Message struct {
 	AuthorName     string
 	Body           string
 	CreatedAt      time.Time
-	DeliveryStatus string // outbound: "queued" until the channel reports
+	DeliveryStatus string // outbound: "queued" until the channel reports (see Delivery)
+	DeliveryError  string // the channel's error when deferred or failed
+	// ExternalID is the message's id at its channel (an e-mail's
+	// Message-ID, without angle brackets); "" until there is one.
+	ExternalID string
+	// Kind is "" for a person's message, intake.AckKind for an automatic
+	// acknowledgement.
+	Kind string
 	// Attachments, oldest first. On AddMessage only their IDs are read: the
 	// uploads of the same case to attach, returned complete.
 	Attachments []attachments.Attachment
@@ -42,6 +50,34 @@ type OutboundReply struct {
 	CaseReference, CaseSubject string
 	ToName, ToEmail            string
 	InReplyTo                  []string // the citizen's messages' external ids, oldest first
+}
+
+// Delivery statuses of an outbound message, after "queued".
+const (
+	DeliverySending  = "sending"  // handed to the channel's server
+	DeliverySent     = "sent"     // accepted by it
+	DeliveryDeferred = "deferred" // a temporary error: the channel retries
+	DeliveryFailed   = "failed"   // a permanent error, a bounce, or no more retries
+)
+
+// Delivery is what a channel's replier reports on an outbound message.
+type Delivery struct {
+	MessageID string // the outbound message
+	Status    string // one of the Delivery* statuses
+	Error     string // the channel's error, for deferred and failed
+	// ExternalID is the id the channel gave the message (the Message-ID
+	// it was sent with); "" leaves the stored one.
+	ExternalID string
+	Attempts   int // delivery attempts so far
+}
+
+// Deliveries records what channels report. services/storage implements it.
+type Deliveries interface {
+	// RecordDelivery stores d on its message. A message sent or failed is
+	// not set back to sending or deferred (a late report of an earlier
+	// attempt); a failure also goes into the case history. ErrNotFound
+	// when there is no such outbound message.
+	RecordDelivery(ctx context.Context, d Delivery) error
 }
 
 // Messages stores threads. services/storage implements it.

@@ -44,7 +44,7 @@ func (d *DeadLetters) List(ctx context.Context, after uint64, limit int) ([]dead
 		e := deadletters.Entry{Sequence: m.Sequence, OriginalSubject: m.Header.Get("Sportello-Original-Subject"),
 			Reason: m.Header.Get("Sportello-Dlq-Reason"), Time: m.Time}
 		var b inboundv1.InboundBatch
-		if proto.Unmarshal(m.Data, &b) == nil {
+		if strings.HasPrefix(e.OriginalSubject, "sportello.inbound.") && proto.Unmarshal(m.Data, &b) == nil {
 			e.Contacts = len(b.Contacts)
 		}
 		out = append(out, e)
@@ -52,7 +52,8 @@ func (d *DeadLetters) List(ctx context.Context, after uint64, limit int) ([]dead
 	return out, nil
 }
 
-// Replay implements deadletters.Queue: publish, then delete. A replay that
+// Replay implements deadletters.Queue: publish, then delete. A replayed
+// reply is sent again (its channel's replier retries it from the start). A replay that
 // published but failed to delete is safe to repeat: JetStream drops the
 // second publish (same message id) and intake deduplicates contacts.
 func (d *DeadLetters) Replay(ctx context.Context, seq uint64) error {
@@ -68,8 +69,8 @@ func (d *DeadLetters) Replay(ctx context.Context, seq uint64) error {
 		return err
 	}
 	subject := m.Header.Get("Sportello-Original-Subject")
-	if !strings.HasPrefix(subject, "sportello.inbound.") {
-		return fmt.Errorf("dead letter %d has no original inbound subject", seq)
+	if !strings.HasPrefix(subject, "sportello.inbound.") && !strings.HasPrefix(subject, OutboundPrefix) {
+		return fmt.Errorf("dead letter %d has no original inbound or outbound subject", seq)
 	}
 	msg := nats.NewMsg(subject)
 	msg.Data = m.Data

@@ -316,7 +316,7 @@ func truncate(s string, n int) string {
 }
 
 func toContact(c *inboundv1.InboundContact) intake.Contact {
-	return intake.Contact{
+	out := intake.Contact{
 		ID:               c.GetId(),
 		ChannelKind:      c.GetChannelKind(),
 		ChannelID:        c.GetChannelId(),
@@ -332,5 +332,17 @@ func toContact(c *inboundv1.InboundContact) intake.Contact {
 		ReceivedAt:       c.GetReceivedAt().AsTime(),
 		CategoryHint:     c.GetCategoryHint(),
 		Metadata:         c.GetMetadata(),
+		Language:         c.GetLanguage(),
+		Notes:            c.GetNotes(),
+		Acknowledge:      c.GetAcknowledge(),
 	}
+	for _, a := range c.GetAttachments() {
+		out.Attachments = append(out.Attachments, intake.Attachment{SHA256: a.GetSha256(), Size: a.GetSize(),
+			ContentType: a.GetContentType(), FileName: a.GetFileName(), Original: a.GetOriginal()})
+	}
+	if r := c.GetDeliveryReport(); r != nil {
+		out.DeliveryReport = &intake.DeliveryReport{MessageExternalID: r.GetMessageExternalId(), Action: r.GetAction(),
+			Status: r.GetStatus(), Diagnostic: r.GetDiagnostic(), Recipients: r.GetRecipients()}
+	}
+	return out
 }

@@ -142,8 +142,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 	}
 	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        DeadLetterStream,
-		Description: "Inbound contacts intake could not store, for inspection and replay.",
-		Subjects:    []string{DeadLetterPrefix + ">"},
+		Description: "Inbound contacts intake could not store and replies a channel could not send, for inspection and replay.",
+		Subjects:    []string{DeadLetterPrefix + ">", DeadLetterOutboundPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      90 * 24 * time.Hour,
 		Replicas:    cfg.Replicas,

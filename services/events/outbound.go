@@ -54,11 +54,17 @@ func (r *OutboundRelay) Run(ctx context.Context) {
 
 func (r *OutboundRelay) publish(replies []cases.OutboundReply) error {
 	for _, o := range replies {
-		data, err := proto.Marshal(&outboundv1.OutboundMessage{
+		msg := &outboundv1.OutboundMessage{
 			Id: o.ID, CaseId: o.CaseID, CaseReference: o.CaseReference, CaseSubject: o.CaseSubject,
 			ChannelKind: o.ChannelKind, ChannelId: o.ChannelID, To: &outboundv1.Recipient{Name: o.ToName, Email: o.ToEmail},
 			BodyText: o.Body, InReplyTo: o.InReplyTo, AuthorName: o.AuthorName, CreateTime: timestamppb.New(o.CreatedAt),
-		})
+			Kind: o.Kind,
+		}
+		for _, a := range o.Attachments {
+			msg.Attachments = append(msg.Attachments, &outboundv1.OutboundAttachment{Sha256: a.SHA256, FileName: a.FileName,
+				ContentType: a.ContentType, Size: a.Size})
+		}
+		data, err := proto.Marshal(msg)
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,53 @@ type FollowUpRule struct {
 	// closed reopens it; a later one opens a new, linked case.
 	ReopenWindow time.Duration
 	SLA          cases.SLAClock // nil: no deadlines to resume
+	// Acks acknowledges new cases whose contact asks for it.
+	Acks Acknowledgements
+}
+
+// Acknowledgements is how a new case is acknowledged to the citizen: an
+// outbound message queued in the transaction that opens the case, sent by
+// the channel's replier like any reply.
+type Acknowledgements struct {
+	// Render writes the acknowledgement of a new case; ok false sends
+	// none. nil: no acknowledgements.
+	Render func(AckRequest) (body string, ok bool)
+	// At most Limit acknowledgements per citizen within Window (a loop
+	// with a machine that escaped the channel's checks stays short); 0
+	// means DefaultAckLimit per DefaultAckWindow.
+	Limit  int
+	Window time.Duration
+}
+
+// Defaults of the acknowledgement rate limit.
+const (
+	DefaultAckLimit  = 5
+	DefaultAckWindow = 24 * time.Hour
+)
+
+// AckRequest is what an acknowledgement is written from.
+type AckRequest struct {
+	ChannelKind, ChannelID string
+	Department             string
+	Language               string // "it", "en", ...
+	Reference              string
+	Subject                string
+	CitizenName            string
+}
+
+// AckKind is the message kind of an automatic acknowledgement.
+const AckKind = "acknowledgement"
+
+// LimitAndWindow returns the rate limit with its defaults.
+func (a Acknowledgements) LimitAndWindow() (int, time.Duration) {
+	limit, window := a.Limit, a.Window
+	if limit <= 0 {
+		limit = DefaultAckLimit
+	}
+	if window <= 0 {
+		window = DefaultAckWindow
+	}
+	return limit, window
 }
 
 // FollowUp is the rule's decision for one contact.

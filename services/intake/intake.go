@@ -43,6 +43,18 @@ type Contact struct {
 	Metadata map[string]string
 	// Language the citizen wrote in (ISO 639-1); "" means Italian.
 	Language string
+	// Attachments are files the channel stored in the blob store: they
+	// are attached to the message the contact becomes.
+	Attachments []Attachment
+	// Notes for staff on how the contact was received; stored as one
+	// system message after it.
+	Notes []string
+	// Acknowledge asks for an automatic acknowledgement when the contact
+	// opens a case (see Acknowledgements).
+	Acknowledge bool
+	// DeliveryReport, when set, says the contact is a report on one of our
+	// messages (a bounce): it is recorded on that message's case.
+	DeliveryReport *DeliveryReport
 
 	// Set only by staff creating a case by hand, never from a channel:
 	// the department (overriding routing), the priority (0: the
@@ -53,6 +65,29 @@ type Contact struct {
 	// CreatedBy is the staff member's principal subject, for the history.
 	CreatedBy string
 }
+
+// Attachment is a file of a contact, in the blob store.
+type Attachment struct {
+	SHA256      string
+	Size        int64
+	ContentType string
+	FileName    string
+	// Original marks the message exactly as received (a raw e-mail).
+	Original bool
+}
+
+// DeliveryReport is what a bounce says of one of our messages.
+type DeliveryReport struct {
+	// MessageExternalID is our message's external id (Message-ID).
+	MessageExternalID string
+	Action            string // "failed" or "delayed"
+	Status            string // "5.1.1"
+	Diagnostic        string // the remote server's reply
+	Recipients        []string
+}
+
+// MaxAttachments bounds the files of one contact.
+const MaxAttachments = 200
 
 // NewCase is a case to open for a contact, already routed.
 type NewCase struct {
@@ -134,6 +169,7 @@ type Service struct {
 	loc       *time.Location
 	now       func() time.Time
 	reopen    time.Duration
+	acks      Acknowledgements
 
 	mu         sync.Mutex
 	categories map[string]directory.Category
@@ -150,6 +186,10 @@ type Option func(*Service)
 
 // WithReopenWindow sets the reopen window (0: a reply never reopens).
 func WithReopenWindow(d time.Duration) Option { return func(s *Service) { s.reopen = d } }
+
+// WithAcknowledgements sets how new cases are acknowledged to the
+// citizen when their contact asks for it.
+func WithAcknowledgements(a Acknowledgements) Option { return func(s *Service) { s.acks = a } }
 
 // WithNow replaces the clock (tests).
 func WithNow(now func() time.Time) Option { return func(s *Service) { s.now = now } }
@@ -206,7 +246,7 @@ func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, er
 	if len(batch) == 0 {
 		return out, nil
 	}
-	rule := FollowUpRule{Now: now, ReopenWindow: s.reopen, SLA: s.sla}
+	rule := FollowUpRule{Now: now, ReopenWindow: s.reopen, SLA: s.sla, Acks: s.acks}
 	stored, err := s.store.CreateCases(ctx, now.In(s.loc).Year(), batch, rule)
 	if err != nil {
 		return nil, fmt.Errorf("create cases: %w", err)
@@ -256,6 +296,21 @@ func validate(c Contact) error {
 		return fmt.Errorf("%w: NUL byte in an id", ErrInvalidContact)
 	case c.Language != "" && !directory.ValidLanguage(c.Language):
 		return fmt.Errorf("%w: language %q is not an ISO 639-1 code", ErrInvalidContact, c.Language)
+	case len(c.Attachments) > MaxAttachments:
+		return fmt.Errorf("%w: more than %d attachments", ErrInvalidContact, MaxAttachments)
+	}
+	for _, a := range c.Attachments {
+		if len(a.SHA256) != 64 || strings.Trim(a.SHA256, "0123456789abcdef") != "" || a.Size < 0 ||
+			!utf8.ValidString(a.FileName) || len(a.FileName) > 255 || len(a.ContentType) > 255 {
+			return fmt.Errorf("%w: attachment %q is not a valid blob reference", ErrInvalidContact, a.FileName)
+		}
+	}
+	notes := 0
+	for _, n := range c.Notes {
+		notes += len(n)
+	}
+	if notes > maxBodyBytes || !utf8.ValidString(strings.Join(c.Notes, "")) {
+		return fmt.Errorf("%w: notes must be valid UTF-8 of at most %d bytes", ErrInvalidContact, maxBodyBytes)
 	}
 	return nil
 }

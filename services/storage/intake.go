@@ -53,6 +53,9 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase,
 			seen[k] = i
 			fresh = append(fresh, i)
 		}
+		if fresh, err = db.recordBounces(tx, batch, fresh, out); err != nil {
+			return err
+		}
 		if len(fresh) == 0 {
 			return nil
 		}
@@ -60,7 +63,7 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase,
 		if err != nil {
 			return err
 		}
-		matched, err := matchThreads(tx, batch, fresh, contactIDs)
+		matched, err := matchThreads(tx, batch, fresh, contactIDs, rule.Now)
 		if err != nil {
 			return err
 		}
@@ -84,7 +87,7 @@ func (db *DB) CreateCases(ctx context.Context, year int, batch []intake.NewCase,
 			}
 			out[i] = o
 		}
-		return db.openCases(tx, year, batch, opened, contactIDs, followsUp, out, now)
+		return db.openCases(tx, year, batch, opened, contactIDs, followsUp, out, now, rule.Acks)
 	})
 	if isUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
@@ -131,6 +134,9 @@ func (db *DB) followUp(tx *gorm.DB, nc intake.NewCase, caseID string, rule intak
 	if err := tx.Create(&row).Error; err != nil {
 		return intake.Outcome{}, nil, err
 	}
+	if err := insertExtras(tx, []intake.NewCase{nc}, []string{c.ID}, []string{msgID}, db.rowsPerInsert(), now); err != nil {
+		return intake.Outcome{}, nil, err
+	}
 	if err := addSearchTerms(tx, c.ID, nc.Body); err != nil {
 		return intake.Outcome{}, nil, err
 	}
@@ -140,7 +146,7 @@ func (db *DB) followUp(tx *gorm.DB, nc intake.NewCase, caseID string, rule intak
 // openCases inserts a case with its first message for each contact of
 // batch listed in opened, and links those that follow up an old case.
 func (db *DB) openCases(tx *gorm.DB, year int, batch []intake.NewCase, opened []int, contactIDs map[int]string,
-	followsUp map[int]followUpOf, out []intake.Outcome, now time.Time) error {
+	followsUp map[int]followUpOf, out []intake.Outcome, now time.Time, acks intake.Acknowledgements) error {
 	if len(opened) == 0 {
 		return nil
 	}
@@ -170,7 +176,8 @@ func (db *DB) openCases(tx *gorm.DB, year int, batch []intake.NewCase, opened []
 			SLADueAt: dueOrNone(nc.SLADueAt), SLAWarnAt: optTime(nc.SLAWarnAt),
 			FirstResponseDueAt: optTime(nc.FirstResponseDueAt),
 			Language:           nc.Language, RequiredSkill: nc.RequiredSkill, Tags: strings.Join(nc.Tags, " "),
-			SearchTerms: search.Document(nc.Subject, nc.Body),
+			SearchTerms:   search.Document(nc.Subject, nc.Body),
+			ThreadSubject: threadSubject(nc.Keys),
 		}
 		for _, t := range nc.Tags {
 			tagRows = append(tagRows, caseTagRow{CaseID: id, Tag: t})
@@ -182,6 +189,10 @@ func (db *DB) openCases(tx *gorm.DB, year int, batch []intake.NewCase, opened []
 			BodyText: nc.Body, ReceivedAt: nc.ReceivedAt.UTC(), CreatedAt: now,
 		}
 		out[i] = intake.Outcome{CaseID: id, Reference: ref, Action: intake.ActionCreated, LinkedTo: followsUp[i].caseID}
+	}
+	ackRows, err := acknowledgements(tx, batch, opened, caseRows, contactIDs, acks, now)
+	if err != nil {
+		return err
 	}
 	var evRows []caseEventRow
 	for n, i := range opened {
@@ -196,7 +207,12 @@ func (db *DB) openCases(tx *gorm.DB, year int, batch []intake.NewCase, opened []
 		if actor == "" {
 			actor = cases.SystemActor
 		}
-		rows, err := eventRows(c, []cases.Event{{Type: cases.EventCreated, Actor: actor, Reason: reason, Changes: changes}}, now)
+		evs := []cases.Event{{Type: cases.EventCreated, Actor: actor, Reason: reason, Changes: changes}}
+		if ack, ok := ackRows[n]; ok {
+			evs = append(evs, cases.Event{Type: cases.EventMessageAdded, Actor: cases.SystemActor, Reason: "automatic acknowledgement",
+				Changes: map[string]cases.Change{"message": {After: ack.ID}, "direction": {After: string(cases.Outbound)}}})
+		}
+		rows, err := eventRows(c, evs, now)
 		if err != nil {
 			return err
 		}
@@ -207,6 +223,29 @@ func (db *DB) openCases(tx *gorm.DB, year int, batch []intake.NewCase, opened []
 	}
 	if err := tx.CreateInBatches(msgRows, db.rowsPerInsert()).Error; err != nil {
 		return err
+	}
+	openedNCs, caseIDs, msgIDs := make([]intake.NewCase, len(opened)), make([]string, len(opened)), make([]string, len(opened))
+	for n, i := range opened {
+		openedNCs[n], caseIDs[n], msgIDs[n] = batch[i], caseRows[n].ID, msgRows[n].ID
+	}
+	if err := insertExtras(tx, openedNCs, caseIDs, msgIDs, db.rowsPerInsert(), now); err != nil {
+		return err
+	}
+	if len(ackRows) > 0 {
+		acked := make([]messageRow, 0, len(ackRows))
+		queued := make([]outboundOutboxRow, 0, len(ackRows))
+		for n := range opened {
+			if r, ok := ackRows[n]; ok {
+				acked = append(acked, r)
+				queued = append(queued, outboundOutboxRow{MessageID: r.ID})
+			}
+		}
+		if err := tx.CreateInBatches(acked, db.rowsPerInsert()).Error; err != nil {
+			return err
+		}
+		if err := tx.CreateInBatches(queued, db.rowsPerInsert()).Error; err != nil {
+			return err
+		}
 	}
 	if len(tagRows) > 0 {
 		if err := tx.CreateInBatches(tagRows, db.rowsPerInsert()).Error; err != nil {
@@ -565,13 +604,40 @@ func learnIdentifiers(tx *gorm.DB, batch []intake.NewCase, fresh []int, ids map[
 // they name that belongs to the same citizen (the newest, when several
 // do), following merges to the surviving case. Keys of the whole batch are
 // looked up together: one query for message ids, one for cases.
-func matchThreads(tx *gorm.DB, batch []intake.NewCase, fresh []int, contactIDs map[int]string) (map[int]string, error) {
+func matchThreads(tx *gorm.DB, batch []intake.NewCase, fresh []int, contactIDs map[int]string, now time.Time) (map[int]string, error) {
+	out, err := matchKeys(tx, batch, fresh, contactIDs)
+	if err != nil {
+		return nil, err
+	}
+	// A subject counts only when references and message ids match nothing.
+	var rest []int
+	for _, i := range fresh {
+		if _, ok := out[i]; !ok {
+			rest = append(rest, i)
+		}
+	}
+	bySubject, err := matchSubjects(tx, batch, rest, contactIDs, now)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range bySubject {
+		if out == nil {
+			out = map[int]string{}
+		}
+		out[i] = id
+	}
+	return out, nil
+}
+
+// matchKeys matches the reference and message keys of matchThreads.
+func matchKeys(tx *gorm.DB, batch []intake.NewCase, fresh []int, contactIDs map[int]string) (map[int]string, error) {
 	var refs, msgs []string
 	for _, i := range fresh {
 		for _, k := range batch[i].Keys {
-			if k.Kind == threadkey.KindRef {
+			switch k.Kind {
+			case threadkey.KindRef:
 				refs = append(refs, k.Value)
-			} else {
+			case threadkey.KindMsg:
 				msgs = append(msgs, k.Value)
 			}
 		}
@@ -647,7 +713,7 @@ func matchThreads(tx *gorm.DB, batch []intake.NewCase, fresh []int, contactIDs m
 			var ok bool
 			if k.Kind == threadkey.KindRef {
 				r, ok = byRef[k.Value]
-			} else if id, found := caseOfMsg[k.Value]; found {
+			} else if id, found := caseOfMsg[k.Value]; found && k.Kind == threadkey.KindMsg {
 				r, ok = byID[id]
 			}
 			if !ok {
@@ -686,4 +752,250 @@ func allocateReferences(tx *gorm.DB, year, n int) (int64, error) {
 func validUUID(s string) bool {
 	_, err := uuid.Parse(s)
 	return err == nil && len(s) == 36
+}
+
+// matchSubjects finds, for each contact of fresh with a subject key, the
+// newest case of the same citizen opened with that normalised subject and
+// active within the key's window. Merged cases are left out: their
+// survivor was opened with a subject of its own.
+func matchSubjects(tx *gorm.DB, batch []intake.NewCase, fresh []int, contactIDs map[int]string, now time.Time) (map[int]string, error) {
+	var subjects, contacts []string
+	var longest time.Duration
+	for _, i := range fresh {
+		for _, k := range batch[i].Keys {
+			if k.Kind == threadkey.KindSubject {
+				subjects = append(subjects, k.Value)
+				contacts = append(contacts, contactIDs[i])
+				longest = max(longest, k.Within)
+			}
+		}
+	}
+	if len(subjects) == 0 {
+		return nil, nil
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var rows []caseRow
+	err := tx.Model(&caseRow{}).Select("id", "contact_id", "thread_subject", "updated_at").
+		Where("contact_id IN ? AND thread_subject IN ? AND merged_into IS NULL AND updated_at >= ?", contacts, subjects, now.Add(-longest).UTC()).
+		Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("find threads by subject: %w", err)
+	}
+	out := map[int]string{}
+	for _, i := range fresh {
+		for _, k := range batch[i].Keys {
+			if k.Kind != threadkey.KindSubject {
+				continue
+			}
+			for _, r := range rows {
+				if r.ContactID == contactIDs[i] && r.ThreadSubject == k.Value && !r.UpdatedAt.Before(now.Add(-k.Within)) && r.ID > out[i] {
+					out[i] = r.ID
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// threadSubject is the subject a new case is matched on later: its
+// contact's subject key, if any.
+func threadSubject(keys []threadkey.Key) string {
+	for _, k := range keys {
+		if k.Kind == threadkey.KindSubject {
+			return k.Value
+		}
+	}
+	return ""
+}
+
+// insertExtras stores, for the message msgIDs[n] just stored for ncs[n] on
+// case caseIDs[n], the contact's files (attached to it) and its notes (one
+// system message after it).
+func insertExtras(tx *gorm.DB, ncs []intake.NewCase, caseIDs, msgIDs []string, perInsert int, now time.Time) error {
+	var files []attachmentRow
+	var notes []messageRow
+	for n, nc := range ncs {
+		for _, a := range nc.Attachments {
+			msg := msgIDs[n]
+			files = append(files, attachmentRow{ID: uuid.Must(uuid.NewV7()).String(), CaseID: caseIDs[n], MessageID: &msg,
+				SHA256: a.SHA256, Size: a.Size, ContentType: a.ContentType, FileName: a.FileName, UploadedBy: cases.SystemActor,
+				CreatedAt: now.Truncate(time.Microsecond)})
+		}
+		if len(nc.Notes) > 0 {
+			notes = append(notes, messageRow{ID: uuid.Must(uuid.NewV7()).String(), CaseID: caseIDs[n], Direction: string(cases.System),
+				ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, AuthorName: "Sportello", BodyText: strings.Join(nc.Notes, "\n"),
+				ReceivedAt: now, CreatedAt: now})
+		}
+	}
+	if len(files) > 0 {
+		if err := tx.CreateInBatches(files, perInsert).Error; err != nil {
+			return err
+		}
+	}
+	if len(notes) > 0 {
+		return tx.CreateInBatches(notes, perInsert).Error
+	}
+	return nil
+}
+
+// acknowledgements writes the automatic acknowledgement of each opened
+// case whose contact asks for one, within the per-citizen rate limit; by
+// index into opened.
+func acknowledgements(tx *gorm.DB, batch []intake.NewCase, opened []int, caseRows []caseRow, contactIDs map[int]string,
+	acks intake.Acknowledgements, now time.Time) (map[int]messageRow, error) {
+	if acks.Render == nil {
+		return nil, nil
+	}
+	var who []string
+	for _, i := range opened {
+		if batch[i].Acknowledge {
+			who = append(who, contactIDs[i])
+		}
+	}
+	if len(who) == 0 {
+		return nil, nil
+	}
+	limit, window := acks.LimitAndWindow()
+	var counts []struct {
+		ContactID string
+		N         int
+	}
+	err := tx.Table("messages m").Select("c.contact_id, COUNT(*) AS n").Joins("JOIN cases c ON c.id = m.case_id").
+		Where("m.kind = ? AND m.created_at >= ? AND c.contact_id IN ?", intake.AckKind, now.Add(-window), who).
+		Group("c.contact_id").Scan(&counts).Error
+	if err != nil {
+		return nil, fmt.Errorf("count acknowledgements: %w", err)
+	}
+	sent := map[string]int{}
+	for _, c := range counts {
+		sent[c.ContactID] = c.N
+	}
+	out := map[int]messageRow{}
+	for n, i := range opened {
+		nc, cr := batch[i], caseRows[n]
+		if !nc.Acknowledge || sent[cr.ContactID] >= limit {
+			continue
+		}
+		body, ok := acks.Render(intake.AckRequest{ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, Department: cr.DepartmentID,
+			Language: cr.Language, Reference: cr.Reference, Subject: cr.Subject, CitizenName: nc.SenderName})
+		if !ok || strings.TrimSpace(body) == "" {
+			continue
+		}
+		sent[cr.ContactID]++
+		out[n] = messageRow{ID: uuid.Must(uuid.NewV7()).String(), CaseID: cr.ID, Direction: string(cases.Outbound),
+			ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, AuthorName: "Sportello", BodyText: body,
+			ReceivedAt: now, CreatedAt: now, DeliveryStatus: "queued", Kind: intake.AckKind}
+	}
+	return out, nil
+}
+
+// recordBounces records each contact of fresh that reports on one of our
+// outbound messages on that message's case, and returns the others. A
+// report on a message we do not know goes on like any contact.
+func (db *DB) recordBounces(tx *gorm.DB, batch []intake.NewCase, fresh []int, out []intake.Outcome) ([]int, error) {
+	var ids []string
+	for _, i := range fresh {
+		if r := batch[i].DeliveryReport; r != nil && r.MessageExternalID != "" {
+			ids = append(ids, r.MessageExternalID)
+		}
+	}
+	if len(ids) == 0 {
+		return fresh, nil
+	}
+	var rows []messageRow
+	if err := tx.Where("external_id IN ? AND direction = ?", ids, string(cases.Outbound)).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("find bounced messages: %w", err)
+	}
+	ours := map[string]messageRow{}
+	for _, r := range rows {
+		ours[*r.ExternalID] = r
+	}
+	var rest []int
+	for _, i := range fresh {
+		r := batch[i].DeliveryReport
+		m, ok := messageRow{}, false
+		if r != nil {
+			m, ok = ours[r.MessageExternalID]
+		}
+		if !ok {
+			rest = append(rest, i)
+			continue
+		}
+		o, err := db.recordBounce(tx, batch[i], m)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = o
+		// A second report on the same message in this batch sees it failed.
+		m.DeliveryStatus = cases.DeliveryFailed
+		ours[r.MessageExternalID] = m
+	}
+	return rest, nil
+}
+
+// recordBounce stores the report nc as a system message on the case of our
+// message m (with the report's files) and, when it says delivery failed,
+// marks m failed with the remote server's reply.
+func (db *DB) recordBounce(tx *gorm.DB, nc intake.NewCase, m messageRow) (intake.Outcome, error) {
+	r := nc.DeliveryReport
+	var c caseRow
+	if err := tx.Where("id = ?", m.CaseID).Take(&c).Error; err != nil {
+		return intake.Outcome{}, err
+	}
+	failed := r.Action == cases.DeliveryFailed
+	what := "Delivery report"
+	if failed {
+		what = "Delivery failed"
+	} else if r.Action != "" {
+		what = "Delivery report (" + r.Action + ")"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s for the message sent on %s", what, m.CreatedAt.UTC().Format("2006-01-02 15:04 MST"))
+	if len(r.Recipients) > 0 {
+		fmt.Fprintf(&b, " to %s", strings.Join(r.Recipients, ", "))
+	}
+	if r.Status != "" {
+		fmt.Fprintf(&b, " (status %s)", r.Status)
+	}
+	if r.Diagnostic != "" {
+		fmt.Fprintf(&b, ": %s", r.Diagnostic)
+	}
+	b.WriteString(".")
+	if strings.TrimSpace(nc.Body) != "" {
+		b.WriteString("\n\n" + nc.Body)
+	}
+	msgID := uuid.Must(uuid.NewV7()).String()
+	now := time.Now().UTC()
+	updated, err := db.apply(tx, c, func(*cases.Case) ([]cases.Event, error) {
+		return []cases.Event{{Type: cases.EventMessageAdded, Actor: cases.SystemActor, Reason: what,
+			Changes: map[string]cases.Change{"message": {After: msgID}, "direction": {After: string(cases.System)}}}}, nil
+	})
+	if err != nil {
+		return intake.Outcome{}, err
+	}
+	ext := nc.ExternalID
+	row := messageRow{ID: msgID, CaseID: c.ID, Direction: string(cases.System), ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID,
+		ExternalID: &ext, InboundID: nc.ID, AuthorName: nc.SenderName, AuthorEmail: nc.SenderEmail,
+		BodyText: truncateText(b.String(), 1<<20), ReceivedAt: nc.ReceivedAt.UTC(), CreatedAt: now}
+	if err := tx.Create(&row).Error; err != nil {
+		return intake.Outcome{}, err
+	}
+	if err := insertExtras(tx, []intake.NewCase{nc}, []string{c.ID}, []string{msgID}, db.rowsPerInsert(), now); err != nil {
+		return intake.Outcome{}, err
+	}
+	if failed && m.DeliveryStatus != cases.DeliveryFailed {
+		diag := "bounce"
+		if r.Status != "" {
+			diag += " " + r.Status
+		}
+		if r.Diagnostic != "" {
+			diag += ": " + r.Diagnostic
+		}
+		if err := db.setDelivery(tx, m, cases.Delivery{MessageID: m.ID, Status: cases.DeliveryFailed, Error: diag}); err != nil {
+			return intake.Outcome{}, err
+		}
+	}
+	return intake.Outcome{CaseID: updated.ID, Reference: updated.Reference, Action: intake.ActionAppended}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -104,8 +105,13 @@ func (db *DB) ListMessages(ctx context.Context, caseID, after string, limit int)
 }
 
 func (r messageRow) toMessage() cases.Message {
-	return cases.Message{ID: r.ID, CaseID: r.CaseID, Direction: cases.Direction(r.Direction), ChannelKind: r.ChannelKind,
-		ChannelID: r.ChannelID, AuthorName: r.AuthorName, Body: r.BodyText, CreatedAt: r.CreatedAt.UTC(), DeliveryStatus: r.DeliveryStatus}
+	m := cases.Message{ID: r.ID, CaseID: r.CaseID, Direction: cases.Direction(r.Direction), ChannelKind: r.ChannelKind,
+		ChannelID: r.ChannelID, AuthorName: r.AuthorName, Body: r.BodyText, CreatedAt: r.CreatedAt.UTC(), DeliveryStatus: r.DeliveryStatus,
+		DeliveryError: r.DeliveryError, Kind: r.Kind}
+	if r.ExternalID != nil {
+		m.ExternalID = *r.ExternalID
+	}
+	return m
 }
 
 // RelayOutbound hands up to limit queued replies, oldest first, to
@@ -167,12 +173,21 @@ func (db *DB) outbound(tx *gorm.DB, rows []messageRow) ([]cases.OutboundReply, e
 	for _, m := range inbound {
 		threads[m.CaseID] = append(threads[m.CaseID], *m.ExternalID)
 	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	files, err := attachmentsOf(tx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]cases.OutboundReply, len(rows))
 	for i, r := range rows {
 		c := byID[r.CaseID]
 		ct := who[c.ContactID]
 		o := cases.OutboundReply{Message: r.toMessage(), CaseReference: c.Reference, CaseSubject: c.Subject,
 			ToName: ct.DisplayName, InReplyTo: threads[r.CaseID]}
+		o.Attachments = files[r.ID]
 		if ct.Email != nil {
 			o.ToEmail = *ct.Email
 		}
@@ -193,4 +208,73 @@ func addSearchTerms(tx *gorm.DB, caseID string, texts ...string) error {
 		return nil
 	}
 	return tx.Exec("UPDATE cases SET search_terms = ? WHERE id = ?", merged, caseID).Error
+}
+
+var _ cases.Deliveries = (*DB)(nil)
+
+// RecordDelivery implements cases.Deliveries.
+func (db *DB) RecordDelivery(ctx context.Context, d cases.Delivery) error {
+	if !validUUID(d.MessageID) {
+		return fmt.Errorf("%w: message %s", cases.ErrNotFound, d.MessageID)
+	}
+	switch d.Status {
+	case cases.DeliverySending, cases.DeliverySent, cases.DeliveryDeferred, cases.DeliveryFailed:
+	default:
+		return fmt.Errorf("%w: delivery status %q", cases.ErrInvalidArgument, d.Status)
+	}
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var m messageRow
+		err := tx.Where("id = ? AND direction = ?", d.MessageID, string(cases.Outbound)).Take(&m).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("%w: outbound message %s", cases.ErrNotFound, d.MessageID)
+		}
+		if err != nil {
+			return err
+		}
+		settled := m.DeliveryStatus == cases.DeliverySent || m.DeliveryStatus == cases.DeliveryFailed
+		if settled && (d.Status == cases.DeliverySending || d.Status == cases.DeliveryDeferred) {
+			return nil // a late report of an earlier attempt
+		}
+		return db.setDelivery(tx, m, d)
+	})
+	return retryable(err)
+}
+
+// setDelivery writes d on message m and, when m newly failed, records the
+// failure in its case's history.
+func (db *DB) setDelivery(tx *gorm.DB, m messageRow, d cases.Delivery) error {
+	set := map[string]any{"delivery_status": d.Status, "delivery_error": truncateText(d.Error, 2000)}
+	if d.Attempts > m.DeliveryAttempts {
+		set["delivery_attempts"] = d.Attempts
+	}
+	if d.ExternalID != "" && m.ExternalID == nil {
+		set["external_id"] = d.ExternalID
+	}
+	if err := tx.Model(&messageRow{}).Where("id = ?", m.ID).Updates(set).Error; err != nil {
+		return err
+	}
+	if d.Status != cases.DeliveryFailed || m.DeliveryStatus == cases.DeliveryFailed {
+		return nil
+	}
+	var r caseRow
+	if err := tx.Where("id = ?", m.CaseID).Take(&r).Error; err != nil {
+		return err
+	}
+	_, err := db.apply(tx, r, func(*cases.Case) ([]cases.Event, error) {
+		return []cases.Event{{Type: cases.EventDeliveryFailed, Actor: cases.SystemActor, Reason: truncateText(d.Error, 500),
+			Changes: map[string]cases.Change{"message": {After: m.ID}, "delivery_status": {Before: m.DeliveryStatus, After: cases.DeliveryFailed}}}}, nil
+	})
+	return err
+}
+
+// truncateText cuts s to at most n bytes of valid UTF-8.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }

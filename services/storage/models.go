@@ -100,6 +100,7 @@ type caseRow struct {
 	RequiredSkill         string
 	SettledAt             *time.Time
 	MergedInto            *string
+	ThreadSubject         string
 	// Written on create, never read back with the case.
 	SearchTerms string `gorm:"column:search_terms;->:false;<-:create"`
 }
@@ -123,19 +124,22 @@ type slaPolicyRow struct {
 func (slaPolicyRow) TableName() string { return "sla_policies" }
 
 type messageRow struct {
-	ID             string `gorm:"primaryKey"`
-	CaseID         string
-	Direction      string
-	ChannelKind    string
-	ChannelID      string
-	ExternalID     *string // nil until the channel gives one
-	InboundID      string
-	AuthorName     string
-	AuthorEmail    string
-	BodyText       string
-	ReceivedAt     time.Time
-	CreatedAt      time.Time
-	DeliveryStatus string
+	ID               string `gorm:"primaryKey"`
+	CaseID           string
+	Direction        string
+	ChannelKind      string
+	ChannelID        string
+	ExternalID       *string // nil until the channel gives one
+	InboundID        string
+	AuthorName       string
+	AuthorEmail      string
+	BodyText         string
+	ReceivedAt       time.Time
+	CreatedAt        time.Time
+	DeliveryStatus   string
+	DeliveryError    string
+	DeliveryAttempts int
+	Kind             string
 }
 
 func (messageRow) TableName() string { return "messages" }

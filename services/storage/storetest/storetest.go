@@ -46,6 +46,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, directoryAdminTests...)
 	tests = append(tests, threadTests...)
 	tests = append(tests, attachmentTests...)
+	tests = append(tests, emailTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

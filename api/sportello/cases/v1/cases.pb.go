@@ -151,6 +151,9 @@ const (
 	Direction_DIRECTION_OUTBOUND Direction = 2
 	// Between staff only.
 	Direction_DIRECTION_INTERNAL_NOTE Direction = 3
+	// Written by Sportello itself: how a message was received, a delivery
+	// failure.
+	Direction_DIRECTION_SYSTEM Direction = 4
 )
 
 // Enum value maps for Direction.
@@ -160,12 +163,14 @@ var (
 		1: "DIRECTION_INBOUND",
 		2: "DIRECTION_OUTBOUND",
 		3: "DIRECTION_INTERNAL_NOTE",
+		4: "DIRECTION_SYSTEM",
 	}
 	Direction_value = map[string]int32{
 		"DIRECTION_UNSPECIFIED":   0,
 		"DIRECTION_INBOUND":       1,
 		"DIRECTION_OUTBOUND":      2,
 		"DIRECTION_INTERNAL_NOTE": 3,
+		"DIRECTION_SYSTEM":        4,
 	}
 )
 
@@ -2134,10 +2139,21 @@ type Message struct {
 	AuthorName  string                 `protobuf:"bytes,6,opt,name=author_name,json=authorName,proto3" json:"author_name,omitempty"`
 	BodyText    string                 `protobuf:"bytes,7,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
 	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// Outbound replies: "queued" until the channel reports on it.
+	// Outbound replies: "queued" until the channel reports on it, then
+	// "sending", "sent", "deferred" (a temporary error: it retries) or
+	// "failed" (a permanent error, a bounce, or retries exhausted).
 	DeliveryStatus string `protobuf:"bytes,9,opt,name=delivery_status,json=deliveryStatus,proto3" json:"delivery_status,omitempty"`
 	// Files of the message, in upload order.
-	Attachments   []*Attachment `protobuf:"bytes,10,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	Attachments []*Attachment `protobuf:"bytes,10,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// Outbound replies: the channel's error when delivery_status is
+	// "deferred" (will retry) or "failed".
+	DeliveryError string `protobuf:"bytes,11,opt,name=delivery_error,json=deliveryError,proto3" json:"delivery_error,omitempty"`
+	// Identifier of the message at its channel: the e-mail Message-ID
+	// (without angle brackets), of inbound mails and of our replies.
+	ExternalId string `protobuf:"bytes,12,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	// "" for a person's message; "acknowledgement" for the automatic
+	// acknowledgement of a new case.
+	Kind          string `protobuf:"bytes,13,opt,name=kind,proto3" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2240,6 +2256,27 @@ func (x *Message) GetAttachments() []*Attachment {
 		return x.Attachments
 	}
 	return nil
+}
+
+func (x *Message) GetDeliveryError() string {
+	if x != nil {
+		return x.DeliveryError
+	}
+	return ""
+}
+
+func (x *Message) GetExternalId() string {
+	if x != nil {
+		return x.ExternalId
+	}
+	return ""
+}
+
+func (x *Message) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
 }
 
 // Attachment is a file of a case: uploaded, then attached to one message.
@@ -3165,7 +3202,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"open_total\x18\x05 \x01(\x05R\topenTotal\x12\x1a\n" +
 	"\bcapacity\x18\x06 \x01(\x05R\bcapacity\x12\x19\n" +
 	"\bdue_soon\x18\a \x01(\x05R\adueSoon\x12\x1a\n" +
-	"\bbreached\x18\b \x01(\x05R\bbreached\"\x97\x03\n" +
+	"\bbreached\x18\b \x01(\x05R\bbreached\"\xf3\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12;\n" +
@@ -3180,7 +3217,11 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"createTime\x12'\n" +
 	"\x0fdelivery_status\x18\t \x01(\tR\x0edeliveryStatus\x12@\n" +
 	"\vattachments\x18\n" +
-	" \x03(\v2\x1e.sportello.cases.v1.AttachmentR\vattachments\"\x9e\x02\n" +
+	" \x03(\v2\x1e.sportello.cases.v1.AttachmentR\vattachments\x12%\n" +
+	"\x0edelivery_error\x18\v \x01(\tR\rdeliveryError\x12\x1f\n" +
+	"\vexternal_id\x18\f \x01(\tR\n" +
+	"externalId\x12\x12\n" +
+	"\x04kind\x18\r \x01(\tR\x04kind\"\x9e\x02\n" +
 	"\n" +
 	"Attachment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
@@ -3258,12 +3299,13 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\fPRIORITY_LOW\x10\x01\x12\x13\n" +
 	"\x0fPRIORITY_NORMAL\x10\x02\x12\x11\n" +
 	"\rPRIORITY_HIGH\x10\x03\x12\x13\n" +
-	"\x0fPRIORITY_URGENT\x10\x04*r\n" +
+	"\x0fPRIORITY_URGENT\x10\x04*\x88\x01\n" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DIRECTION_INBOUND\x10\x01\x12\x16\n" +
 	"\x12DIRECTION_OUTBOUND\x10\x02\x12\x1b\n" +
-	"\x17DIRECTION_INTERNAL_NOTE\x10\x032\xd9\x12\n" +
+	"\x17DIRECTION_INTERNAL_NOTE\x10\x03\x12\x14\n" +
+	"\x10DIRECTION_SYSTEM\x10\x042\xd9\x12\n" +
 	"\vCaseService\x12_\n" +
 	"\aGetCase\x12\".sportello.cases.v1.GetCaseRequest\x1a\x18.sportello.cases.v1.Case\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/cases/{id}\x12k\n" +
 	"\tListCases\x12$.sportello.cases.v1.ListCasesRequest\x1a%.sportello.cases.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12p\n" +

@@ -50,7 +50,26 @@ type InboundContact struct {
 	// when unknown.
 	CategoryHint string `protobuf:"bytes,10,opt,name=category_hint,json=categoryHint,proto3" json:"category_hint,omitempty"`
 	// Channel-specific facts (receiving address, IVR choice, user agent).
-	Metadata      map[string]string `protobuf:"bytes,11,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Metadata map[string]string `protobuf:"bytes,11,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Files of the contact, already stored in the blob store
+	// (services/attachments) by the channel: intake attaches them to the
+	// case message. Only references travel through NATS, never the bytes.
+	Attachments []*BlobRef `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// Notes for staff on how the contact was received (a limit hit, parts
+	// not kept); intake adds them to the case as one system message.
+	Notes []string `protobuf:"bytes,13,rep,name=notes,proto3" json:"notes,omitempty"`
+	// The channel asks for an automatic acknowledgement of the case this
+	// contact opens. Never set for automatic messages (RFC 3834).
+	Acknowledge bool `protobuf:"varint,14,opt,name=acknowledge,proto3" json:"acknowledge,omitempty"`
+	// Set when the contact reports on the delivery of one of our messages
+	// (a bounce): intake records it on that message's case.
+	DeliveryReport *DeliveryReport `protobuf:"bytes,15,opt,name=delivery_report,json=deliveryReport,proto3" json:"delivery_report,omitempty"`
+	// Language the citizen wrote in (ISO 639-1), as far as the channel can
+	// tell; empty means Italian.
+	Language string `protobuf:"bytes,16,opt,name=language,proto3" json:"language,omitempty"`
+	// Why the contact is automatic ("auto_reply", "list", "bounce", ...);
+	// empty for a person's message.
+	Automatic     string `protobuf:"bytes,17,opt,name=automatic,proto3" json:"automatic,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +181,213 @@ func (x *InboundContact) GetMetadata() map[string]string {
 	return nil
 }
 
+func (x *InboundContact) GetAttachments() []*BlobRef {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *InboundContact) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+func (x *InboundContact) GetAcknowledge() bool {
+	if x != nil {
+		return x.Acknowledge
+	}
+	return false
+}
+
+func (x *InboundContact) GetDeliveryReport() *DeliveryReport {
+	if x != nil {
+		return x.DeliveryReport
+	}
+	return nil
+}
+
+func (x *InboundContact) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *InboundContact) GetAutomatic() string {
+	if x != nil {
+		return x.Automatic
+	}
+	return ""
+}
+
+// BlobRef names a file of the blob store.
+type BlobRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SHA-256 of the content, hex: the blob's name.
+	Sha256 string `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Size   int64  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// Detected from the content, or message/rfc822 for an original message.
+	ContentType string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Sanitised file name.
+	FileName string `protobuf:"bytes,4,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// The message exactly as received (the raw e-mail), kept so the full
+	// original stays available.
+	Original      bool `protobuf:"varint,5,opt,name=original,proto3" json:"original,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobRef) Reset() {
+	*x = BlobRef{}
+	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobRef) ProtoMessage() {}
+
+func (x *BlobRef) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobRef.ProtoReflect.Descriptor instead.
+func (*BlobRef) Descriptor() ([]byte, []int) {
+	return file_sportello_inbound_v1_inbound_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *BlobRef) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *BlobRef) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *BlobRef) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *BlobRef) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *BlobRef) GetOriginal() bool {
+	if x != nil {
+		return x.Original
+	}
+	return false
+}
+
+// DeliveryReport is what a delivery status notification says of one of
+// our messages.
+type DeliveryReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// External id of our message (its Message-ID, without angle brackets).
+	MessageExternalId string `protobuf:"bytes,1,opt,name=message_external_id,json=messageExternalId,proto3" json:"message_external_id,omitempty"`
+	// "failed" or "delayed".
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// Enhanced status code ("5.1.1").
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// The remote server's reply ("smtp; 550 5.1.1 user unknown").
+	Diagnostic string `protobuf:"bytes,4,opt,name=diagnostic,proto3" json:"diagnostic,omitempty"`
+	// The recipients the report is about.
+	Recipients    []string `protobuf:"bytes,5,rep,name=recipients,proto3" json:"recipients,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryReport) Reset() {
+	*x = DeliveryReport{}
+	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryReport) ProtoMessage() {}
+
+func (x *DeliveryReport) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryReport.ProtoReflect.Descriptor instead.
+func (*DeliveryReport) Descriptor() ([]byte, []int) {
+	return file_sportello_inbound_v1_inbound_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DeliveryReport) GetMessageExternalId() string {
+	if x != nil {
+		return x.MessageExternalId
+	}
+	return ""
+}
+
+func (x *DeliveryReport) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *DeliveryReport) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *DeliveryReport) GetDiagnostic() string {
+	if x != nil {
+		return x.Diagnostic
+	}
+	return ""
+}
+
+func (x *DeliveryReport) GetRecipients() []string {
+	if x != nil {
+		return x.Recipients
+	}
+	return nil
+}
+
 // Sender identifies who wrote, as far as the channel knows.
 type Sender struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -178,7 +404,7 @@ type Sender struct {
 
 func (x *Sender) Reset() {
 	*x = Sender{}
-	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[1]
+	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +416,7 @@ func (x *Sender) String() string {
 func (*Sender) ProtoMessage() {}
 
 func (x *Sender) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[1]
+	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +429,7 @@ func (x *Sender) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sender.ProtoReflect.Descriptor instead.
 func (*Sender) Descriptor() ([]byte, []int) {
-	return file_sportello_inbound_v1_inbound_proto_rawDescGZIP(), []int{1}
+	return file_sportello_inbound_v1_inbound_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Sender) GetName() string {
@@ -254,7 +480,7 @@ type InboundBatch struct {
 
 func (x *InboundBatch) Reset() {
 	*x = InboundBatch{}
-	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[2]
+	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -266,7 +492,7 @@ func (x *InboundBatch) String() string {
 func (*InboundBatch) ProtoMessage() {}
 
 func (x *InboundBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[2]
+	mi := &file_sportello_inbound_v1_inbound_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -279,7 +505,7 @@ func (x *InboundBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InboundBatch.ProtoReflect.Descriptor instead.
 func (*InboundBatch) Descriptor() ([]byte, []int) {
-	return file_sportello_inbound_v1_inbound_proto_rawDescGZIP(), []int{2}
+	return file_sportello_inbound_v1_inbound_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *InboundBatch) GetContacts() []*InboundContact {
@@ -293,7 +519,7 @@ var File_sportello_inbound_v1_inbound_proto protoreflect.FileDescriptor
 
 const file_sportello_inbound_v1_inbound_proto_rawDesc = "" +
 	"\n" +
-	"\"sportello/inbound/v1/inbound.proto\x12\x14sportello.inbound.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x04\n" +
+	"\"sportello/inbound/v1/inbound.proto\x12\x14sportello.inbound.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x06\n" +
 	"\x0eInboundContact\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fchannel_kind\x18\x02 \x01(\tR\vchannelKind\x12\x1d\n" +
@@ -310,10 +536,32 @@ const file_sportello_inbound_v1_inbound_proto_rawDesc = "" +
 	"receivedAt\x12#\n" +
 	"\rcategory_hint\x18\n" +
 	" \x01(\tR\fcategoryHint\x12N\n" +
-	"\bmetadata\x18\v \x03(\v22.sportello.inbound.v1.InboundContact.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\v \x03(\v22.sportello.inbound.v1.InboundContact.MetadataEntryR\bmetadata\x12?\n" +
+	"\vattachments\x18\f \x03(\v2\x1d.sportello.inbound.v1.BlobRefR\vattachments\x12\x14\n" +
+	"\x05notes\x18\r \x03(\tR\x05notes\x12 \n" +
+	"\vacknowledge\x18\x0e \x01(\bR\vacknowledge\x12M\n" +
+	"\x0fdelivery_report\x18\x0f \x01(\v2$.sportello.inbound.v1.DeliveryReportR\x0edeliveryReport\x12\x1a\n" +
+	"\blanguage\x18\x10 \x01(\tR\blanguage\x12\x1c\n" +
+	"\tautomatic\x18\x11 \x01(\tR\tautomatic\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x81\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x91\x01\n" +
+	"\aBlobRef\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x1b\n" +
+	"\tfile_name\x18\x04 \x01(\tR\bfileName\x12\x1a\n" +
+	"\boriginal\x18\x05 \x01(\bR\boriginal\"\xb0\x01\n" +
+	"\x0eDeliveryReport\x12.\n" +
+	"\x13message_external_id\x18\x01 \x01(\tR\x11messageExternalId\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x1e\n" +
+	"\n" +
+	"diagnostic\x18\x04 \x01(\tR\n" +
+	"diagnostic\x12\x1e\n" +
+	"\n" +
+	"recipients\x18\x05 \x03(\tR\n" +
+	"recipients\"\x81\x01\n" +
 	"\x06Sender\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
@@ -336,24 +584,28 @@ func file_sportello_inbound_v1_inbound_proto_rawDescGZIP() []byte {
 	return file_sportello_inbound_v1_inbound_proto_rawDescData
 }
 
-var file_sportello_inbound_v1_inbound_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_sportello_inbound_v1_inbound_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_sportello_inbound_v1_inbound_proto_goTypes = []any{
 	(*InboundContact)(nil),        // 0: sportello.inbound.v1.InboundContact
-	(*Sender)(nil),                // 1: sportello.inbound.v1.Sender
-	(*InboundBatch)(nil),          // 2: sportello.inbound.v1.InboundBatch
-	nil,                           // 3: sportello.inbound.v1.InboundContact.MetadataEntry
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*BlobRef)(nil),               // 1: sportello.inbound.v1.BlobRef
+	(*DeliveryReport)(nil),        // 2: sportello.inbound.v1.DeliveryReport
+	(*Sender)(nil),                // 3: sportello.inbound.v1.Sender
+	(*InboundBatch)(nil),          // 4: sportello.inbound.v1.InboundBatch
+	nil,                           // 5: sportello.inbound.v1.InboundContact.MetadataEntry
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_sportello_inbound_v1_inbound_proto_depIdxs = []int32{
-	1, // 0: sportello.inbound.v1.InboundContact.sender:type_name -> sportello.inbound.v1.Sender
-	4, // 1: sportello.inbound.v1.InboundContact.received_at:type_name -> google.protobuf.Timestamp
-	3, // 2: sportello.inbound.v1.InboundContact.metadata:type_name -> sportello.inbound.v1.InboundContact.MetadataEntry
-	0, // 3: sportello.inbound.v1.InboundBatch.contacts:type_name -> sportello.inbound.v1.InboundContact
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3, // 0: sportello.inbound.v1.InboundContact.sender:type_name -> sportello.inbound.v1.Sender
+	6, // 1: sportello.inbound.v1.InboundContact.received_at:type_name -> google.protobuf.Timestamp
+	5, // 2: sportello.inbound.v1.InboundContact.metadata:type_name -> sportello.inbound.v1.InboundContact.MetadataEntry
+	1, // 3: sportello.inbound.v1.InboundContact.attachments:type_name -> sportello.inbound.v1.BlobRef
+	2, // 4: sportello.inbound.v1.InboundContact.delivery_report:type_name -> sportello.inbound.v1.DeliveryReport
+	0, // 5: sportello.inbound.v1.InboundBatch.contacts:type_name -> sportello.inbound.v1.InboundContact
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_sportello_inbound_v1_inbound_proto_init() }
@@ -367,7 +619,7 @@ func file_sportello_inbound_v1_inbound_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_inbound_v1_inbound_proto_rawDesc), len(file_sportello_inbound_v1_inbound_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

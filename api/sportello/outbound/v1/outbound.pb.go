@@ -40,9 +40,14 @@ type OutboundMessage struct {
 	BodyText string     `protobuf:"bytes,8,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
 	// External ids of the citizen's messages on the case, newest last: what
 	// a reply threads to (In-Reply-To, reply_to_message_id).
-	InReplyTo     []string               `protobuf:"bytes,9,rep,name=in_reply_to,json=inReplyTo,proto3" json:"in_reply_to,omitempty"`
-	AuthorName    string                 `protobuf:"bytes,10,opt,name=author_name,json=authorName,proto3" json:"author_name,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	InReplyTo  []string               `protobuf:"bytes,9,rep,name=in_reply_to,json=inReplyTo,proto3" json:"in_reply_to,omitempty"`
+	AuthorName string                 `protobuf:"bytes,10,opt,name=author_name,json=authorName,proto3" json:"author_name,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Files to send with the message, in the blob store.
+	Attachments []*OutboundAttachment `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// "" for an operator's reply; "acknowledgement" for the automatic
+	// acknowledgement of a new case (sent as an RFC 3834 auto-reply).
+	Kind          string `protobuf:"bytes,13,opt,name=kind,proto3" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -154,6 +159,90 @@ func (x *OutboundMessage) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *OutboundMessage) GetAttachments() []*OutboundAttachment {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *OutboundMessage) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+// OutboundAttachment names a file of the blob store to send.
+type OutboundAttachment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SHA-256 of the content, hex.
+	Sha256        string `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	FileName      string `protobuf:"bytes,2,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	ContentType   string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Size          int64  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboundAttachment) Reset() {
+	*x = OutboundAttachment{}
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboundAttachment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboundAttachment) ProtoMessage() {}
+
+func (x *OutboundAttachment) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboundAttachment.ProtoReflect.Descriptor instead.
+func (*OutboundAttachment) Descriptor() ([]byte, []int) {
+	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *OutboundAttachment) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *OutboundAttachment) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *OutboundAttachment) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *OutboundAttachment) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 type Recipient struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -164,7 +253,7 @@ type Recipient struct {
 
 func (x *Recipient) Reset() {
 	*x = Recipient{}
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[1]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +265,7 @@ func (x *Recipient) String() string {
 func (*Recipient) ProtoMessage() {}
 
 func (x *Recipient) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[1]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +278,7 @@ func (x *Recipient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recipient.ProtoReflect.Descriptor instead.
 func (*Recipient) Descriptor() ([]byte, []int) {
-	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{1}
+	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Recipient) GetName() string {
@@ -210,7 +299,7 @@ var File_sportello_outbound_v1_outbound_proto protoreflect.FileDescriptor
 
 const file_sportello_outbound_v1_outbound_proto_rawDesc = "" +
 	"\n" +
-	"$sportello/outbound/v1/outbound.proto\x12\x15sportello.outbound.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x03\n" +
+	"$sportello/outbound/v1/outbound.proto\x12\x15sportello.outbound.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x03\n" +
 	"\x0fOutboundMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12%\n" +
@@ -226,7 +315,14 @@ const file_sportello_outbound_v1_outbound_proto_rawDesc = "" +
 	" \x01(\tR\n" +
 	"authorName\x12;\n" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"5\n" +
+	"createTime\x12K\n" +
+	"\vattachments\x18\f \x03(\v2).sportello.outbound.v1.OutboundAttachmentR\vattachments\x12\x12\n" +
+	"\x04kind\x18\r \x01(\tR\x04kind\"\x80\x01\n" +
+	"\x12OutboundAttachment\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1b\n" +
+	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"5\n" +
 	"\tRecipient\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05emailBEZCgithub.com/sportello/sportello/api/sportello/outbound/v1;outboundv1b\x06proto3"
@@ -243,20 +339,22 @@ func file_sportello_outbound_v1_outbound_proto_rawDescGZIP() []byte {
 	return file_sportello_outbound_v1_outbound_proto_rawDescData
 }
 
-var file_sportello_outbound_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_sportello_outbound_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_sportello_outbound_v1_outbound_proto_goTypes = []any{
 	(*OutboundMessage)(nil),       // 0: sportello.outbound.v1.OutboundMessage
-	(*Recipient)(nil),             // 1: sportello.outbound.v1.Recipient
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*OutboundAttachment)(nil),    // 1: sportello.outbound.v1.OutboundAttachment
+	(*Recipient)(nil),             // 2: sportello.outbound.v1.Recipient
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 }
 var file_sportello_outbound_v1_outbound_proto_depIdxs = []int32{
-	1, // 0: sportello.outbound.v1.OutboundMessage.to:type_name -> sportello.outbound.v1.Recipient
-	2, // 1: sportello.outbound.v1.OutboundMessage.create_time:type_name -> google.protobuf.Timestamp
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2, // 0: sportello.outbound.v1.OutboundMessage.to:type_name -> sportello.outbound.v1.Recipient
+	3, // 1: sportello.outbound.v1.OutboundMessage.create_time:type_name -> google.protobuf.Timestamp
+	1, // 2: sportello.outbound.v1.OutboundMessage.attachments:type_name -> sportello.outbound.v1.OutboundAttachment
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_sportello_outbound_v1_outbound_proto_init() }
@@ -270,7 +368,7 @@ func file_sportello_outbound_v1_outbound_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_outbound_v1_outbound_proto_rawDesc), len(file_sportello_outbound_v1_outbound_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
