@@ -134,7 +134,6 @@ type caseGen struct {
 	now      time.Time
 	contacts []uuid.UUID
 	i, n     int
-	row      []any
 }
 
 func newCaseGen(n int, contacts []uuid.UUID, now time.Time) *caseGen {
