@@ -44,7 +44,9 @@ func main() {
 		out      = flag.String("out", "", "Markdown report: replaces the part between the bench markers, or writes the file")
 		backends = flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
 		pgDSN    = flag.String("postgres", firstEnv("SPORTELLO_BENCH_POSTGRES_DSN", "SPORTELLO_TEST_POSTGRES_DSN"), "PostgreSQL DSN (postgres://...) for the postgres run")
-		runs     = flag.String("runs", "intake,queue", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres)")
+		runs     = flag.String("runs", "intake,queue,email", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres), email (SMTP to case)")
+		emailN   = flag.Int("email-n", 10_000, "messages in the e-mail benchmark")
+		emailC   = flag.Int("email-c", 8, "concurrent SMTP clients in the e-mail benchmark")
 		queueN   = flag.Int("queue", 1_000_000, "cases in the queue benchmark's PostgreSQL database")
 		reuse    = flag.Bool("queue-reuse", false, "keep the queue benchmark's schema (bench_queue_reused) and reuse it when it exists, instead of loading a fresh one")
 	)
@@ -69,6 +71,21 @@ func main() {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)
 				}
+			}
+		}
+	}
+	if want["email"] {
+		r, err := runEmail(*server, *emailN, *emailC)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "email: %v\n", err)
+			os.Exit(1)
+		}
+		rep := r.report()
+		fmt.Println(rep)
+		if *out != "" {
+			if err := writeReport(*out, "bench-email", rep); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
 			}
 		}
 	}
