@@ -107,6 +107,14 @@ func freePort(t *testing.T) int {
 // STARTTLS, IMAP on a free loopback port only.
 func startDovecot(t *testing.T, dir, certFile, keyFile, caFile string) *imapServer {
 	t.Helper()
+	return startDovecotOAuth(t, dir, certFile, keyFile, caFile, "")
+}
+
+// startDovecotOAuth is startDovecot that, with introspection set, also
+// accepts XOAUTH2 and OAUTHBEARER, checking tokens at that OAuth2 token
+// introspection endpoint (RFC 7662), as a mail provider's server does.
+func startDovecotOAuth(t *testing.T, dir, certFile, keyFile, caFile, introspection string) *imapServer {
+	t.Helper()
 	uid, gid := os.Getuid(), os.Getgid()
 	if uid == 0 { // dovecot gives no mail access as root
 		uid, gid = 65534, 65534
@@ -131,6 +139,20 @@ func startDovecot(t *testing.T, dir, certFile, keyFile, caFile string) *imapServ
 		t.Fatal(err)
 	}
 	port := freePort(t)
+	oauthMechs, oauthPassdb := "", ""
+	if introspection != "" {
+		oauthMechs = " xoauth2 oauthbearer"
+		oauthPassdb = fmt.Sprintf(`
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = %s/oauth2.conf
+}`, dir)
+		oauth := fmt.Sprintf("introspection_mode = post\nintrospection_url = %s\nforce_introspection = yes\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n", introspection)
+		if err := os.WriteFile(filepath.Join(dir, "oauth2.conf"), []byte(oauth), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	conf := fmt.Sprintf(`protocols = imap
 listen = 127.0.0.1
 base_dir = %[1]s/run
@@ -141,13 +163,14 @@ ssl = yes
 ssl_cert = <%[2]s
 ssl_key = <%[3]s
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login%[7]s
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 passdb {
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%%u %[1]s/passwd
-}
+}%[8]s
 userdb {
   driver = static
   args = uid=%[5]d gid=%[6]d home=%[1]s/mail/%%u
@@ -165,7 +188,7 @@ service imap-login {
 service anvil {
   chroot =
 }
-`, dir, certFile, keyFile, port, uid, gid)
+`, dir, certFile, keyFile, port, uid, gid, oauthMechs, oauthPassdb)
 	confFile := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
