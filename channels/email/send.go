@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"mime"
 	"net"
@@ -23,8 +24,8 @@ import (
 
 // Replier sends replies by SMTP submission from the mailbox of the case's
 // channel: Message-ID of our domain, In-Reply-To and References to the
-// citizen's messages, the case reference tagged in the subject, a
-// text/plain body and the attachments. Acknowledgements go out as RFC 3834
+// citizen's messages, the case reference tagged in the subject, the text
+// with an HTML alternative, and the attachments. Acknowledgements go out as RFC 3834
 // auto-replies.
 type Replier struct {
 	cfg       Config
@@ -85,32 +86,21 @@ func (r *Replier) Compose(m *outboundv1.OutboundMessage, mb *Mailbox, w io.Write
 	h.Set("X-Sportello-Case", m.GetCaseReference())
 
 	if len(m.GetAttachments()) == 0 {
-		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-		h.Set("Content-Transfer-Encoding", "quoted-printable")
-		bw, err := mail.CreateSingleInlineWriter(w, h)
+		iw, err := mail.CreateInlineWriter(w, h)
 		if err != nil {
 			return err
 		}
-		if _, err := io.WriteString(bw, crlf(m.GetBodyText())); err != nil {
-			return err
-		}
-		return bw.Close()
+		return writeBody(iw, m.GetBodyText())
 	}
 	mw, err := mail.CreateWriter(w, h)
 	if err != nil {
 		return err
 	}
-	var th mail.InlineHeader
-	th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-	th.Set("Content-Transfer-Encoding", "quoted-printable")
-	tw, err := mw.CreateSingleInline(th)
+	iw, err := mw.CreateInline()
 	if err != nil {
 		return err
 	}
-	if _, err := io.WriteString(tw, crlf(m.GetBodyText())); err != nil {
-		return err
-	}
-	if err := tw.Close(); err != nil {
+	if err := writeBody(iw, m.GetBodyText()); err != nil {
 		return err
 	}
 	for _, a := range m.GetAttachments() {
@@ -119,6 +109,47 @@ func (r *Replier) Compose(m *outboundv1.OutboundMessage, mb *Mailbox, w io.Write
 		}
 	}
 	return mw.Close()
+}
+
+// writeBody writes the operator's text as multipart/alternative: the
+// text/plain part exactly as written, and an HTML rendering of it (escaped,
+// paragraphs and line breaks kept) for the clients that prefer HTML.
+func writeBody(iw *mail.InlineWriter, text string) error {
+	for _, p := range []struct{ typ, body string }{{"text/plain", text}, {"text/html", textToHTML(text)}} {
+		var ph mail.InlineHeader
+		ph.SetContentType(p.typ, map[string]string{"charset": "utf-8"})
+		ph.Set("Content-Transfer-Encoding", "quoted-printable")
+		pw, err := iw.CreatePart(ph)
+		if err != nil {
+			return err
+		}
+		if _, err := io.WriteString(pw, crlf(p.body)); err != nil {
+			return err
+		}
+		if err := pw.Close(); err != nil {
+			return err
+		}
+	}
+	return iw.Close()
+}
+
+// textToHTML renders plain text as HTML: every character escaped, blank
+// lines separating paragraphs, single line ends as <br>.
+func textToHTML(s string) string {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n")
+	for _, para := range strings.Split(strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n")), "\n\n") {
+		if strings.TrimSpace(para) == "" {
+			continue
+		}
+		lines := strings.Split(strings.Trim(para, "\n"), "\n")
+		for i, l := range lines {
+			lines[i] = html.EscapeString(l)
+		}
+		b.WriteString("<p>" + strings.Join(lines, "<br>\n") + "</p>\n")
+	}
+	b.WriteString("</body></html>\n")
+	return b.String()
 }
 
 func (r *Replier) attach(mw *mail.Writer, a *outboundv1.OutboundAttachment) error {

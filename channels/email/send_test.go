@@ -22,6 +22,21 @@ func reply() *outboundv1.OutboundMessage {
 	}
 }
 
+// TestTextToHTML: the HTML alternative escapes everything and keeps
+// paragraphs and line breaks.
+func TestTextToHTML(t *testing.T) {
+	for _, tt := range []struct{ text, want string }{
+		{"Gentile Maria,\n\nin allegato i dati.\nCordiali saluti", "<p>Gentile Maria,</p>\n<p>in allegato i dati.<br>\nCordiali saluti</p>\n"},
+		{"<script>alert(1)</script> & \"x\"", "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;x&#34;</p>\n"},
+		{"\r\nuno\r\n\r\n\r\n\r\ndue\r\n", "<p>uno</p>\n<p>due</p>\n"},
+	} {
+		got := textToHTML(tt.text)
+		if !strings.Contains(got, "<body>\n"+tt.want+"</body>") {
+			t.Errorf("textToHTML(%q) = %q, want body %q", tt.text, got, tt.want)
+		}
+	}
+}
+
 // TestReplierSends: a reply goes through STARTTLS and AUTH PLAIN from the
 // case's mailbox; parsed back, it has our Message-ID, the threading headers
 // (no hash-only ids), the tagged subject, the body and the attachment; an
@@ -67,6 +82,11 @@ func TestReplierSends(t *testing.T) {
 	}
 	if p.Auto.Automatic() {
 		t.Errorf("an operator's reply reads as automatic: %+v", p.Auto)
+	}
+	// The text, and the same text as an HTML alternative.
+	if !strings.Contains(string(got[0].Data), "multipart/alternative") || !strings.Contains(p.SanitizedHTML, "<p>") ||
+		!strings.Contains(p.SanitizedHTML, "in allegato i dati") {
+		t.Errorf("no HTML alternative with the text: %q", p.SanitizedHTML)
 	}
 
 	ack := reply()
