@@ -435,68 +435,48 @@ func knownCategory(store directory.Store) func(context.Context, string) (bool, e
 // id), leaving an administrator's changes to them alone across restarts;
 // policy, when set, replaces the demo departments' assignment policy.
 func seedDemo(ctx context.Context, db *storage.DB, policy string) error {
-	haveDepts, err := db.ListDepartments(ctx)
-	if err != nil {
+	depts := slices.Clone(directory.Demo.Departments)
+	for i := range depts {
+		if policy != "" {
+			depts[i].Policy = policy
+		}
+	}
+	if err := seedMissing(ctx, "departments", depts, db.ListDepartments, db.UpsertDepartments,
+		func(a, b directory.Department) bool { return a.ID == b.ID }); err != nil {
 		return err
 	}
-	var depts []directory.Department
-	for _, d := range directory.Demo.Departments {
-		if !slices.ContainsFunc(haveDepts, func(h directory.Department) bool { return h.ID == d.ID }) {
-			if policy != "" {
-				d.Policy = policy
-			}
-			depts = append(depts, d)
-		}
-	}
-	if len(depts) > 0 {
-		if err := db.UpsertDepartments(ctx, depts); err != nil {
-			return fmt.Errorf("seed demo departments: %w", err)
-		}
-	}
-	haveCats, err := db.ListCategories(ctx)
-	if err != nil {
+	if err := seedMissing(ctx, "categories", directory.Demo.Categories, db.ListCategories, db.UpsertCategories,
+		func(a, b directory.Category) bool { return a.Code == b.Code }); err != nil {
 		return err
 	}
-	var cats []directory.Category
-	for _, c := range directory.Demo.Categories {
-		if !slices.ContainsFunc(haveCats, func(h directory.Category) bool { return h.Code == c.Code }) {
-			cats = append(cats, c)
-		}
-	}
-	if len(cats) > 0 {
-		if err := db.UpsertCategories(ctx, cats); err != nil {
-			return fmt.Errorf("seed demo categories: %w", err)
-		}
-	}
-	haveOps, err := db.ListOperators(ctx, "")
-	if err != nil {
+	listOps := func(ctx context.Context) ([]directory.Operator, error) { return db.ListOperators(ctx, "") }
+	if err := seedMissing(ctx, "operators", directory.Demo.Operators, listOps, db.UpsertOperators,
+		func(a, b directory.Operator) bool { return a.ID == b.ID }); err != nil {
 		return err
 	}
-	var ops []directory.Operator
-	for _, o := range directory.Demo.Operators {
-		if !slices.ContainsFunc(haveOps, func(h directory.Operator) bool { return h.ID == o.ID }) {
-			ops = append(ops, o)
-		}
-	}
-	if len(ops) > 0 {
-		if err := db.UpsertOperators(ctx, ops); err != nil {
-			return fmt.Errorf("seed demo operators: %w", err)
-		}
-	}
-	havePolicies, err := db.ListSLAPolicies(ctx)
+	return seedMissing(ctx, "SLA policies", sla.DemoPolicies(), db.ListSLAPolicies, db.UpsertSLAPolicies,
+		func(a, b sla.Policy) bool { return a.Department == b.Department && a.Priority == b.Priority })
+}
+
+// seedMissing adds the demo entries that list does not return yet (same
+// says which are the same entry).
+func seedMissing[T any](ctx context.Context, what string, demo []T, list func(context.Context) ([]T, error),
+	add func(context.Context, []T) error, same func(a, b T) bool) error {
+	have, err := list(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("seed demo %s: %w", what, err)
 	}
-	var policies []sla.Policy
-	for _, p := range sla.DemoPolicies() {
-		if !slices.ContainsFunc(havePolicies, func(h sla.Policy) bool { return h.Department == p.Department && h.Priority == p.Priority }) {
-			policies = append(policies, p)
+	var missing []T
+	for _, d := range demo {
+		if !slices.ContainsFunc(have, func(h T) bool { return same(h, d) }) {
+			missing = append(missing, d)
 		}
 	}
-	if len(policies) > 0 {
-		if err := db.UpsertSLAPolicies(ctx, policies); err != nil {
-			return fmt.Errorf("seed demo SLA policies: %w", err)
-		}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := add(ctx, missing); err != nil {
+		return fmt.Errorf("seed demo %s: %w", what, err)
 	}
 	return nil
 }
