@@ -175,10 +175,19 @@ func runQueue(bin, pgDSN string, n int, reuse bool) (queueResult, error) {
 		res.searches = append(res.searches, l)
 	}
 
-	if err := runClaims(ctx, client, srv, &res); err != nil {
+	var claimable int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM cases WHERE department_id = 'statistics' AND assignee_id = ''
+		AND status IN ('new', 'open')`).Scan(&claimable); err != nil {
 		return res, err
 	}
-	if err := checkClaims(ctx, conn, &res); err != nil {
+	if claimable < claimOperators*claimsEach {
+		return res, fmt.Errorf("only %d claimable cases for %d claims: use -queue 700000 or more", claimable, claimOperators*claimsEach)
+	}
+	claimed, err := runClaims(ctx, client, srv, &res)
+	if err != nil {
+		return res, err
+	}
+	if err := checkClaims(ctx, conn, claimed, &res); err != nil {
 		return res, err
 	}
 
@@ -302,7 +311,9 @@ func searchTerms(ctx context.Context, conn *pgx.Conn) []searchCase {
 	}
 }
 
-func runClaims(ctx context.Context, client casesv1.CaseServiceClient, srv *serverProc, res *queueResult) error {
+// runClaims has the operators claim concurrently and returns who was told
+// which case.
+func runClaims(ctx context.Context, client casesv1.CaseServiceClient, srv *serverProc, res *queueResult) (map[string]string, error) {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -343,21 +354,18 @@ func runClaims(ctx context.Context, client casesv1.CaseServiceClient, srv *serve
 	res.claimPGCPU = postgresCPUSeconds() - pg0
 	res.claimClientCPU = cpuSeconds(os.Getpid()) - self0
 	if len(errs) > 0 {
-		return fmt.Errorf("%d claims failed, first: %w", len(errs), errs[0])
+		return nil, fmt.Errorf("%d claims failed, first: %w", len(errs), errs[0])
 	}
 	res.claims = len(ds)
 	res.claimP50, res.claimP99 = percentile(ds, 50), percentile(ds, 99)
-	claimedCases = claimed
-	return nil
+	return claimed, nil
 }
-
-var claimedCases map[string]string
 
 // checkClaims verifies in the database what the claimers were told: each
 // case assigned once, to the operator who got it, and nobody over capacity.
-func checkClaims(ctx context.Context, conn *pgx.Conn, res *queueResult) error {
-	ids := make([]string, 0, len(claimedCases))
-	for id := range claimedCases {
+func checkClaims(ctx context.Context, conn *pgx.Conn, claimed map[string]string, res *queueResult) error {
+	ids := make([]string, 0, len(claimed))
+	for id := range claimed {
 		ids = append(ids, id)
 	}
 	rows, err := conn.Query(ctx, `SELECT id::text, assignee_id FROM cases WHERE id = ANY($1::uuid[])`, ids)
@@ -369,7 +377,7 @@ func checkClaims(ctx context.Context, conn *pgx.Conn, res *queueResult) error {
 		if err := rows.Scan(&id, &assignee); err != nil {
 			return err
 		}
-		if claimedCases[id] != assignee {
+		if claimed[id] != assignee {
 			res.wrongAssignee++
 		}
 	}
