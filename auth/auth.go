@@ -46,7 +46,21 @@ type Principal struct {
 	// Operator is the staff member's operator id in the directory; empty
 	// for principals that do not work cases themselves.
 	Operator string
+	// Contact is a citizen's contact record: the cases they may see are
+	// those of this contact. Empty for staff.
+	Contact string
+	// Name is for display ("Mario Rossi"); never used to decide access.
+	Name string
+	// Scopes narrow a service account to the methods they name (see
+	// Scope); empty means the role's full access.
+	Scopes []string
 }
+
+// Citizen reports whether the principal is a citizen with a contact record.
+func (p Principal) Citizen() bool { return p.Role == RoleCitizen && p.Contact != "" }
+
+// OwnsContact reports whether p is the citizen whose contact record is id.
+func (p Principal) OwnsContact(id string) bool { return p.Citizen() && id != "" && p.Contact == id }
 
 // Staff reports whether the principal works cases.
 func (p Principal) Staff() bool {
@@ -91,6 +105,10 @@ type StaticToken struct {
 	Departments []string `yaml:"departments"`
 	// Operator links the token to an operator of the directory.
 	Operator string `yaml:"operator"`
+	// Scopes limit a service account to some methods ("cases:read",
+	// "cases:write", "contacts:read", ...: the scopes of the permission
+	// table); empty means everything the role allows.
+	Scopes []string `yaml:"scopes"`
 }
 
 // StaticTokens authenticates API tokens listed in configuration.
@@ -117,7 +135,18 @@ func NewStaticTokens(ts []StaticToken) (*StaticTokens, error) {
 			errs = append(errs, fmt.Errorf("auth.tokens[%d] (%s): %w", i, t.Name, err))
 			continue
 		}
-		st := staticToken{p: Principal{Subject: "token:" + t.Name, Role: t.Role, Departments: t.Departments, Operator: t.Operator}}
+		bad := false
+		for _, sc := range t.Scopes {
+			if !ValidScope(sc) {
+				errs = append(errs, fmt.Errorf("auth.tokens[%d] (%s): unknown scope %q", i, t.Name, sc))
+				bad = true
+			}
+		}
+		if bad {
+			continue
+		}
+		st := staticToken{p: Principal{Subject: "token:" + t.Name, Role: t.Role, Departments: t.Departments, Operator: t.Operator,
+			Scopes: slices.Clone(t.Scopes)}}
 		copy(st.sum[:], b)
 		out.tokens = append(out.tokens, st)
 	}
@@ -137,6 +166,39 @@ func (s *StaticTokens) Authenticate(_ context.Context, token string) (Principal,
 		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
 			return t.p, nil
 		}
+	}
+	return Principal{}, ErrUnauthenticated
+}
+
+// ErrUnavailable means the token could not be checked now (the identity
+// provider's keys are unreachable): the client should retry, not give up.
+var ErrUnavailable = errors.New("the token cannot be checked now")
+
+// Chain tries authenticators in order: the first that knows the token
+// decides. An authenticator answers ErrUnauthenticated for a token it does
+// not know; any other error stops the chain.
+type Chain []Authenticator
+
+// Authenticate implements Authenticator.
+func (c Chain) Authenticate(ctx context.Context, token string) (Principal, error) {
+	var unavailable error
+	for _, a := range c {
+		if a == nil {
+			continue
+		}
+		p, err := a.Authenticate(ctx, token)
+		switch {
+		case err == nil:
+			return p, nil
+		case errors.Is(err, ErrUnavailable):
+			// Another authenticator may still know the token.
+			unavailable = err
+		case !errors.Is(err, ErrUnauthenticated):
+			return Principal{}, err
+		}
+	}
+	if unavailable != nil {
+		return Principal{}, unavailable
 	}
 	return Principal{}, ErrUnauthenticated
 }

@@ -47,8 +47,11 @@ func (s *Server) Upload(ctx context.Context, caseID, fileName string, content io
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if !p.InDepartment(c.Department) {
+	if !mayRead(p, c) {
 		return nil, status.Errorf(codes.NotFound, "case %s not found", caseID)
+	}
+	if !p.Staff() && !c.Status.Open() {
+		return nil, status.Errorf(codes.FailedPrecondition, "case %s is %s: send a new request", caseID, c.Status)
 	}
 	blob, err := s.Blobs.Put(ctx, content)
 	if err != nil {
@@ -114,7 +117,10 @@ func (s *Server) visibleAttachment(ctx context.Context, id string) (attachments.
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return attachments.Attachment{}, toStatus(err)
 	}
-	if err != nil || !p.InDepartment(c.Department) {
+	if err != nil || !mayRead(p, c) {
+		return attachments.Attachment{}, status.Errorf(codes.NotFound, "attachment %s not found", id)
+	}
+	if !p.Staff() && !s.citizenMaySee(ctx, a) {
 		return attachments.Attachment{}, status.Errorf(codes.NotFound, "attachment %s not found", id)
 	}
 	return a, nil

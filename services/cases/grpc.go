@@ -71,8 +71,11 @@ func (s *Server) GetCase(ctx context.Context, req *casesv1.GetCaseRequest) (*cas
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if !p.InDepartment(c.Department) {
+	if !mayRead(p, c) {
 		return nil, status.Errorf(codes.NotFound, "case %s not found", req.GetId())
+	}
+	if !p.Staff() {
+		return citizenView(toProto(c)), nil
 	}
 	return s.withLinks(ctx, c)
 }
@@ -114,7 +117,17 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 	case q.Limit > maxPageSize:
 		q.Limit = maxPageSize
 	}
-	if d := req.GetDepartment(); d != "" {
+	if !p.Staff() {
+		// A citizen lists their own cases, from every channel and
+		// department, and filters only by what they can see.
+		if id := req.GetContactId(); id != "" && id != p.Contact {
+			return nil, status.Error(codes.PermissionDenied, "a citizen lists only their own cases")
+		}
+		if req.GetAssignee() != "" || req.GetTag() != "" || req.GetDepartment() != "" {
+			return nil, status.Error(codes.InvalidArgument, "assignee, tag and department filters are for staff")
+		}
+		q.ContactID = p.Contact
+	} else if d := req.GetDepartment(); d != "" {
 		if !p.InDepartment(d) {
 			return nil, status.Errorf(codes.PermissionDenied, "you do not work department %q", d)
 		}
@@ -141,7 +154,7 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		resp.NextPageToken = encodePageToken(q, list[len(list)-1])
 	}
 	var links map[string][]Link
-	if s.Links != nil && len(list) > 0 {
+	if s.Links != nil && len(list) > 0 && p.Staff() {
 		ids := make([]string, len(list))
 		for i, c := range list {
 			ids[i] = c.ID
@@ -153,6 +166,9 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 	resp.Cases = make([]*casesv1.Case, len(list))
 	for i, c := range list {
 		resp.Cases[i] = CaseToProto(c, links[c.ID])
+		if !p.Staff() {
+			citizenView(resp.Cases[i])
+		}
 	}
 	return resp, nil
 }
@@ -437,7 +453,9 @@ var directionFromProto = map[casesv1.Direction]Direction{
 	casesv1.Direction_DIRECTION_INTERNAL_NOTE: InternalNote, casesv1.Direction_DIRECTION_SYSTEM: System,
 }
 
-// AddMessage adds a reply or an internal note to a case the caller works.
+// AddMessage adds a reply or an internal note to a case the caller works;
+// a citizen adds a message (direction inbound, or unspecified) to a case
+// of their own.
 func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest) (*casesv1.Message, error) {
 	p, _ := auth.PrincipalFrom(ctx)
 	m := Message{ID: uuid.Must(uuid.NewV7()).String(), Direction: directionFromProto[req.GetDirection()],
@@ -448,11 +466,19 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 	for _, id := range req.GetAttachmentIds() {
 		m.Attachments = append(m.Attachments, attachments.Attachment{ID: id})
 	}
+	mutate := MessageAdded(p.Subject, m)
+	if !p.Staff() {
+		if m.Direction == "" {
+			m.Direction = Inbound
+		}
+		m.ChannelKind, m.AuthorName = PortalChannel, p.Name
+		mutate = CitizenReplied(p.Subject, m, s.Now(), s.SLA)
+	}
 	added, _, err := s.Messages.AddMessage(ctx, req.GetCaseId(), m, func(c *Case) ([]Event, error) {
-		if !p.InDepartment(c.Department) {
+		if !mayRead(p, *c) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, req.GetCaseId())
 		}
-		return MessageAdded(p.Subject, m)(c)
+		return mutate(c)
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -475,8 +501,11 @@ func (s *Server) ListMessages(ctx context.Context, req *casesv1.ListMessagesRequ
 		list = list[:limit]
 		resp.NextPageToken = list[len(list)-1].ID
 	}
+	p, _ := auth.PrincipalFrom(ctx)
 	for _, m := range list {
-		resp.Messages = append(resp.Messages, messageToProto(m))
+		if p.Staff() || visibleToCitizen(m) {
+			resp.Messages = append(resp.Messages, messageToProto(m))
+		}
 	}
 	return resp, nil
 }
@@ -490,7 +519,7 @@ func (s *Server) pageOfCase(ctx context.Context, id string, size int32) (Case, i
 	if err != nil {
 		return Case{}, 0, toStatus(err)
 	}
-	if !p.InDepartment(c.Department) {
+	if !mayRead(p, c) {
 		return Case{}, 0, status.Errorf(codes.NotFound, "case %s not found", id)
 	}
 	switch {

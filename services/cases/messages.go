@@ -92,6 +92,8 @@ type Messages interface {
 	// ListMessages returns the thread oldest first, after message id after,
 	// with the messages' attachments.
 	ListMessages(ctx context.Context, caseID, after string, limit int) ([]Message, error)
+	// GetMessage returns one message without its attachments.
+	GetMessage(ctx context.Context, id string) (Message, error)
 }
 
 // MaxMessageRunes bounds a message an operator writes.

@@ -41,10 +41,11 @@ var (
 	ErrExists = errors.New("already exists")
 )
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
 // ValidID reports whether s can name a department, category, operator or
-// skill: lower-case letters, digits, "-" and "_", at most 63.
+// skill: lower-case letters, digits, ".", "-" and "_", at most 63 ("mario.rossi",
+// as staff usernames usually are).
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 func validName(field, s string, max int) error {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -23,22 +24,28 @@ import (
 // table. An invalid token is refused even on public methods, so a client
 // with a broken token learns it at once.
 func authenticate(ctx context.Context, a auth.Authenticator, method string) (context.Context, error) {
-	access, ok := auth.Permissions[method]
+	rule, ok := auth.Permissions[method]
 	if !ok {
 		return nil, status.Errorf(codes.PermissionDenied, "method %s has no permission entry", method)
 	}
 	var p *auth.Principal
 	if token, found := bearer(ctx); found {
 		got, err := a.Authenticate(ctx, token)
-		if err != nil {
+		switch {
+		case errors.Is(err, auth.ErrUnavailable):
+			return nil, status.Error(codes.Unavailable, "the bearer token cannot be checked now: the identity provider is unreachable; retry")
+		case err != nil:
 			return nil, status.Error(codes.Unauthenticated, "invalid bearer token")
 		}
 		p = &got
 		ctx = auth.WithPrincipal(ctx, got)
 	}
-	if !access.Allows(p) {
-		if p == nil {
+	if !rule.Allows(p) {
+		switch {
+		case p == nil:
 			return nil, status.Error(codes.Unauthenticated, "this method needs a bearer token (Authorization: Bearer ...)")
+		case rule.Access.Allows(p):
+			return nil, status.Errorf(codes.PermissionDenied, "the token's scopes do not include %s, which %s needs", rule.Scope, method)
 		}
 		return nil, status.Errorf(codes.PermissionDenied, "role %s may not call %s", p.Role, method)
 	}

@@ -40,7 +40,12 @@ func (db *DB) AddMessage(ctx context.Context, caseID string, m cases.Message, fn
 			return err
 		}
 		now := time.Now().UTC()
-		m.CaseID, m.ChannelKind, m.ChannelID, m.CreatedAt = c.ID, c.ChannelKind, c.ChannelID, now
+		m.CaseID, m.CreatedAt = c.ID, now
+		if m.ChannelKind == "" {
+			// A staff message belongs to the case's channel; a citizen's
+			// portal message says where it was written.
+			m.ChannelKind, m.ChannelID = c.ChannelKind, c.ChannelID
+		}
 		if m.Direction == cases.Outbound {
 			m.DeliveryStatus = "queued"
 		}
@@ -102,6 +107,22 @@ func (db *DB) ListMessages(ctx context.Context, caseID, after string, limit int)
 		out[i].Attachments = files[r.ID]
 	}
 	return out, nil
+}
+
+// GetMessage implements cases.Messages, without the attachments.
+func (db *DB) GetMessage(ctx context.Context, id string) (cases.Message, error) {
+	if !validUUID(id) {
+		return cases.Message{}, fmt.Errorf("%w: message %s", cases.ErrNotFound, id)
+	}
+	var r messageRow
+	err := db.gorm.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return cases.Message{}, fmt.Errorf("%w: message %s", cases.ErrNotFound, id)
+	}
+	if err != nil {
+		return cases.Message{}, err
+	}
+	return r.toMessage(), nil
 }
 
 func (r messageRow) toMessage() cases.Message {

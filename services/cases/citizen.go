@@ -1,0 +1,93 @@
+package cases
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/services/attachments"
+)
+
+// PortalChannel is the channel kind of what a logged-in citizen writes on
+// the portal or through the API.
+const PortalChannel = "portal"
+
+// mayRead reports whether p may see case c: staff the cases of their
+// departments, a citizen the cases of their own contact record.
+func mayRead(p auth.Principal, c Case) bool {
+	if p.Staff() {
+		return p.InDepartment(c.Department)
+	}
+	return p.OwnsContact(c.ContactID)
+}
+
+// citizenView removes from a case what only staff may see: who works it,
+// internal tags, skills, links to cases that may not be the citizen's.
+// The SLA state stays: the citizen may know whether we are late.
+func citizenView(pc *casesv1.Case) *casesv1.Case {
+	pc.Assignee, pc.Tags, pc.RequiredSkill, pc.Links = "", nil, "", nil
+	return pc
+}
+
+// visibleToCitizen reports whether a citizen sees message m of their case:
+// what they wrote and what was written to them, never internal notes or
+// Sportello's own system entries.
+func visibleToCitizen(m Message) bool {
+	return m.Direction == Inbound || m.Direction == Outbound
+}
+
+// citizenMaySee reports whether a citizen sees attachment a of their own
+// case: what they uploaded, and the files of messages they see.
+func (s *Server) citizenMaySee(ctx context.Context, a attachments.Attachment) bool {
+	p, _ := auth.PrincipalFrom(ctx)
+	if a.MessageID == "" {
+		return a.UploadedBy == p.Subject
+	}
+	m, err := s.Messages.GetMessage(ctx, a.MessageID)
+	return err == nil && m.CaseID == a.CaseID && visibleToCitizen(m)
+}
+
+// CitizenReplied is the Mutation for a message a logged-in citizen writes
+// on their own case: a case waiting for the citizen, or resolved, opens
+// again with its SLA resumed; a closed case takes no more messages (the
+// citizen sends a new request, which is linked by the thread rules).
+func CitizenReplied(actor string, m Message, now time.Time, clock SLAClock) Mutation {
+	return func(c *Case) ([]Event, error) {
+		switch {
+		case m.Direction != Inbound:
+			return nil, fmt.Errorf("%w: a citizen writes messages of direction inbound", ErrInvalidArgument)
+		case strings.TrimSpace(m.Body) == "" && len(m.Attachments) == 0:
+			return nil, fmt.Errorf("%w: body_text is required (it may be empty only when attachment_ids are given)", ErrInvalidArgument)
+		case len(m.Attachments) > MaxMessageAttachments:
+			return nil, fmt.Errorf("%w: at most %d attachments per message", ErrInvalidArgument, MaxMessageAttachments)
+		case !utf8.ValidString(m.Body) || utf8.RuneCountInString(m.Body) > MaxMessageRunes:
+			return nil, fmt.Errorf("%w: body_text must be valid UTF-8 of at most %d characters", ErrInvalidArgument, MaxMessageRunes)
+		case c.Status == StatusClosed:
+			return nil, fmt.Errorf("%w: the case is closed; send a new request", ErrFailedPrecondition)
+		}
+		changes := map[string]Change{"message": {After: m.ID}, "direction": {After: string(Inbound)}}
+		if len(m.Attachments) > 0 {
+			changes["attachments"] = Change{After: strconv.Itoa(len(m.Attachments))}
+		}
+		evs := []Event{{Type: EventMessageAdded, Actor: actor, Changes: changes}}
+		before := c.Status
+		var reason string
+		switch before {
+		case StatusPendingCitizen:
+			reason = "the citizen replied"
+		case StatusResolved:
+			reason = "reopened by the citizen's reply"
+		default:
+			return evs, nil
+		}
+		c.Status = StatusOpen
+		evs = append(evs, Event{Type: EventStatusChanged, Actor: actor, Reason: reason,
+			Changes: map[string]Change{"status": {Before: string(before), After: string(StatusOpen)}}})
+		return evs, ApplySLA(c, before, now, clock)
+	}
+}
