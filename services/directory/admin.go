@@ -58,7 +58,7 @@ func validName(field, s string, max int) error {
 // Validate reports what is wrong with d.
 func (d Department) Validate() error {
 	if !ValidID(d.ID) {
-		return fmt.Errorf("%w: department id %q must be lower-case letters, digits, - and _ (at most 63)", ErrInvalid, d.ID)
+		return fmt.Errorf("%w: department id %q must be lower-case letters, digits, \".\", \"-\" and \"_\" (at most 63)", ErrInvalid, d.ID)
 	}
 	if err := validName("name", d.Name, 100); err != nil {
 		return err
@@ -81,7 +81,7 @@ func (d Department) Validate() error {
 // the store's to check).
 func (c Category) Validate() error {
 	if !ValidID(c.Code) {
-		return fmt.Errorf("%w: category code %q must be lower-case letters, digits, - and _ (at most 63)", ErrInvalid, c.Code)
+		return fmt.Errorf("%w: category code %q must be lower-case letters, digits, \".\", \"-\" and \"_\" (at most 63)", ErrInvalid, c.Code)
 	}
 	if err := validName("name", c.Name, 100); err != nil {
 		return err
@@ -94,7 +94,7 @@ func (c Category) Validate() error {
 	case c.DefaultPriority < 1 || c.DefaultPriority > 4:
 		return fmt.Errorf("%w: default_priority must be low, normal, high or urgent", ErrInvalid)
 	case c.Skill != "" && !ValidID(c.Skill):
-		return fmt.Errorf("%w: skill %q must be lower-case letters, digits, - and _", ErrInvalid, c.Skill)
+		return fmt.Errorf("%w: skill %q must be lower-case letters, digits, \".\", \"-\" and \"_\"", ErrInvalid, c.Skill)
 	}
 	return nil
 }
@@ -105,7 +105,7 @@ var Roles = []string{"operator", "supervisor", "admin"}
 // Validate reports what is wrong with o.
 func (o Operator) Validate() error {
 	if !ValidID(o.ID) {
-		return fmt.Errorf("%w: operator id %q must be lower-case letters, digits, - and _ (at most 63)", ErrInvalid, o.ID)
+		return fmt.Errorf("%w: operator id %q must be lower-case letters, digits, \".\", \"-\" and \"_\" (at most 63)", ErrInvalid, o.ID)
 	}
 	if err := validName("display_name", o.DisplayName, 100); err != nil {
 		return err

@@ -139,3 +139,91 @@ func (db *DB) ContactAccessLog(ctx context.Context, contactID string) ([]AccessE
 	}
 	return out, nil
 }
+
+// CitizenLogin is what an identity provider vouched for at a citizen's
+// login.
+type CitizenLogin struct {
+	FiscalCode string // required, upper case
+	Name       string
+	Email      string // as the provider holds it (SPID providers verify it)
+	Phone      string
+}
+
+// ResolveCitizen returns the contact record of a citizen who logged in,
+// creating it at their first login. The record is the one holding the
+// fiscal code; else a record without a fiscal code holding the e-mail
+// address, then the phone number, which the login claims (so the cases
+// the citizen wrote by e-mail become theirs on the portal); else a new
+// record. A record holding another fiscal code is never claimed.
+func (db *DB) ResolveCitizen(ctx context.Context, c CitizenLogin) (string, error) {
+	fiscal := strings.ToUpper(strings.TrimSpace(c.FiscalCode))
+	if fiscal == "" {
+		return "", errors.New("resolve citizen: no fiscal code")
+	}
+	email, phone := strings.ToLower(strings.TrimSpace(c.Email)), normalisePhone(c.Phone)
+	var id string
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r contactRow
+		err := tx.Where("fiscal_code = ?", fiscal).Take(&r).Error
+		if err == nil {
+			id = r.ID
+			return nil
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		for _, f := range []struct{ col, val string }{{"email", email}, {"phone", phone}} {
+			if f.val == "" {
+				continue
+			}
+			err := tx.Where(f.col+" = ? AND fiscal_code IS NULL", f.val).Take(&r).Error
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			res := tx.Exec("UPDATE contacts SET fiscal_code = ? WHERE id = ? AND fiscal_code IS NULL", fiscal, r.ID)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 1 {
+				id = r.ID
+				return nil
+			}
+		}
+		row := contactRow{ID: uuid.Must(uuid.NewV7()).String(), DisplayName: strings.TrimSpace(c.Name), FiscalCode: &fiscal,
+			CreatedAt: time.Now().UTC()}
+		// An address another record holds stays with that record.
+		for _, f := range []struct {
+			col, val string
+			dst      **string
+		}{{"email", email, &row.Email}, {"phone", phone, &row.Phone}} {
+			var n int64
+			if f.val == "" {
+				continue
+			}
+			if err := tx.Model(&contactRow{}).Where(f.col+" = ?", f.val).Count(&n).Error; err != nil {
+				return err
+			}
+			if n == 0 {
+				*f.dst = &f.val
+			}
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		id = row.ID
+		return nil
+	})
+	if err != nil {
+		// Two first logins of one citizen at once: the loser reads the
+		// winner's record.
+		var ids []string
+		if e := db.gorm.WithContext(ctx).Model(&contactRow{}).Where("fiscal_code = ?", fiscal).Pluck("id", &ids).Error; e == nil && len(ids) == 1 {
+			return ids[0], nil
+		}
+		return "", fmt.Errorf("resolve citizen: %w", err)
+	}
+	return id, nil
+}

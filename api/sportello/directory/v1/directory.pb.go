@@ -126,7 +126,7 @@ func (x *Category) GetExpectedResolutionMinutes() int32 {
 
 type Department struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Stable id ("statistics"): lower case letters, digits, "-" and "_".
+	// Stable id ("statistics"): lower case letters, digits, ".", "-" and "_".
 	Id   string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// How its cases get an operator: "manual" (operators claim them),
