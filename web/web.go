@@ -24,6 +24,8 @@ type Site struct {
 	tmpl      *template.Template
 	directory directory.Store
 	log       *slog.Logger
+	accounts  Accounts
+	cases     casesClient
 }
 
 // New parses the templates.

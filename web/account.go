@@ -1,0 +1,84 @@
+package web
+
+import (
+	"net/http"
+	"sync/atomic"
+
+	"google.golang.org/grpc/metadata"
+
+	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	"github.com/sportello/sportello/auth"
+)
+
+// Visitor is who is browsing, as the web session knows them.
+type Visitor struct {
+	Principal auth.Principal
+	// Token is the session's bearer credential: pages call the services
+	// with it, so they pass the same authorisation as any API client.
+	Token string
+	CSRF  string // the session's CSRF token, for the forms
+}
+
+// LoginLink is a way to sign in shown on the pages.
+type LoginLink struct {
+	Label, Href string
+	Staff       bool
+}
+
+// Accounts configures the pages of signed-in users.
+type Accounts struct {
+	// Visitor returns the signed-in visitor of r, if any.
+	Visitor func(r *http.Request) (Visitor, bool)
+	// Logins are the sign-in choices (SPID, CIE, staff).
+	Logins []LoginLink
+	// LogoutPath receives the logout form (POST, with csrf_token).
+	LogoutPath string
+}
+
+// SetAccounts turns on the account pages.
+func (s *Site) SetAccounts(a Accounts) { s.accounts = a }
+
+// SetCases gives the pages their client of the CaseService (the server's
+// in-process connection, created after the site).
+func (s *Site) SetCases(c casesv1.CaseServiceClient) { s.cases.Store(&c) }
+
+type accountPage struct {
+	Lang       string
+	T          map[string]string
+	Visitor    Visitor
+	Cases      []*casesv1.Case
+	Logins     []LoginLink
+	LogoutPath string
+	Message    string
+}
+
+// Account serves GET /account: who is signed in and, for a citizen,
+// their requests on every channel; without a session, the ways to sign
+// in.
+func (s *Site) Account(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	p := accountPage{Lang: lang(r), T: texts[lang(r)], Logins: s.accounts.Logins, LogoutPath: s.accounts.LogoutPath}
+	v, ok := Visitor{}, false
+	if s.accounts.Visitor != nil {
+		v, ok = s.accounts.Visitor(r)
+	}
+	if !ok {
+		s.render(w, http.StatusOK, "account.html", p)
+		return
+	}
+	p.Visitor = v
+	if c := s.cases.Load(); c != nil && v.Principal.Role == auth.RoleCitizen {
+		ctx := metadata.AppendToOutgoingContext(r.Context(), "authorization", "Bearer "+v.Token)
+		resp, err := (*c).ListCases(ctx, &casesv1.ListCasesRequest{PageSize: 100})
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "web: my cases", "err", err)
+			p.Message = p.T["unavailable"]
+		} else {
+			p.Cases = resp.GetCases()
+		}
+	}
+	s.render(w, http.StatusOK, "account.html", p)
+}
+
+// casesClient is the CaseService client, once set.
+type casesClient = atomic.Pointer[casesv1.CaseServiceClient]
