@@ -3,6 +3,7 @@ package devidp
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -260,5 +261,42 @@ func signWith(t *testing.T, key *rsa.PrivateKey, kid string, claims any) string 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+// jwtPayload decodes a JWS's payload without verifying it.
+func jwtPayload(t *testing.T, raw string) []byte {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %.40s", raw)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// unsignedJWT is a JWT with alg none.
+func unsignedJWT(claims any) string {
+	payload, _ := json.Marshal(claims)
+	b64 := base64.RawURLEncoding.EncodeToString
+	return b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + b64(payload) + "."
+}
+
+// hmacJWT is signed with HS256 under the RP's kid.
+func hmacJWT(t *testing.T, claims any) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: jose.JSONWebKey{Key: make([]byte, 32), KeyID: "rp-sig"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(claims)
+	jws, err := s.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := jws.CompactSerialize()
 	return out
 }
