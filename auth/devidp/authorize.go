@@ -360,11 +360,16 @@ func sha256Hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// origin is scheme://host[:port] of an absolute URL.
+// origin is scheme://host[:port] of an absolute URL, as browsers send it
+// in the Origin header (no default port).
 func origin(s string) string {
 	u, err := url.Parse(s)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host
+	host := u.Host
+	if p := u.Port(); (u.Scheme == "http" && p == "80") || (u.Scheme == "https" && p == "443") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return u.Scheme + "://" + host
 }

@@ -49,6 +49,10 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devidp: %w", err)
 	}
+	cfg.Identities = slices.Clone(cfg.Identities)
+	for i := range cfg.Identities {
+		cfg.Identities[i].Groups = slices.Clone(cfg.Identities[i].Groups)
+	}
 	u, _ := url.Parse(cfg.Issuer) // validated
 	p := &Provider{
 		cfg: cfg, key: key, path: u.Path,
@@ -57,7 +61,6 @@ func New(cfg Config) (*Provider, error) {
 		jtis: map[string]time.Time{}, revoked: map[string]time.Time{},
 	}
 	for _, id := range cfg.Identities {
-		id.Groups = slices.Clone(id.Groups)
 		p.identities[id.ID] = id
 	}
 	for _, c := range cfg.Clients {

@@ -362,6 +362,17 @@ func TestPickRefusals(t *testing.T) {
 		if !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "form-action 'self' http://127.0.0.1:1") || resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("headers %v", resp.Header)
 		}
+		// A browser sends Origin: null on a POST from a no-referrer page.
+		if rp := resp.Header.Get("Referrer-Policy"); rp != "same-origin" {
+			t.Errorf("Referrer-Policy %q", rp)
+		}
+	})
+	t.Run("same-origin pick is accepted", func(t *testing.T) {
+		c, pf, _ := page(t)
+		resp, body := postForm(t, c, pf.action, pf.values("admin"), http.Header{"Origin": {s.srv.URL}})
+		if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusSeeOther || loc.Query().Get("code") == "" {
+			t.Errorf("status %d Location %s %.200s", resp.StatusCode, loc, body)
+		}
 	})
 	cases := []struct {
 		name   string
