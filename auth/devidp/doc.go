@@ -43,4 +43,23 @@
 //
 // Codes, pending authorization requests, used client-assertion jtis and
 // revocations are kept in memory only: one process, development only.
+//
+// Wiring, as the server does it in the embedded default:
+//
+//	if err := devidp.CheckEmbedded(dsn, configuredIssuers...); err != nil { /* keep the dev OP off */ }
+//	rpJWKS, err := devidp.SPIDClientJWKS(spidCfg.Keys) // the RP's key files
+//	op, err := devidp.New(devidp.Config{
+//		Issuer:     "http://127.0.0.1:8080/dev-idp",
+//		KeyFile:    filepath.Join(dataDir, "devidp", "op-signing.pem"),
+//		Identities: devidp.DefaultIdentities(departmentCodes),
+//		Clients: []devidp.Client{
+//			{ID: spidCfg.ClientID, Profile: devidp.ProfileSPID, RedirectURIs: []string{spidRedirect}, JWKS: rpJWKS},
+//			{ID: "sportello-web", Profile: devidp.ProfileStaff, RedirectURIs: []string{staffRedirect}, Secret: secret},
+//		},
+//	})
+//	spidCfg.Providers = append(spidCfg.Providers, op.SPIDProvider("dev"))
+//	mux.Handle(op.Path()+"/", op.Handler())
+//
+// and `sportello dev-token --as admin` builds the same Config and calls
+// MintAccessToken(cfg, "admin", ttl).
 package devidp
