@@ -185,10 +185,15 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		exp = claims.Expiry.Time()
 	}
 	p.mu.Lock()
-	if now.Before(exp) && sweep(p.revoked, now, same) {
+	room := !now.Before(exp) || sweep(p.revoked, now, same)
+	if room && now.Before(exp) {
 		p.revoked[claims.ID] = exp
 	}
 	p.mu.Unlock()
+	if !room {
+		writeJSON(w, http.StatusServiceUnavailable, errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "too many revoked tokens"))
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }
