@@ -48,6 +48,8 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, attachmentTests...)
 	tests = append(tests, emailTests...)
 	tests = append(tests, citizenTests...)
+	tests = append(tests, sessionTests...)
+	tests = append(tests, loginAttemptTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
