@@ -198,7 +198,12 @@ func (m *Manager) load(r *http.Request) (s *Session, stale bool, err error) {
 		_, err := r.Cookie(m.cookie)
 		return nil, err == nil, nil
 	}
-	ctx := r.Context()
+	return m.loadToken(r.Context(), token)
+}
+
+// loadToken looks up the session of token: nil and stale when there is
+// no valid one; the idle timeout revokes it, and last-seen slides.
+func (m *Manager) loadToken(ctx context.Context, token []byte) (s *Session, stale bool, err error) {
 	now := m.now().UTC()
 	id := idHash(token)
 	rec, err := m.store.GetSession(ctx, id, now)
@@ -227,6 +232,26 @@ func (m *Manager) load(r *http.Request) (s *Session, stale bool, err error) {
 		}
 	}
 	return newSession(rec, token), false, nil
+}
+
+// Authenticate implements auth.Authenticator for a session's token used as
+// a bearer token: the server-rendered pages call the gRPC services with
+// it (Session.BearerToken), so they pass the same permission checks as
+// any API client. Anything that is not a live session's token is
+// auth.ErrUnauthenticated.
+func (m *Manager) Authenticate(ctx context.Context, bearer string) (auth.Principal, error) {
+	token, ok := parseToken(bearer)
+	if !ok {
+		return auth.Principal{}, auth.ErrUnauthenticated
+	}
+	s, _, err := m.loadToken(ctx, token)
+	if err != nil {
+		return auth.Principal{}, fmt.Errorf("%w: %v", auth.ErrUnavailable, err)
+	}
+	if s == nil {
+		return auth.Principal{}, auth.ErrUnauthenticated
+	}
+	return s.Principal, nil
 }
 
 // short is enough of an id hash to tell sessions apart in logs.

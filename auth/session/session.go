@@ -118,6 +118,11 @@ func (s *Session) ID() string { return s.idHash }
 // for the whole session and never stored.
 func (s *Session) CSRFToken() string { return csrfToken(s.token) }
 
+// BearerToken is the session's cookie value, for the server's own calls
+// to its services on the user's behalf (see Manager.Authenticate). It is a
+// credential: never log it or put it in a page.
+func (s *Session) BearerToken() string { return b64.EncodeToString(s.token) }
+
 // Secret returns a secret given to Start, decrypting the session's sealed
 // data on first use.
 func (s *Session) Secret(key string) (string, bool) {
@@ -130,7 +135,8 @@ func (s *Session) Secret(key string) (string, bool) {
 
 func newSession(rec Record, token []byte) *Session {
 	return &Session{
-		Principal: auth.Principal{Subject: rec.Subject, Role: rec.Role, Departments: rec.Departments, Operator: rec.OperatorID},
+		Principal: auth.Principal{Subject: rec.Subject, Role: rec.Role, Departments: rec.Departments, Operator: rec.OperatorID,
+			Contact: rec.ContactID, Name: rec.DisplayName},
 		ContactID: rec.ContactID, DisplayName: rec.DisplayName, FiscalNumber: rec.FiscalNumber, Provider: rec.Provider,
 		CreatedAt: rec.CreatedAt, LastSeenAt: rec.LastSeenAt, ExpiresAt: rec.ExpiresAt,
 		idHash: rec.IDHash, token: token, sealed: rec.Data,

@@ -16,7 +16,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/auth/devidp"
+	"github.com/sportello/sportello/auth/session"
 	"github.com/sportello/sportello/auth/spid"
+	"github.com/sportello/sportello/auth/staffsso"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/intake"
@@ -26,7 +29,11 @@ import (
 // Config is the whole configuration. Precedence: flags, then SPORTELLO_*
 // environment variables, then the YAML file, then defaults.
 type Config struct {
-	Listen   string `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// PublicURL is the address browsers and identity providers reach
+	// this server at ("https://sportello.comune.example"); empty means
+	// http://<listen address>, right only for development.
+	PublicURL string `yaml:"public_url"`
 	DataDir  string `yaml:"data_dir"`
 	LogLevel string `yaml:"log_level"`
 	Timezone string `yaml:"timezone"`
@@ -182,6 +189,48 @@ type NATS struct {
 // Auth configures API access.
 type Auth struct {
 	Tokens []auth.StaticToken `yaml:"tokens"`
+	// StaffSSO is the administration's OpenID Provider for operators,
+	// supervisors and administrators (console login and API bearer
+	// tokens); empty issuer leaves it off.
+	StaffSSO staffsso.Config `yaml:"staff_sso"`
+	// DevIdP runs the built-in development identity provider (test
+	// citizens and staff); unset means on in the embedded mode when no
+	// staff_sso issuer and no spid section are configured. It refuses to
+	// run with PostgreSQL or beside a real issuer.
+	DevIdP *bool `yaml:"dev_idp"`
+	// Sessions are the browsers' sessions.
+	Sessions Sessions `yaml:"sessions"`
+}
+
+// Sessions configures web sessions (auth/session).
+type Sessions struct {
+	// IdleTimeout ends a session unused this long (default 30m);
+	// AbsoluteTimeout ends any session this long after sign-in (12h).
+	IdleTimeout     string `yaml:"idle_timeout"`
+	AbsoluteTimeout string `yaml:"absolute_timeout"`
+}
+
+func (s Sessions) timeouts() (idle, absolute time.Duration, err error) {
+	parse := func(name, v string, def time.Duration) (time.Duration, error) {
+		if v == "" {
+			return def, nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute || d > 30*24*time.Hour {
+			return 0, fmt.Errorf("auth.sessions.%s %q: want a duration from 1m to 720h (\"30m\")", name, v)
+		}
+		return d, nil
+	}
+	if idle, err = parse("idle_timeout", s.IdleTimeout, session.DefaultIdleTimeout); err != nil {
+		return
+	}
+	if absolute, err = parse("absolute_timeout", s.AbsoluteTimeout, session.DefaultAbsoluteTimeout); err != nil {
+		return
+	}
+	if idle > absolute {
+		err = fmt.Errorf("auth.sessions: idle_timeout %s is longer than absolute_timeout %s", idle, absolute)
+	}
+	return
 }
 
 // Embedded reports whether this is the embedded default (no external
@@ -243,6 +292,14 @@ func (c Config) Validate() error {
 	if _, err := c.Intake.reopenWindow(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, _, err := c.Auth.Sessions.timeouts(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.devIdPOn() {
+		if err := devidp.CheckEmbedded(c.Database.DSN, c.configuredIssuers()...); err != nil {
+			errs = append(errs, fmt.Errorf("auth.dev_idp: %w", err))
+		}
+	}
 	if _, err := auth.NewStaticTokens(c.Auth.Tokens); err != nil {
 		errs = append(errs, err)
 	}
@@ -261,6 +318,14 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// publicURL is PublicURL, or the listening address over http.
+func (c Config) publicURL(addr string) string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + addr
 }
 
 func defaults() Config {

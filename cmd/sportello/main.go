@@ -26,6 +26,8 @@ const usage = `usage: sportello <command> [flags]
 commands:
   serve     run the server (gRPC, REST, channels, intake)
   migrate   apply database migrations and exit
+  dev-token print a bearer token of a test identity of the development
+            identity provider (sportello dev-token --as operator-statistics)
 
 Run "sportello <command> -h" for the flags of a command.
 `
@@ -55,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	fs := flag.NewFlagSet("sportello "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	switch cmd {
+	case "dev-token":
+		return devTokenMain(fs, rest, stdout, stderr, getenv)
 	case "serve", "migrate":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -139,5 +143,34 @@ func migrate(ctx context.Context, cfg Config, log *slog.Logger) int {
 	}
 	cur, _, _ := db.MigrationStatus(ctx)
 	log.Info("database is up to date", "version", cur, "database", db.Dialect())
+	return 0
+}
+
+// devTokenMain is `sportello dev-token --as <identity> [--data-dir DIR]`:
+// a bearer token the server running on that data dir accepts, signed with
+// its development identity provider's key.
+func devTokenMain(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	dir := getenv("SPORTELLO_DATA_DIR")
+	if dir == "" {
+		dir = defaults().DataDir
+	}
+	fs.StringVar(&dir, "data-dir", dir, "the data directory of the running server")
+	as := fs.String("as", "", "the test identity (citizen-mario, citizen-giuseppe, operator-<department>, supervisor, admin)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *as == "" {
+		fmt.Fprintln(stderr, "sportello dev-token: --as <identity> is required")
+		return 2
+	}
+	tok, err := devTokenCommand(dir, *as)
+	if err != nil {
+		fmt.Fprintf(stderr, "sportello dev-token: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, tok)
 	return 0
 }

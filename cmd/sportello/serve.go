@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/sportello/sportello/auth"
+	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/attachments"
@@ -192,19 +192,6 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err := a.startEmail(cfg.Email, mailStore); err != nil {
 		return nil, err
 	}
-	tokens, err := auth.NewStaticTokens(cfg.Auth.Tokens)
-	if err != nil {
-		return nil, err
-	}
-	var authn auth.Authenticator = tokens
-	if cfg.Embedded() {
-		if a.devToken, err = devToken(cfg.DataDir); err != nil {
-			return nil, err
-		}
-		dev, _ := auth.NewStaticTokens([]auth.StaticToken{{Name: "dev-admin", SHA256: auth.HashToken(a.devToken), Role: auth.RoleAdmin}})
-		authn = anyOf{dev, tokens}
-	}
-
 	a.feed = events.NewFeed(js, log)
 	if err := a.feed.Start(ctx); err != nil {
 		return nil, err
@@ -218,8 +205,31 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	site := web.New(a.db, log)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
 	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }
+	// Listen first: the identity providers' URLs name the address.
+	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	depts, err := a.db.ListDepartments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	codes := make([]string, len(depts))
+	for i, d := range depts {
+		codes[i] = d.ID
+	}
+	ident, err := a.startIdentity(cfg, cfg.publicURL(a.ln.Addr().String()), codes, site)
+	if err != nil {
+		return nil, err
+	}
+	routes := map[string]http.Handler{
+		webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
+		"GET /{$}":   ident.wrap(http.HandlerFunc(site.Home)),
+	}
+	for pattern, h := range ident.routes {
+		routes[pattern] = ident.wrap(h)
+	}
 	a.srv, err = server.New(ctx, server.Deps{
-		Logger: log, Registry: reg, Authenticator: authn,
+		Logger: log, Registry: reg, Authenticator: ident.authn,
 		Ready:       a.ready(js),
 		Cases:       caseServer,
 		Attachments: caseServer,
@@ -229,18 +239,13 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
 		Directory:      dirServer,
 		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
-		Routes: map[string]http.Handler{
-			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
-			"GET /{$}":   http.HandlerFunc(site.Home),
-		},
-		OpenAPI: [][]byte{webform.OpenAPI},
+		Routes:         routes,
+		OpenAPI:        [][]byte{webform.OpenAPI},
 	})
 	if err != nil {
 		return nil, err
 	}
-	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
+	site.SetCases(casesv1.NewCaseServiceClient(a.srv.Conn()))
 	a.serveDone, a.served = make(chan error, 1), make(chan struct{})
 	go func() {
 		defer close(a.served)
@@ -322,6 +327,9 @@ func (a *app) stop(ctx context.Context) {
 	if a.feed != nil {
 		a.feed.Close() // ends the watches, which graceful shutdown would wait for
 	}
+	if a.ln != nil && a.served == nil {
+		_ = a.ln.Close() // start failed before serving
+	}
 	if a.srv != nil {
 		if err := a.srv.Shutdown(ctx); err != nil {
 			a.log.Warn("http shutdown", "err", err)
@@ -393,17 +401,6 @@ func devToken(dir string) (string, error) {
 	return tok, nil
 }
 
-// anyOf tries authenticators in turn.
-type anyOf []auth.Authenticator
-
-func (as anyOf) Authenticate(ctx context.Context, tok string) (auth.Principal, error) {
-	for _, a := range as {
-		if p, err := a.Authenticate(ctx, tok); err == nil {
-			return p, nil
-		}
-	}
-	return auth.Principal{}, auth.ErrUnauthenticated
-}
 
 // knownCategory answers from a catalogue cached for a few seconds, so a
 // burst of submissions does not query the database once each.

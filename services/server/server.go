@@ -71,6 +71,11 @@ type Server struct {
 	stop   chan struct{}
 }
 
+// Conn is the in-process connection to the gRPC server, through the same
+// interceptors as any client: server-rendered pages call the services
+// with it.
+func (s *Server) Conn() *grpc.ClientConn { return s.gwConn }
+
 // New builds the server. It fails if a registered gRPC method has no entry
 // in auth.Permissions.
 func New(ctx context.Context, d Deps) (*Server, error) {
