@@ -24,6 +24,7 @@ import (
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/channels/webform"
+	"github.com/sportello/sportello/services/accesslog"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/contacts"
@@ -229,6 +230,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
 		Directory:      dirServer,
 		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
+		AccessLog:      accesslog.NewServer(a.db),
 		Routes: map[string]http.Handler{
 			webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
 			"GET /{$}":   http.HandlerFunc(site.Home),
