@@ -37,6 +37,8 @@ var Permissions = map[string]Rule{
 	"/grpc.health.v1.Health/Check":                               {Public, ""},
 	"/grpc.health.v1.Health/List":                                {Public, ""},
 	"/grpc.health.v1.Health/Watch":                               {Public, ""},
+	"/sportello.admin.v1.AccessLogService/ListAccessLog":         {Admin, "admin:read"},
+	"/sportello.admin.v1.AccessLogService/VerifyAccessLog":       {Admin, "admin:read"},
 	"/sportello.admin.v1.DeadLetterService/ListDeadLetters":      {Admin, "admin:read"},
 	"/sportello.admin.v1.DeadLetterService/ReplayDeadLetter":     {Admin, "admin:write"},
 	"/sportello.cases.v1.CaseService/AddMessage":                 {Owner, "cases:write"},

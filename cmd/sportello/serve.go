@@ -24,6 +24,7 @@ import (
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/channels/webform"
+	"github.com/sportello/sportello/services/accesslog"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/contacts"
@@ -239,6 +240,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
 		Directory:      dirServer,
 		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
+		AccessLog:      accesslog.NewServer(a.db),
 		Routes:         routes,
 		OpenAPI:        [][]byte{webform.OpenAPI},
 	})

@@ -47,6 +47,7 @@ type Deps struct {
 	Contacts    contactsv1.ContactServiceServer
 	Directory   directoryv1.DirectoryServiceServer
 	DeadLetters adminv1.DeadLetterServiceServer
+	AccessLog   adminv1.AccessLogServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
@@ -94,6 +95,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	contactsv1.RegisterContactServiceServer(s.grpc, d.Contacts)
 	directoryv1.RegisterDirectoryServiceServer(s.grpc, d.Directory)
 	adminv1.RegisterDeadLetterServiceServer(s.grpc, d.DeadLetters)
+	adminv1.RegisterAccessLogServiceServer(s.grpc, d.AccessLog)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -121,6 +123,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	if err := adminv1.RegisterDeadLetterServiceHandler(ctx, gw, conn); err != nil {
+		return nil, err
+	}
+	if err := adminv1.RegisterAccessLogServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
 

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/services/accesslog"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/contacts"
 	"github.com/sportello/sportello/services/deadletters"
@@ -33,6 +34,7 @@ func newServer(t *testing.T) *server.Server {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 		Authenticator: tokens, Ready: func(context.Context) error { return nil },
 		Cases: cases.NewServer(cases.Deps{}), Contacts: &contacts.Server{}, Directory: directory.NewServer(nil, nil, nil), DeadLetters: deadletters.NewServer(nil),
+		AccessLog: accesslog.NewServer(nil),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -50,12 +50,21 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, citizenTests...)
 	tests = append(tests, sessionTests...)
 	tests = append(tests, loginAttemptTests...)
+	tests = append(tests, accessLogTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			db := Open(t, b.DSN(t))
 			seed(t, db)
 			tt.run(t, db)
+		})
+	}
+	for _, tt := range rawTests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dsn := b.DSN(t)
+			db := Open(t, dsn)
+			tt.run(t, db, openRaw(t, db.Dialect(), dsn))
 		})
 	}
 }
