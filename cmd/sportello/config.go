@@ -34,10 +34,10 @@ type Config struct {
 	// this server at ("https://sportello.comune.example"); empty means
 	// http://<listen address>, right only for development.
 	PublicURL string `yaml:"public_url"`
-	DataDir  string `yaml:"data_dir"`
-	LogLevel string `yaml:"log_level"`
-	Timezone string `yaml:"timezone"`
-	Demo     *bool  `yaml:"demo"`
+	DataDir   string `yaml:"data_dir"`
+	LogLevel  string `yaml:"log_level"`
+	Timezone  string `yaml:"timezone"`
+	Demo      *bool  `yaml:"demo"`
 	// demoPolicy, when set, replaces the demo departments' assignment
 	// policies (tests that need cases to stay unassigned).
 	demoPolicy string

@@ -201,7 +201,8 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
-	caseServer := cases.NewServer(cases.Deps{Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
+	accessLog := accesslog.NewRecorder(a.db)
+	caseServer := cases.NewServer(cases.Deps{Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
 		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log})
 	site := web.New(a.db, log)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
@@ -234,7 +235,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Ready:       a.ready(js),
 		Cases:       caseServer,
 		Attachments: caseServer,
-		Contacts:    &contacts.Server{Contacts: a.db, Cases: a.db, Links: a.db},
+		Contacts:    &contacts.Server{Contacts: a.db, Cases: a.db, Links: a.db, Access: accessLog},
 		// An UploadAttachment carries the whole file, plus the request's
 		// other fields and framing.
 		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
@@ -402,7 +403,6 @@ func devToken(dir string) (string, error) {
 	}
 	return tok, nil
 }
-
 
 // knownCategory answers from a catalogue cached for a few seconds, so a
 // burst of submissions does not query the database once each.

@@ -93,6 +93,9 @@ func (s *Server) OpenAttachment(ctx context.Context, id string) (*casesv1.Attach
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := s.recordAccess(ctx, "attachment.download", Case{ID: a.CaseID}, a.ID); err != nil {
+		return nil, nil, err
+	}
 	f, err := s.Blobs.Open(a.SHA256)
 	if err != nil {
 		// The row exists, so the bytes were stored: their loss is ours.

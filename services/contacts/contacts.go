@@ -62,6 +62,21 @@ type Server struct {
 	Contacts Store
 	Cases    cases.Store
 	Links    cases.Links // nil: cases without links
+	// Access is the staff access log (services/accesslog); nil leaves
+	// only the per-contact log of Store.RecordAccess.
+	Access AccessRecorder
+}
+
+// AccessRecorder writes the staff access log.
+type AccessRecorder interface {
+	Record(ctx context.Context, action, caseID, contactID, detail string) error
+}
+
+// accessActions names each method's reads in the staff access log.
+var accessActions = map[string]string{
+	contactsv1.ContactService_GetContact_FullMethodName:       "contact.read",
+	contactsv1.ContactService_ListContactCases_FullMethodName: "contact.cases",
+	contactsv1.ContactService_SearchContacts_FullMethodName:   "contact.search",
 }
 
 const (
@@ -113,6 +128,13 @@ func (s *Server) record(ctx context.Context, p auth.Principal, method string, id
 	}
 	if err := s.Contacts.RecordAccess(ctx, p.Subject, method, ids); err != nil {
 		return status.Error(codes.Unavailable, "the access log could not be written; nothing was read")
+	}
+	if s.Access != nil {
+		for _, id := range ids {
+			if err := s.Access.Record(ctx, accessActions[method], "", id, ""); err != nil {
+				return status.Error(codes.Unavailable, "the access log could not be written; nothing was read")
+			}
+		}
 	}
 	return nil
 }
