@@ -178,7 +178,6 @@ func TestIntegrationStaffLogin(t *testing.T) {
 	}
 }
 
-
 // TestDevToken: `sportello dev-token --as` prints a token the running
 // server accepts, with the identity's role.
 func TestDevToken(t *testing.T) {
