@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/auth/devidp"
@@ -43,6 +45,30 @@ type identity struct {
 	logins   []web.LoginLink
 	dev      *devidp.Provider // nil unless the development OP runs
 	spid     *spid.RP
+	attempts *storage.LoginAttempts
+}
+
+// cleanup deletes expired sessions and login attempts every 10 minutes
+// until ctx ends (they are refused when expired anyway; this bounds the
+// tables).
+func (id *identity) cleanup(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := id.sessions.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("delete expired sessions", "err", err)
+		} else if n > 0 {
+			log.Debug("expired sessions deleted", "count", n)
+		}
+		if _, err := id.attempts.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("delete expired login attempts", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // devIdPOn reports whether the development identity provider runs: by
@@ -76,6 +102,7 @@ func (a *app) startIdentity(cfg Config, base string, departments []string, site 
 		return nil, err
 	}
 	attempts := a.db.LoginAttempts(storage.LoginAttemptsConfig{})
+	id.attempts = attempts
 
 	tokens, err := auth.NewStaticTokens(cfg.Auth.Tokens)
 	if err != nil {

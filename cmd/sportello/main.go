@@ -108,6 +108,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	if a.devToken != "" {
 		fmt.Fprintf(stdout, "  list cases:        curl -H \"Authorization: Bearer $(cat %s/dev-admin-token)\" %s/v1/cases\n", cfg.DataDir, base)
 	}
+	if a.devIdP {
+		fmt.Fprintf(stdout, "  sign in:           %s/account (test citizens and staff of the development identity provider)\n", base)
+		fmt.Fprintf(stdout, "  as a test user:    curl -H \"Authorization: Bearer $(sportello dev-token --data-dir %s --as operator-statistics)\" %s/v1/cases\n", cfg.DataDir, base)
+	}
 	fmt.Fprintf(stdout, "  categories: %s/v1/categories   OpenAPI: %s/openapi.json   metrics: %s/metrics\n\n", base, base, base)
 	select {
 	case <-ctx.Done():

@@ -61,6 +61,10 @@ type app struct {
 	serveDone   chan error    // Serve's result, for the caller to watch
 	served      chan struct{} // closed when Serve has returned
 	devToken    string
+	devIdP      bool // the development identity provider runs
+	// The sweeper of expired sessions and login attempts.
+	stopCleanup context.CancelFunc
+	cleanupDone chan struct{}
 }
 
 // Addr is the address the server listens on.
@@ -223,6 +227,13 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
+	a.devIdP = ident.dev != nil
+	cleanupCtx, stopCleanup := context.WithCancel(context.Background())
+	a.stopCleanup, a.cleanupDone = stopCleanup, make(chan struct{})
+	go func() {
+		defer close(a.cleanupDone)
+		ident.cleanup(cleanupCtx, log)
+	}()
 	routes := map[string]http.Handler{
 		webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
 		"GET /{$}":   ident.wrap(http.HandlerFunc(site.Home)),
@@ -372,6 +383,10 @@ func (a *app) stop(ctx context.Context) {
 		a.stopWorkers()
 		<-a.workersDone
 		phase("workers")
+	}
+	if a.stopCleanup != nil {
+		a.stopCleanup()
+		<-a.cleanupDone
 	}
 	if a.nc != nil {
 		a.nc.Close()
