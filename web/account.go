@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"sync/atomic"
 
 	"google.golang.org/grpc/metadata"
 
@@ -79,6 +78,3 @@ func (s *Site) Account(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, http.StatusOK, "account.html", p)
 }
-
-// casesClient is the CaseService client, once set.
-type casesClient = atomic.Pointer[casesv1.CaseServiceClient]

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
+	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/directory"
 )
@@ -25,7 +27,7 @@ type Site struct {
 	directory directory.Store
 	log       *slog.Logger
 	accounts  Accounts
-	cases     casesClient
+	cases     atomic.Pointer[casesv1.CaseServiceClient] // set once the server runs
 }
 
 // New parses the templates.

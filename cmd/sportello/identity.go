@@ -123,10 +123,7 @@ func (a *app) startIdentity(cfg Config, base string, departments []string, site 
 		if err := devidp.CheckEmbedded(cfg.Database.DSN, cfg.configuredIssuers()...); err != nil {
 			return nil, fmt.Errorf("refusing to start the development identity provider: %w", err)
 		}
-		dcfg, err := devIdPConfig(cfg, base, departments)
-		if err != nil {
-			return nil, err
-		}
+		dcfg := devIdPConfig(cfg, base, departments)
 		if !spidCfg.Enabled() {
 			if spidCfg, err = devSPIDConfig(cfg.DataDir, base); err != nil {
 				return nil, err
@@ -173,7 +170,7 @@ func (a *app) startIdentity(cfg Config, base string, departments []string, site 
 		}
 		id.authn = append(id.authn, v)
 		login, err := staffsso.NewLogin(staff, staffsso.LoginDeps{Store: attempts, Logger: log,
-			OnLogin: a.staffLogin(id.sessions, departments)})
+			OnLogin: a.staffLogin(id.sessions)})
 		if err != nil {
 			return nil, err
 		}
@@ -281,7 +278,7 @@ func sessionTokens(sessions *session.Manager) func(*http.Request) (spid.Tokens, 
 // staffLogin is the staff SSO's OnLogin: the directory follows the
 // identity provider (operator created at the first sign-in, role and
 // departments kept in step), then a session.
-func (a *app) staffLogin(sessions *session.Manager, _ []string) func(context.Context, http.ResponseWriter, *http.Request, auth.Principal, staffsso.Identity) error {
+func (a *app) staffLogin(sessions *session.Manager) func(context.Context, http.ResponseWriter, *http.Request, auth.Principal, staffsso.Identity) error {
 	return func(ctx context.Context, w http.ResponseWriter, r *http.Request, p auth.Principal, who staffsso.Identity) error {
 		depts, err := a.db.ListDepartments(ctx)
 		if err != nil {
@@ -330,14 +327,14 @@ func (a *app) devCitizen(idents []devidp.Identity) func(context.Context, auth.Pr
 }
 
 // devIdPConfig is the development OP of a server at base.
-func devIdPConfig(cfg Config, base string, departments []string) (devidp.Config, error) {
+func devIdPConfig(cfg Config, base string, departments []string) devidp.Config {
 	return devidp.Config{
 		Issuer:     base + devIdPPath,
 		KeyFile:    filepath.Join(cfg.DataDir, "dev-idp", "signing-key.pem"),
 		Identities: devidp.DefaultIdentities(departments),
 		Clients: []devidp.Client{{ID: devStaffClient, Profile: devidp.ProfileStaff,
 			RedirectURIs: []string{base + staffCallbackPath}}},
-	}, nil
+	}
 }
 
 // devSPIDConfig is the SPID/CIE RP of the embedded mode: keys generated

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -361,5 +360,4 @@ func TestPermissionTableCoversMatrix(t *testing.T) {
 			t.Errorf("%s is not in auth.Permissions", row.method)
 		}
 	}
-	_ = http.MethodGet
 }

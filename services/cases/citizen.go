@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/auth"
@@ -54,20 +52,18 @@ func (s *Server) citizenMaySee(ctx context.Context, a attachments.Attachment) bo
 
 // CitizenReplied is the Mutation for a message a logged-in citizen writes
 // on their own case: a case waiting for the citizen, or resolved, opens
-// again with its SLA resumed; a closed case takes no more messages (the
-// citizen sends a new request, which is linked by the thread rules).
+// again with its SLA resumed (CitizenWrote); a closed case takes no more
+// messages (the citizen sends a new request, which is linked by the thread
+// rules).
 func CitizenReplied(actor string, m Message, now time.Time, clock SLAClock) Mutation {
 	return func(c *Case) ([]Event, error) {
-		switch {
-		case m.Direction != Inbound:
+		if m.Direction != Inbound {
 			return nil, fmt.Errorf("%w: a citizen writes messages of direction inbound", ErrInvalidArgument)
-		case strings.TrimSpace(m.Body) == "" && len(m.Attachments) == 0:
-			return nil, fmt.Errorf("%w: body_text is required (it may be empty only when attachment_ids are given)", ErrInvalidArgument)
-		case len(m.Attachments) > MaxMessageAttachments:
-			return nil, fmt.Errorf("%w: at most %d attachments per message", ErrInvalidArgument, MaxMessageAttachments)
-		case !utf8.ValidString(m.Body) || utf8.RuneCountInString(m.Body) > MaxMessageRunes:
-			return nil, fmt.Errorf("%w: body_text must be valid UTF-8 of at most %d characters", ErrInvalidArgument, MaxMessageRunes)
-		case c.Status == StatusClosed:
+		}
+		if err := validMessage(m); err != nil {
+			return nil, err
+		}
+		if c.Status == StatusClosed {
 			return nil, fmt.Errorf("%w: the case is closed; send a new request", ErrFailedPrecondition)
 		}
 		changes := map[string]Change{"message": {After: m.ID}, "direction": {After: string(Inbound)}}
@@ -75,19 +71,28 @@ func CitizenReplied(actor string, m Message, now time.Time, clock SLAClock) Muta
 			changes["attachments"] = Change{After: strconv.Itoa(len(m.Attachments))}
 		}
 		evs := []Event{{Type: EventMessageAdded, Actor: actor, Changes: changes}}
-		before := c.Status
-		var reason string
-		switch before {
-		case StatusPendingCitizen:
-			reason = "the citizen replied"
-		case StatusResolved:
-			reason = "reopened by the citizen's reply"
-		default:
-			return evs, nil
-		}
-		c.Status = StatusOpen
-		evs = append(evs, Event{Type: EventStatusChanged, Actor: actor, Reason: reason,
-			Changes: map[string]Change{"status": {Before: string(before), After: string(StatusOpen)}}})
-		return evs, ApplySLA(c, before, now, clock)
+		reopened, err := CitizenWrote(c, actor, now, clock)
+		return append(evs, reopened...), err
 	}
+}
+
+// CitizenWrote applies a citizen's new message to c's status: a case
+// waiting for the citizen, resolved or closed opens again, with its SLA
+// resumed; it returns the status change event, if any. Intake's follow-ups
+// and portal replies share it.
+func CitizenWrote(c *Case, actor string, now time.Time, clock SLAClock) ([]Event, error) {
+	before := c.Status
+	var reason string
+	switch before {
+	case StatusPendingCitizen:
+		reason = "the citizen replied"
+	case StatusResolved, StatusClosed:
+		reason = "reopened by the citizen's reply"
+	default:
+		return nil, nil
+	}
+	c.Status = StatusOpen
+	evs := []Event{{Type: EventStatusChanged, Actor: actor, Reason: reason,
+		Changes: map[string]Change{"status": {Before: string(before), After: string(StatusOpen)}}}}
+	return evs, ApplySLA(c, before, now, clock)
 }

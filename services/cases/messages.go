@@ -102,20 +102,31 @@ const MaxMessageRunes = 20000
 // MaxMessageAttachments bounds the attachments of one message.
 const MaxMessageAttachments = 20
 
+// validMessage checks what a person writes on a case, staff or citizen:
+// some text or files, within the limits.
+func validMessage(m Message) error {
+	switch {
+	case strings.TrimSpace(m.Body) == "" && len(m.Attachments) == 0:
+		return fmt.Errorf("%w: body_text is required (it may be empty only when attachment_ids are given)", ErrInvalidArgument)
+	case len(m.Attachments) > MaxMessageAttachments:
+		return fmt.Errorf("%w: at most %d attachments per message", ErrInvalidArgument, MaxMessageAttachments)
+	case !utf8.ValidString(m.Body) || utf8.RuneCountInString(m.Body) > MaxMessageRunes:
+		return fmt.Errorf("%w: body_text must be valid UTF-8 of at most %d characters", ErrInvalidArgument, MaxMessageRunes)
+	}
+	return nil
+}
+
 // MessageAdded is the Mutation recording a new message m on a case:
 // replies are refused on a closed case (notes are not); m must be valid.
 func MessageAdded(actor string, m Message) Mutation {
 	return func(c *Case) ([]Event, error) {
-		switch {
-		case m.Direction != Outbound && m.Direction != InternalNote:
+		if m.Direction != Outbound && m.Direction != InternalNote {
 			return nil, fmt.Errorf("%w: a message added by staff is a reply or an internal note", ErrInvalidArgument)
-		case strings.TrimSpace(m.Body) == "" && len(m.Attachments) == 0:
-			return nil, fmt.Errorf("%w: body_text is required (it may be empty only when attachment_ids are given)", ErrInvalidArgument)
-		case len(m.Attachments) > MaxMessageAttachments:
-			return nil, fmt.Errorf("%w: at most %d attachments per message", ErrInvalidArgument, MaxMessageAttachments)
-		case !utf8.ValidString(m.Body) || utf8.RuneCountInString(m.Body) > MaxMessageRunes:
-			return nil, fmt.Errorf("%w: body_text must be valid UTF-8 of at most %d characters", ErrInvalidArgument, MaxMessageRunes)
-		case m.Direction == Outbound && c.Status == StatusClosed:
+		}
+		if err := validMessage(m); err != nil {
+			return nil, err
+		}
+		if m.Direction == Outbound && c.Status == StatusClosed {
 			return nil, fmt.Errorf("%w: the case is closed; a new message from the citizen opens a linked case", ErrFailedPrecondition)
 		}
 		if m.Direction == Outbound {

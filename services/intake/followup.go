@@ -100,20 +100,8 @@ func (r FollowUpRule) FollowUp(c cases.Case, msgID string) FollowUp {
 		evs := []cases.Event{{Type: cases.EventMessageAdded, Actor: cases.SystemActor, Changes: map[string]cases.Change{
 			"message": {After: msgID}, "direction": {After: string(cases.Inbound)},
 		}}}
-		before := c.Status
-		var reason string
-		switch before {
-		case cases.StatusPendingCitizen:
-			reason = "the citizen replied"
-		case cases.StatusResolved, cases.StatusClosed:
-			reason = "reopened by the citizen's reply"
-		default:
-			return evs, nil
-		}
-		c.Status = cases.StatusOpen
-		evs = append(evs, cases.Event{Type: cases.EventStatusChanged, Actor: cases.SystemActor, Reason: reason,
-			Changes: map[string]cases.Change{"status": {Before: string(before), After: string(cases.StatusOpen)}}})
-		return evs, cases.ApplySLA(c, before, now, r.SLA)
+		reopened, err := cases.CitizenWrote(c, cases.SystemActor, now, r.SLA)
+		return append(evs, reopened...), err
 	}}
 }
 
