@@ -22,6 +22,8 @@ type Visitor struct {
 type LoginLink struct {
 	Label, Href string
 	Staff       bool
+	// Scheme of a citizen's login: "spid" or "cie".
+	Scheme string
 }
 
 // Accounts configures the pages of signed-in users.

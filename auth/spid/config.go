@@ -83,6 +83,24 @@ type Provider struct {
 	SigningAlgs []string `yaml:"signing_algs"`
 	// ACR overrides Config.ACR for this OP.
 	ACR string `yaml:"acr"`
+	// Scheme is the identity scheme the OP belongs to, "spid" (default)
+	// or "cie": the portal labels its button "Entra con SPID" or "Entra
+	// con CIE". The protocol is the same.
+	Scheme string `yaml:"scheme"`
+}
+
+// Schemes of identity providers.
+const (
+	SchemeSPID = "spid"
+	SchemeCIE  = "cie"
+)
+
+// SchemeOf is p's scheme, SchemeSPID when unset.
+func (p Provider) SchemeOf() string {
+	if p.Scheme == "" {
+		return SchemeSPID
+	}
+	return p.Scheme
 }
 
 // Federation is what the entity configuration says beyond the RP's OIDC
@@ -201,6 +219,9 @@ func (c Config) Validate() error {
 			add("%s.name %q: used twice", where, p.Name)
 		}
 		seen[p.Name] = true
+		if s := p.SchemeOf(); s != SchemeSPID && s != SchemeCIE {
+			add("%s.scheme %q: want spid or cie", where, p.Scheme)
+		}
 		if err := checkURL(p.Issuer); err != nil {
 			add("%s.issuer: %v", where, err)
 		}

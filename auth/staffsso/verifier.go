@@ -132,6 +132,13 @@ func (v *Verifier) Authenticate(ctx context.Context, token string) (auth.Princip
 	}
 	t, err := iv.Verify(ctx, token)
 	if err != nil {
+		// A token signed with a key we have not seen sends go-oidc to the
+		// OP's JWKS; when that fails the OP is down, and the token may be
+		// good: say so, not "invalid token". go-oidc formats this error
+		// with %v, so only its text tells.
+		if strings.Contains(err.Error(), "fetching keys") {
+			return auth.Principal{}, fmt.Errorf("%w: %v", auth.ErrUnavailable, err)
+		}
 		return auth.Principal{}, auth.ErrUnauthenticated
 	}
 	var claims map[string]any

@@ -142,7 +142,11 @@ func (a *app) startIdentity(cfg Config, base string, departments []string, site 
 			return nil, err
 		}
 		if !cfg.SPID.Enabled() {
-			spidCfg.Providers = []spid.Provider{id.dev.SPIDProvider("dev")}
+			// The same development OP stands in for a SPID identity
+			// provider and for CIE id.
+			cie := id.dev.SPIDProvider("dev-cie")
+			cie.Scheme = spid.SchemeCIE
+			spidCfg.Providers = []spid.Provider{id.dev.SPIDProvider("dev"), cie}
 		}
 		if staff.Issuer == "" {
 			staff = staffsso.Config{Issuer: id.dev.Issuer(), ClientID: devStaffClient, RedirectURL: base + staffCallbackPath}
@@ -196,8 +200,12 @@ func (a *app) startIdentity(cfg Config, base string, departments []string, site 
 		for pattern, h := range id.spid.Handlers() {
 			id.routes[pattern] = h
 		}
-		for _, name := range id.spid.Providers() {
-			id.logins = append(id.logins, web.LoginLink{Label: "Entra con SPID / CIE (" + name + ")", Href: id.spid.LoginURL(name)})
+		for _, p := range spidCfg.Providers {
+			label := "Entra con SPID"
+			if p.SchemeOf() == spid.SchemeCIE {
+				label = "Entra con CIE"
+			}
+			id.logins = append(id.logins, web.LoginLink{Label: label + " (" + p.Name + ")", Href: id.spid.LoginURL(p.Name), Scheme: p.SchemeOf()})
 		}
 	}
 	id.authn = append(id.authn, id.sessions)

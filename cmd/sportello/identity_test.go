@@ -152,6 +152,19 @@ func TestIntegrationCitizenLogin(t *testing.T) {
 	if r := s.get("/v1/cases", cookie.Value); r.Status != http.StatusUnauthorized {
 		t.Fatalf("revoked session as bearer: %d %s", r.Status, r.Body)
 	}
+
+	// CIE: the other button, the same relying party; Giuseppe sees his.
+	if !strings.Contains(page, "Entra con CIE") || !strings.Contains(page, "/spid/login?provider=dev-cie") {
+		t.Fatalf("no CIE button:\n%s", page)
+	}
+	code, page = b.get(s.base + "/spid/login?provider=dev-cie")
+	if code != 200 {
+		t.Fatalf("CIE picker: %d\n%s", code, page)
+	}
+	code, page = b.pick(page, "citizen-giuseppe")
+	if code != 200 || !strings.Contains(page, "Richiesta di Giuseppe") || strings.Contains(page, "Microdati del censimento") {
+		t.Fatalf("after CIE login: %d\n%s", code, page)
+	}
 }
 
 // TestIntegrationStaffLogin: an operator signs in through the staff SSO

@@ -206,7 +206,11 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	accessLog := accesslog.NewRecorder(a.db)
-	caseServer := cases.NewServer(cases.Deps{Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
+	portalReopen := reopen
+	if portalReopen == 0 {
+		portalReopen = -1 // never
+	}
+	caseServer := cases.NewServer(cases.Deps{ReopenWindow: portalReopen, Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
 		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log})
 	site := web.New(a.db, log)
 	dirServer := directory.NewServer(a.db, a.db, a.db)

@@ -14,6 +14,7 @@ import (
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
+	"github.com/sportello/sportello/services/accesslog"
 	"github.com/sportello/sportello/services/storage/storetest"
 )
 
@@ -225,9 +226,10 @@ func TestIntegrationMergeAndContacts(t *testing.T) {
 		if found.Status != http.StatusOK || !strings.Contains(string(found.Body), target.ContactId) {
 			t.Fatalf("REST search: %d %s", found.Status, found.Body)
 		}
-		log, err := s.app.db.ContactAccessLog(t.Context(), target.ContactId)
-		if err != nil || len(log) != 3 || log[0].Actor != "token:op-it" || !strings.HasSuffix(log[0].Method, "/GetContact") ||
-			!strings.HasSuffix(log[2].Method, "/SearchContacts") {
+		// The staff access log, newest first.
+		log, _, err := s.app.db.ListAccess(t.Context(), accesslog.Filter{ContactID: target.ContactId, Actor: "token:op-it"})
+		if err != nil || len(log) != 3 || log[2].Actor != "token:op-it" || log[2].Action != "contact.read" ||
+			log[1].Action != "contact.cases" || log[0].Action != "contact.search" {
 			t.Fatalf("access log = %+v, %v", log, err)
 		}
 		// Out of the operator's departments: not found, and nothing logged.
@@ -241,7 +243,7 @@ func TestIntegrationMergeAndContacts(t *testing.T) {
 		if _, err := contacts.GetContact(withToken(itToken), &contactsv1.GetContactRequest{Id: stat.ContactId}); status.Code(err) != codes.NotFound {
 			t.Fatalf("GetContact outside departments = %v", err)
 		}
-		if log, _ := s.app.db.ContactAccessLog(t.Context(), stat.ContactId); len(log) != 0 {
+		if log, _, _ := s.app.db.ListAccess(t.Context(), accesslog.Filter{ContactID: stat.ContactId}); len(log) != 0 {
 			t.Fatalf("a refused read was logged: %+v", log)
 		}
 		if r := s.get("/v1/contacts/"+stat.ContactId, citizenToken); r.Status != http.StatusForbidden {

@@ -50,12 +50,25 @@ func (s *Server) citizenMaySee(ctx context.Context, a attachments.Attachment) bo
 	return err == nil && m.CaseID == a.CaseID && visibleToCitizen(m)
 }
 
+// DefaultReopenWindow is how long after a case was resolved or closed a
+// citizen's reply reopens it; after that the citizen's message belongs to
+// a new case (intake opens one, linked; the portal asks for a new request).
+const DefaultReopenWindow = 14 * 24 * time.Hour
+
+// WindowText writes a window in days when it is whole days ("14 days").
+func WindowText(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
 // CitizenReplied is the Mutation for a message a logged-in citizen writes
-// on their own case: a case waiting for the citizen, or resolved, opens
-// again with its SLA resumed (CitizenWrote); a closed case takes no more
-// messages (the citizen sends a new request, which is linked by the thread
-// rules).
-func CitizenReplied(actor string, m Message, now time.Time, clock SLAClock) Mutation {
+// on their own case: a case waiting for the citizen, or resolved within
+// reopenWindow, opens again with its SLA resumed (CitizenWrote); a closed
+// case, or one resolved longer ago, takes no more messages: the citizen
+// sends a new request, as an e-mail after the window opens a new case.
+func CitizenReplied(actor string, m Message, now time.Time, clock SLAClock, reopenWindow time.Duration) Mutation {
 	return func(c *Case) ([]Event, error) {
 		if m.Direction != Inbound {
 			return nil, fmt.Errorf("%w: a citizen writes messages of direction inbound", ErrInvalidArgument)
@@ -65,6 +78,9 @@ func CitizenReplied(actor string, m Message, now time.Time, clock SLAClock) Muta
 		}
 		if c.Status == StatusClosed {
 			return nil, fmt.Errorf("%w: the case is closed; send a new request", ErrFailedPrecondition)
+		}
+		if c.Status == StatusResolved && (c.SettledAt.IsZero() || now.Sub(c.SettledAt) > reopenWindow) {
+			return nil, fmt.Errorf("%w: the case was resolved more than %s ago; send a new request", ErrFailedPrecondition, WindowText(reopenWindow))
 		}
 		changes := map[string]Change{"message": {After: m.ID}, "direction": {After: string(Inbound)}}
 		if len(m.Attachments) > 0 {

@@ -48,6 +48,9 @@ type Deps struct {
 	// read of a case is recorded before it is served, and a read that
 	// cannot be recorded is refused. Nil records nothing (tests).
 	Access AccessRecorder
+	// ReopenWindow: a citizen's portal reply reopens a case resolved this
+	// long ago at most (0: DefaultReopenWindow; negative: never).
+	ReopenWindow time.Duration
 }
 
 // AccessRecorder writes the staff access log; it records staff callers
@@ -74,6 +77,9 @@ func (s *Server) recordAccess(ctx context.Context, action string, c Case, detail
 func NewServer(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.ReopenWindow == 0 {
+		d.ReopenWindow = DefaultReopenWindow
 	}
 	return &Server{Deps: d}
 }
@@ -506,7 +512,7 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 			m.Direction = Inbound
 		}
 		m.ChannelKind, m.AuthorName = PortalChannel, p.Name
-		mutate = CitizenReplied(p.Subject, m, s.Now(), s.SLA)
+		mutate = CitizenReplied(p.Subject, m, s.Now(), s.SLA, s.ReopenWindow)
 	}
 	added, _, err := s.Messages.AddMessage(ctx, req.GetCaseId(), m, func(c *Case) ([]Event, error) {
 		if !mayRead(p, *c) {

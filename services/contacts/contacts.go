@@ -39,8 +39,7 @@ type Handle struct{ ChannelKind, Handle string }
 // Search selects contacts by any of its exact identifiers.
 type Search struct{ Email, Phone, FiscalCode string }
 
-// Store reads contacts and writes the access log. services/storage
-// implements it.
+// Store reads contacts. services/storage implements it.
 type Store interface {
 	GetContact(ctx context.Context, id string) (Contact, error)
 	// SearchContacts returns up to limit contacts holding any of the
@@ -48,9 +47,6 @@ type Store interface {
 	SearchContacts(ctx context.Context, s Search, limit int) ([]Contact, error)
 	// ContactsWithCasesIn returns which of ids have a case in one of depts.
 	ContactsWithCasesIn(ctx context.Context, ids, depts []string) (map[string]bool, error)
-	// RecordAccess appends one access-log entry per contact: actor read
-	// them through method, now.
-	RecordAccess(ctx context.Context, actor, method string, contactIDs []string) error
 }
 
 // ErrNotFound: no such contact.
@@ -62,8 +58,8 @@ type Server struct {
 	Contacts Store
 	Cases    cases.Store
 	Links    cases.Links // nil: cases without links
-	// Access is the staff access log (services/accesslog); nil leaves
-	// only the per-contact log of Store.RecordAccess.
+	// Access is the staff access log (services/accesslog). Required: a
+	// read that cannot be recorded is not served.
 	Access AccessRecorder
 }
 
@@ -122,18 +118,10 @@ func (s *Server) load(ctx context.Context, p auth.Principal, id string) (Contact
 }
 
 // record writes the access log; a read that cannot be recorded is refused.
-func (s *Server) record(ctx context.Context, p auth.Principal, method string, ids ...string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if err := s.Contacts.RecordAccess(ctx, p.Subject, method, ids); err != nil {
-		return status.Error(codes.Unavailable, "the access log could not be written; nothing was read")
-	}
-	if s.Access != nil {
-		for _, id := range ids {
-			if err := s.Access.Record(ctx, accessActions[method], "", id, ""); err != nil {
-				return status.Error(codes.Unavailable, "the access log could not be written; nothing was read")
-			}
+func (s *Server) record(ctx context.Context, method string, ids ...string) error {
+	for _, id := range ids {
+		if s.Access == nil || s.Access.Record(ctx, accessActions[method], "", id, "") != nil {
+			return status.Error(codes.Unavailable, "the access log could not be written; nothing was read")
 		}
 	}
 	return nil
@@ -146,7 +134,7 @@ func (s *Server) GetContact(ctx context.Context, req *contactsv1.GetContactReque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, p, contactsv1.ContactService_GetContact_FullMethodName, c.ID); err != nil {
+	if err := s.record(ctx, contactsv1.ContactService_GetContact_FullMethodName, c.ID); err != nil {
 		return nil, err
 	}
 	return toProto(c), nil
@@ -186,7 +174,7 @@ func (s *Server) ListContactCases(ctx context.Context, req *contactsv1.ListConta
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if err := s.record(ctx, p, contactsv1.ContactService_ListContactCases_FullMethodName, c.ID); err != nil {
+	if err := s.record(ctx, contactsv1.ContactService_ListContactCases_FullMethodName, c.ID); err != nil {
 		return nil, err
 	}
 	resp := &contactsv1.ListContactCasesResponse{}
@@ -242,7 +230,7 @@ func (s *Server) SearchContacts(ctx context.Context, req *contactsv1.SearchConta
 			shown = append(shown, c.ID)
 		}
 	}
-	if err := s.record(ctx, p, contactsv1.ContactService_SearchContacts_FullMethodName, shown...); err != nil {
+	if err := s.record(ctx, contactsv1.ContactService_SearchContacts_FullMethodName, shown...); err != nil {
 		return nil, err
 	}
 	return resp, nil

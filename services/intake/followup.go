@@ -90,7 +90,7 @@ func (r FollowUpRule) FollowUp(c cases.Case, msgID string) FollowUp {
 	if settled && (c.SettledAt.IsZero() || now.Sub(c.SettledAt) > r.ReopenWindow) {
 		return FollowUp{Action: ActionCreated, Reason: fmt.Sprintf(
 			"the citizen wrote again about case %s, %s more than %s ago: a new case follows it up",
-			c.Reference, c.Status, windowText(r.ReopenWindow))}
+			c.Reference, c.Status, cases.WindowText(r.ReopenWindow))}
 	}
 	action := ActionAppended
 	if settled {
@@ -103,12 +103,4 @@ func (r FollowUpRule) FollowUp(c cases.Case, msgID string) FollowUp {
 		reopened, err := cases.CitizenWrote(c, cases.SystemActor, now, r.SLA)
 		return append(evs, reopened...), err
 	}}
-}
-
-// windowText writes a window in days when it is whole days.
-func windowText(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%d days", d/(24*time.Hour))
-	}
-	return d.String()
 }

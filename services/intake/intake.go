@@ -179,7 +179,7 @@ type Service struct {
 
 // DefaultReopenWindow is how long after a case was resolved or closed a
 // citizen's reply reopens it; after that it opens a new, linked case.
-const DefaultReopenWindow = 14 * 24 * time.Hour
+const DefaultReopenWindow = cases.DefaultReopenWindow
 
 // Option tunes a Service.
 type Option func(*Service)

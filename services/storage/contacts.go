@@ -105,41 +105,6 @@ func (db *DB) ContactsWithCasesIn(ctx context.Context, ids, depts []string) (map
 	return out, err
 }
 
-// RecordAccess implements contacts.Store: rows are only ever inserted.
-func (db *DB) RecordAccess(ctx context.Context, actor, method string, contactIDs []string) error {
-	now := time.Now().UTC()
-	rows := make([]contactAccessRow, 0, len(contactIDs))
-	for _, id := range contactIDs {
-		rows = append(rows, contactAccessRow{ID: uuid.Must(uuid.NewV7()).String(), ContactID: id, Actor: actor, Method: method, CreatedAt: now})
-	}
-	if len(rows) == 0 {
-		return nil
-	}
-	return db.gorm.WithContext(ctx).Create(&rows).Error
-}
-
-// AccessEntry is one row of the contact access log.
-type AccessEntry struct {
-	ContactID, Actor, Method string
-	Time                     time.Time
-}
-
-// ContactAccessLog returns the access log of a contact, oldest first.
-func (db *DB) ContactAccessLog(ctx context.Context, contactID string) ([]AccessEntry, error) {
-	if !validUUID(contactID) {
-		return nil, nil
-	}
-	var rows []contactAccessRow
-	if err := db.gorm.WithContext(ctx).Where("contact_id = ?", contactID).Order("id").Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]AccessEntry, len(rows))
-	for i, r := range rows {
-		out[i] = AccessEntry{ContactID: r.ContactID, Actor: r.Actor, Method: r.Method, Time: r.CreatedAt.UTC()}
-	}
-	return out, nil
-}
-
 // CitizenLogin is what an identity provider vouched for at a citizen's
 // login.
 type CitizenLogin struct {

@@ -60,16 +60,6 @@ type caseLinkRow struct {
 
 func (caseLinkRow) TableName() string { return "case_links" }
 
-type contactAccessRow struct {
-	ID        string `gorm:"primaryKey"`
-	ContactID string
-	Actor     string
-	Method    string
-	CreatedAt time.Time
-}
-
-func (contactAccessRow) TableName() string { return "contact_access_log" }
-
 type caseRow struct {
 	ID                    string `gorm:"primaryKey"`
 	Reference             string

@@ -26,7 +26,6 @@ var threadTests = []struct {
 	{"ContactsAcrossChannels", testContactsAcrossChannels},
 	{"MergeCases", testMergeCases},
 	{"LinkCases", testLinkCases},
-	{"ContactAccessLog", testContactAccessLog},
 }
 
 // followUp is a contact from email answering with keys.
@@ -386,18 +385,5 @@ func testLinkCases(t *testing.T, db *storage.DB) {
 	}
 	if evs := strings.Join(eventTypes(t, db, b), "|"); !strings.Contains(evs, "linked:see also") || !strings.Contains(evs, "unlinked:") {
 		t.Fatalf("history of b = %q", evs)
-	}
-}
-
-func testContactAccessLog(t *testing.T, db *storage.DB) {
-	ctx := context.Background()
-	o := create(t, db, 2026, newCase("it", "log@example.it"))[0]
-	c, _ := db.GetCase(ctx, o.CaseID)
-	if err := db.RecordAccess(ctx, "token:sup", "/sportello.contacts.v1.ContactService/GetContact", []string{c.ContactID}); err != nil {
-		t.Fatal(err)
-	}
-	log, err := db.ContactAccessLog(ctx, c.ContactID)
-	if err != nil || len(log) != 1 || log[0].Actor != "token:sup" || time.Since(log[0].Time) > time.Minute {
-		t.Fatalf("access log = %+v, %v", log, err)
 	}
 }

@@ -1,6 +1,6 @@
-// A SPID/CIE-profile OpenID Provider for auth/spid's integration tests,
+// A SPID/CIE-profile OpenID Provider for the SPID/CIE relying party tests,
 // built on panva's oidc-provider (an independent, certified implementation).
-// The Go test starts it as `node op.js <config.json>`; it listens on a
+// The Go test (auth/testop) starts it as `node spid.js <config.json>`; it listens on a
 // random port of 127.0.0.1 and prints one JSON line {"issuer": ...} when
 // ready. It is never deployed.
 //

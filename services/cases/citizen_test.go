@@ -1,0 +1,45 @@
+package cases
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestCitizenReplied(t *testing.T) {
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	window := 14 * 24 * time.Hour
+	msg := Message{ID: "m1", Direction: Inbound, Body: "ancora io"}
+	tests := []struct {
+		name    string
+		status  Status
+		settled time.Time
+		m       Message
+		want    Status
+		err     error
+	}{
+		{"waiting for the citizen resumes", StatusPendingCitizen, time.Time{}, msg, StatusOpen, nil},
+		{"open stays open", StatusOpen, time.Time{}, msg, StatusOpen, nil},
+		{"resolved within the window reopens", StatusResolved, now.Add(-13 * 24 * time.Hour), msg, StatusOpen, nil},
+		{"resolved before the window is refused", StatusResolved, now.Add(-15 * 24 * time.Hour), msg, StatusResolved, ErrFailedPrecondition},
+		{"resolved with no settle time is refused", StatusResolved, time.Time{}, msg, StatusResolved, ErrFailedPrecondition},
+		{"closed is refused", StatusClosed, now.Add(-time.Hour), msg, StatusClosed, ErrFailedPrecondition},
+		{"a citizen cannot write outbound", StatusOpen, time.Time{}, Message{ID: "m2", Direction: Outbound, Body: "x"}, StatusOpen, ErrInvalidArgument},
+		{"empty message", StatusOpen, time.Time{}, Message{ID: "m3", Direction: Inbound}, StatusOpen, ErrInvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Case{ID: "c1", Reference: "2026-000001", Status: tt.status, SettledAt: tt.settled}
+			evs, err := CitizenReplied("citizen:x", tt.m, now, nil, window)(c)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if c.Status != tt.want {
+				t.Fatalf("status = %s, want %s", c.Status, tt.want)
+			}
+			if err == nil && (len(evs) == 0 || evs[0].Type != EventMessageAdded) {
+				t.Fatalf("events = %+v", evs)
+			}
+		})
+	}
+}
