@@ -42,7 +42,9 @@ type Invitations interface {
 
 // Inviter invites the citizen of a resolved case, once per case.
 type Inviter struct {
-	Cases    interface{ GetCase(context.Context, string) (cases.Case, error) }
+	Cases interface {
+		GetCase(context.Context, string) (cases.Case, error)
+	}
 	Contacts interface {
 		GetContact(context.Context, string) (contacts.Contact, error)
 	}

@@ -13,7 +13,7 @@ const (
 var (
 	// IBAN: country, check digits, 11-30 alphanumerics, spaces allowed
 	// between groups (IT60 X054 2811 1010 0000 0123 456).
-	ibanRE = regexp.MustCompile(`(?i)\b[a-z]{2}[0-9]{2}(?:[ ]?[a-z0-9]){11,30}\b`)
+	ibanRE  = regexp.MustCompile(`(?i)\b[a-z]{2}[0-9]{2}(?:[ ]?[a-z0-9]){11,30}\b`)
 	emailRE = regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}`)
 	// Italian personal fiscal code, including omocodia substitutions, with
 	// optional spaces between characters an eager writer may add.

@@ -59,11 +59,11 @@ func (q Query) Groups(d Dimension) bool { return slices.Contains(q.GroupBy, d) }
 // Cell is one group's raw figures as the store sums them; the dimensions
 // not grouped by are "".
 type Cell struct {
-	Version                              int
-	Category, Department, Channel, Month string
-	Responses                            int64
-	EaseSum                              int64
-	EaseCounts                           [5]int64 // answers 1..5
+	Version                                 int
+	Category, Department, Channel, Month    string
+	Responses                               int64
+	EaseSum                                 int64
+	EaseCounts                              [5]int64 // answers 1..5
 	ResolvedYes, ResolvedPartly, ResolvedNo int64
 }
 

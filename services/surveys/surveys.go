@@ -52,17 +52,17 @@ type Response struct {
 // Invitation is sent once per case. The token travels only in the message
 // to the citizen; the store keeps its hash in a table without the case.
 type Invitation struct {
-	CaseID     string
-	ContactID  string
-	MessageID  string
-	Channel    string // channel kind the invitation is sent on
-	TokenHash  string
-	OptOutHash string // hash of the opt-out link's token
-	Category   string
-	Department string
+	CaseID      string
+	ContactID   string
+	MessageID   string
+	Channel     string // channel kind the invitation is sent on
+	TokenHash   string
+	OptOutHash  string // hash of the opt-out link's token
+	Category    string
+	Department  string
 	CaseChannel string // the case's origin channel kind, recorded on the response
-	ExpiresAt  time.Time
-	CreatedAt  time.Time
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
 }
 
 // Subject is what a pending token tells about its response-to-be.
