@@ -11,20 +11,20 @@ const (
 )
 
 var (
-	// IBAN: country, check digits, 11-30 alphanumerics, spaces allowed
-	// between groups (IT60 X054 2811 1010 0000 0123 456).
-	ibanRE  = regexp.MustCompile(`(?i)\b[a-z]{2}[0-9]{2}(?:[ ]?[a-z0-9]){11,30}\b`)
+	// IBAN: country, check digits, then groups of four alphanumerics
+	// (spaces allowed between groups: IT60 X054 2811 1010 0000 0123 456).
+	ibanRE  = regexp.MustCompile(`(?i)\b[a-z]{2}[0-9]{2}(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,4})?\b`)
 	emailRE = regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}`)
-	// Italian personal fiscal code, including omocodia substitutions, with
-	// optional spaces between characters an eager writer may add.
+	// Italian personal fiscal code, including omocodia substitutions.
 	fiscalRE = regexp.MustCompile(`(?i)\b[a-z]{6}[0-9lmnpqrstuv]{2}[abcdehlmprst][0-9lmnpqrstuv]{2}[a-z][0-9lmnpqrstuv]{3}[a-z]\b`)
 	// A run of digits with the separators phone numbers are written with.
 	phoneRE = regexp.MustCompile(`\+?[0-9](?:[0-9 .\-/()]*[0-9])?`)
 )
 
 // minPhoneDigits: a digit run this long is treated as a phone number (or
-// another identifier: fiscal codes of companies, card numbers, dates
-// written without separators); shorter numbers ("3 giorni", "2026") stay.
+// another identifier: fiscal codes of companies, card numbers, case
+// references such as 2026-000123, which would tie the answer to its case);
+// shorter numbers ("3 giorni", "2026") stay.
 const minPhoneDigits = 7
 
 // Mask replaces fiscal codes, e-mail addresses, IBANs and phone numbers in
