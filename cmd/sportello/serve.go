@@ -266,8 +266,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Directory:      dirServer,
 		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
 		AccessLog:      accesslog.NewServer(a.db),
-		Surveys: &surveys.Server{Service: surveyService, Administration: cfg.Surveys.AdministrationID(),
-			MinGroupSize: cfg.Surveys.K(), Log: log},
+		Surveys:        &surveys.Server{Service: surveyService, Administration: cfg.Surveys.AdministrationID(), MinGroupSize: cfg.Surveys.K(), Log: log},
 		Routes:         routes,
 		OpenAPI:        [][]byte{webform.OpenAPI},
 	})
