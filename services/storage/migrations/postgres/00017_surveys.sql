@@ -53,11 +53,35 @@ CREATE TABLE survey_responses (
 );
 CREATE INDEX survey_responses_month ON survey_responses (month, department);
 
+-- survey_cells: the responses summed per questionnaire version, category,
+-- department, channel and month, kept in the transaction that stores each
+-- response, so that results read at most one row per cell instead of
+-- scanning every response. Counts only: nothing here identifies anyone.
+CREATE TABLE survey_cells (
+    questionnaire_version INTEGER NOT NULL,
+    category              TEXT NOT NULL,
+    department            TEXT NOT NULL,
+    channel               TEXT NOT NULL,
+    month                 TEXT NOT NULL,
+    responses             BIGINT NOT NULL,
+    ease_sum              BIGINT NOT NULL,
+    ease_1                BIGINT NOT NULL,
+    ease_2                BIGINT NOT NULL,
+    ease_3                BIGINT NOT NULL,
+    ease_4                BIGINT NOT NULL,
+    ease_5                BIGINT NOT NULL,
+    resolved_yes          BIGINT NOT NULL,
+    resolved_partly       BIGINT NOT NULL,
+    resolved_no           BIGINT NOT NULL,
+    PRIMARY KEY (month, department, category, channel, questionnaire_version)
+);
+
 -- The citizen asked for no more questionnaires.
 ALTER TABLE contacts ADD COLUMN survey_opt_out BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- +goose Down
 ALTER TABLE contacts DROP COLUMN survey_opt_out;
+DROP TABLE survey_cells;
 DROP TABLE survey_responses;
 DROP TABLE survey_tokens;
 DROP TABLE survey_invitations;
