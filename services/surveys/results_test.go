@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -103,5 +105,34 @@ func TestConfig(t *testing.T) {
 	}
 	if d, err := (Config{LinkTTL: "7d"}).TTL(); err != nil || d.Hours() != 168 {
 		t.Fatalf("7d = %v, %v", d, err)
+	}
+}
+
+// TestExportSchemaMatchesColumns keeps docs/surveys-export.schema.json in
+// step with the export.
+func TestExportSchemaMatchesColumns(t *testing.T) {
+	b, err := os.ReadFile("../../docs/surveys-export.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties struct {
+			Format struct {
+				Const string `json:"const"`
+			} `json:"format"`
+			Rows struct {
+				Items struct {
+					Required   []string       `json:"required"`
+					Properties map[string]any `json:"properties"`
+				} `json:"items"`
+			} `json:"rows"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatal(err)
+	}
+	items := schema.Properties.Rows.Items
+	if schema.Properties.Format.Const != ExportFormatVersion || !slices.Equal(items.Required, ExportColumns) || len(items.Properties) != len(ExportColumns) {
+		t.Fatalf("schema %s / %v does not match %s / %v", schema.Properties.Format.Const, items.Required, ExportFormatVersion, ExportColumns)
 	}
 }
