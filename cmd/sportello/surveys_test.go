@@ -252,3 +252,37 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	}
 	return loc
 }
+
+// TestIntegrationSurveyBanner: a signed-in citizen whose case was resolved
+// sees the invitation on /account, answers it, and the banner goes.
+func TestIntegrationSurveyBanner(t *testing.T) {
+	s := startServer(t, testConfig(t, storetest.Backends()[0]))
+	s.submit(`{"name":"Mario Rossi","email":"mario.rossi@example.org","category":"microdata","subject":"Microdati del censimento","message":"Vorrei i microdati."}`)
+	id := s.waitCase(t, "Microdati del censimento")
+	s.resolve(id)
+	c, err := s.grpcCases().GetCase(withToken(adminToken), &casesv1.GetCaseRequest{Id: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the invitation", func() bool {
+		return s.metric(`sportello_survey_invitations_total{outcome="sent"}`) == 1
+	})
+
+	b := newBrowser(t, s.base)
+	_, page := b.get(s.base + "/spid/login?provider=dev")
+	code, page := b.pick(page, "citizen-mario")
+	if code != 200 || !strings.Contains(page, "valuta il servizio ("+c.Reference+")") {
+		t.Fatalf("account page without the banner: %d\n%s", code, page)
+	}
+	link := regexp.MustCompile(`href="(/survey/[A-Za-z0-9_-]{43})\?lang=it"`).FindStringSubmatch(page)
+	if link == nil {
+		t.Fatalf("no survey link in\n%s", page)
+	}
+	// The survey itself needs no session: a plain client answers it.
+	if code, page := plainPost(t, http.DefaultClient, s.base+link[1], url.Values{"ease": {"5"}, "preferred": {"clear_instructions"}}); code != 200 || !strings.Contains(page, "Grazie") {
+		t.Fatalf("answer: %d\n%s", code, page)
+	}
+	if code, page = b.get(s.base + "/account"); code != 200 || strings.Contains(page, "valuta il servizio") {
+		t.Fatalf("banner still shown: %d\n%s", code, page)
+	}
+}

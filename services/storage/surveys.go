@@ -266,12 +266,12 @@ func (db *DB) DeleteExpiredSurveyTokens(ctx context.Context, now time.Time) (int
 	return res.RowsAffected, res.Error
 }
 
-// PortalInvitations implements surveys.Store.
-func (db *DB) PortalInvitations(ctx context.Context, contactID string) ([]surveys.InvitationMessage, error) {
+// ContactInvitations implements surveys.Store.
+func (db *DB) ContactInvitations(ctx context.Context, contactID string) ([]surveys.InvitationMessage, error) {
 	var out []surveys.InvitationMessage
 	err := db.gorm.WithContext(ctx).Raw(`SELECT c.reference AS reference, m.body_text AS body
 FROM survey_invitations i JOIN messages m ON m.id = i.message_id JOIN cases c ON c.id = i.case_id
-WHERE i.contact_id = ? AND i.channel = 'portal' ORDER BY i.created_at DESC LIMIT 20`, contactID).Scan(&out).Error
+WHERE i.contact_id = ? ORDER BY i.created_at DESC LIMIT 20`, contactID).Scan(&out).Error
 	return out, err
 }
 

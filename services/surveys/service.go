@@ -104,14 +104,14 @@ func (s *Service) OptOut(ctx context.Context, token string) error {
 	return s.Store.OptOut(ctx, HashToken(token))
 }
 
-// Banner is a pending invitation shown on the citizen's portal page.
+// Banner is a pending invitation shown on the signed-in citizen's portal
+// page, whatever channel the invitation went on.
 type Banner struct {
 	Reference string
 	Path      string // "/survey/<token>"
 }
 
-// InvitationMessage is an invitation sent on the portal, as the case
-// thread holds it.
+// InvitationMessage is an invitation as the case thread holds it.
 type InvitationMessage struct {
 	Reference string
 	Body      string
@@ -119,11 +119,11 @@ type InvitationMessage struct {
 
 var linkRE = regexp.MustCompile(`/survey/([A-Za-z0-9_-]{43})`)
 
-// Banners returns the contact's portal invitations still unanswered. The
+// Banners returns the contact's invitations still unanswered. The
 // token is read back from the invitation message in the case thread (the
 // survey tables keep only its hash).
 func (s *Service) Banners(ctx context.Context, contactID string) ([]Banner, error) {
-	msgs, err := s.Store.PortalInvitations(ctx, contactID)
+	msgs, err := s.Store.ContactInvitations(ctx, contactID)
 	if err != nil {
 		return nil, err
 	}

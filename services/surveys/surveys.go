@@ -91,9 +91,9 @@ type Store interface {
 	OptOut(ctx context.Context, h string) error
 	// SurveyOptedOut reports whether the contact opted out.
 	SurveyOptedOut(ctx context.Context, contactID string) (bool, error)
-	// PortalInvitations returns the invitation messages sent on the portal
-	// to the contact, newest first.
-	PortalInvitations(ctx context.Context, contactID string) ([]InvitationMessage, error)
+	// ContactInvitations returns the invitation messages sent to the
+	// contact, on any channel, newest first (at most 20).
+	ContactInvitations(ctx context.Context, contactID string) ([]InvitationMessage, error)
 	// Results aggregates the responses.
 	Results(ctx context.Context, q Query) ([]Cell, error)
 }
