@@ -7,6 +7,7 @@ import (
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/services/surveys"
 )
 
 // Visitor is who is browsing, as the web session knows them.
@@ -51,6 +52,8 @@ type accountPage struct {
 	Logins     []LoginLink
 	LogoutPath string
 	Message    string
+	// Surveys are the citizen's unanswered survey invitations (a banner).
+	Surveys []surveys.Banner
 }
 
 // Account serves GET /account: who is signed in and, for a citizen,
@@ -58,7 +61,7 @@ type accountPage struct {
 // in.
 func (s *Site) Account(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	p := accountPage{Lang: lang(r), T: texts[lang(r)], Logins: s.accounts.Logins, LogoutPath: s.accounts.LogoutPath}
+	p := accountPage{Lang: lang(r), T: surveyT(lang(r)), Logins: s.accounts.Logins, LogoutPath: s.accounts.LogoutPath}
 	v, ok := Visitor{}, false
 	if s.accounts.Visitor != nil {
 		v, ok = s.accounts.Visitor(r)
@@ -76,6 +79,13 @@ func (s *Site) Account(w http.ResponseWriter, r *http.Request) {
 			p.Message = p.T["unavailable"]
 		} else {
 			p.Cases = resp.GetCases()
+		}
+		if s.surveys != nil {
+			banners, err := s.surveys.Banners(r.Context(), v.Principal.Contact)
+			if err != nil {
+				s.log.ErrorContext(r.Context(), "web: survey banner", "err", err)
+			}
+			p.Surveys = banners
 		}
 	}
 	s.render(w, http.StatusOK, "account.html", p)

@@ -16,6 +16,7 @@ import (
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/directory"
+	"github.com/sportello/sportello/services/surveys"
 )
 
 //go:embed templates/*.html
@@ -28,6 +29,7 @@ type Site struct {
 	log       *slog.Logger
 	accounts  Accounts
 	cases     atomic.Pointer[casesv1.CaseServiceClient] // set once the server runs
+	surveys   *surveys.Service                          // nil: no survey pages
 }
 
 // New parses the templates.

@@ -44,10 +44,11 @@ func main() {
 		out      = flag.String("out", "", "Markdown report: replaces the part between the bench markers, or writes the file")
 		backends = flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
 		pgDSN    = flag.String("postgres", firstEnv("SPORTELLO_BENCH_POSTGRES_DSN", "SPORTELLO_TEST_POSTGRES_DSN"), "PostgreSQL DSN (postgres://...) for the postgres run")
-		runs     = flag.String("runs", "intake,queue,email", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres), email (SMTP to case)")
+		runs     = flag.String("runs", "intake,queue,email", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres), email (SMTP to case), surveys (survey results over -surveys responses; needs -postgres)")
 		emailN   = flag.Int("email-n", 10_000, "messages in the e-mail benchmark")
 		emailC   = flag.Int("email-c", 8, "concurrent SMTP clients in the e-mail benchmark")
 		queueN   = flag.Int("queue", 1_000_000, "cases in the queue benchmark's PostgreSQL database")
+		surveysN = flag.Int("surveys", 200_000, "responses in the survey benchmark's PostgreSQL database (run \"surveys\")")
 		reuse    = flag.Bool("queue-reuse", false, "keep the queue benchmark's schema (bench_queue_reused) and reuse it when it exists, instead of loading a fresh one")
 	)
 	flag.Parse()
@@ -72,6 +73,12 @@ func main() {
 					os.Exit(1)
 				}
 			}
+		}
+	}
+	if want["surveys"] {
+		if err := benchSurveys(*server, *pgDSN, *surveysN, *out); err != nil {
+			fmt.Fprintf(os.Stderr, "surveys: %v\n", err)
+			os.Exit(1)
 		}
 	}
 	if want["email"] {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/sla"
+	"github.com/sportello/sportello/services/surveys"
 )
 
 // Config is the whole configuration. Precedence: flags, then SPORTELLO_*
@@ -55,6 +57,9 @@ type Config struct {
 	// Email configures the e-mail channel (channels/email); with demo data
 	// and no section, the demo mailboxes and a listener on 127.0.0.1:2525.
 	Email email.Config `yaml:"email"`
+	// Surveys configures the anonymous satisfaction survey
+	// (services/surveys).
+	Surveys surveys.Config `yaml:"surveys"`
 }
 
 // Intake configures how inbound contacts become cases.
@@ -316,6 +321,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Email.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Surveys.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if ch := c.Surveys.EmailChannel; ch != "" && !slices.ContainsFunc(c.Email.Mailboxes, func(m email.Mailbox) bool { return m.Name == ch }) {
+		errs = append(errs, fmt.Errorf("surveys.email_channel %q: no e-mail mailbox has that name", ch))
 	}
 	return errors.Join(errs...)
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/sportello/sportello/services/server"
 	"github.com/sportello/sportello/services/sla"
 	"github.com/sportello/sportello/services/storage"
+	"github.com/sportello/sportello/services/surveys"
 	"github.com/sportello/sportello/web"
 )
 
@@ -152,6 +153,13 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		}
 	}()
 
+	// Listen first: the identity providers' URLs and the survey links
+	// name the address.
+	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	publicURL := cfg.publicURL(a.ln.Addr().String())
+
 	workersCtx, stopWorkers := context.WithCancel(context.Background())
 	a.stopWorkers, a.workersDone = stopWorkers, make(chan struct{})
 	relay := &events.Relay{JS: js, Outbox: a.db, Log: log, Published: events.NewRelayCounter(reg), Requeue: a.ns != nil}
@@ -164,6 +172,11 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	replies := &events.OutboundRelay{JS: js, Outbox: a.db, Log: log}
 	assigner := &cases.AssignWorker{Assigner: a.db, Log: log, Interval: cfg.workerInterval()}
 	workers := []func(context.Context){timer.Run, replies.Run, relay.Run, assigner.Run}
+	surveyService, surveyWorkers, err := startSurveys(ctx, cfg, a.db, js, publicURL, loc, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	workers = append(workers, surveyWorkers...)
 	var mailStore email.Store
 	if cfg.Email.Enabled() {
 		allowed := cfg.Email.AllowedTypes
@@ -213,12 +226,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	caseServer := cases.NewServer(cases.Deps{ReopenWindow: portalReopen, Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
 		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log})
 	site := web.New(a.db, log)
+	site.SetSurveys(surveyService)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
 	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }
-	// Listen first: the identity providers' URLs name the address.
-	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
 	depts, err := a.db.ListDepartments(ctx)
 	if err != nil {
 		return nil, err
@@ -227,7 +237,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	for i, d := range depts {
 		codes[i] = d.ID
 	}
-	ident, err := a.startIdentity(cfg, cfg.publicURL(a.ln.Addr().String()), codes, site)
+	ident, err := a.startIdentity(cfg, publicURL, codes, site)
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +255,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	for pattern, h := range ident.routes {
 		routes[pattern] = ident.wrap(h)
 	}
+	for pattern, h := range site.SurveyRoutes() {
+		routes[pattern] = h // anonymous by design: no session is read
+	}
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: ident.authn,
 		Ready:       a.ready(js),
@@ -257,6 +270,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Directory:      dirServer,
 		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
 		AccessLog:      accesslog.NewServer(a.db),
+		Surveys:        &surveys.Server{Service: surveyService, Administration: cfg.Surveys.AdministrationID(), MinGroupSize: cfg.Surveys.K(), Log: log},
 		Routes:         routes,
 		OpenAPI:        [][]byte{webform.OpenAPI},
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/sportello/sportello/services/deadletters"
 	"github.com/sportello/sportello/services/directory"
 	"github.com/sportello/sportello/services/server"
+	"github.com/sportello/sportello/services/surveys"
 )
 
 // TestEveryMethodHasAPermission fails when a served gRPC method (and so a
@@ -34,7 +35,7 @@ func newServer(t *testing.T) *server.Server {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 		Authenticator: tokens, Ready: func(context.Context) error { return nil },
 		Cases: cases.NewServer(cases.Deps{}), Contacts: &contacts.Server{}, Directory: directory.NewServer(nil, nil, nil), DeadLetters: deadletters.NewServer(nil),
-		AccessLog: accesslog.NewServer(nil),
+		AccessLog: accesslog.NewServer(nil), Surveys: &surveys.Server{},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -28,51 +28,63 @@ func (db *DB) AddMessage(ctx context.Context, caseID string, m cases.Message, fn
 	}
 	var c cases.Case
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var r caseRow
-		err := tx.Where("id = ?", caseID).Take(&r).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return fmt.Errorf("%w: %s", cases.ErrNotFound, caseID)
-		}
-		if err != nil {
-			return err
-		}
-		if c, err = db.apply(tx, r, fn); err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		m.CaseID, m.CreatedAt = c.ID, now
-		if m.ChannelKind == "" {
-			// A staff message belongs to the case's channel; a citizen's
-			// portal message says where it was written.
-			m.ChannelKind, m.ChannelID = c.ChannelKind, c.ChannelID
-		}
-		if m.Direction == cases.Outbound {
-			m.DeliveryStatus = "queued"
-		}
-		row := messageRow{ID: m.ID, CaseID: c.ID, Direction: string(m.Direction), ChannelKind: m.ChannelKind, ChannelID: m.ChannelID,
-			AuthorName: m.AuthorName, BodyText: m.Body, ReceivedAt: now, CreatedAt: now, DeliveryStatus: m.DeliveryStatus}
-		if err := tx.Create(&row).Error; err != nil {
-			return err
-		}
-		if len(m.Attachments) > 0 {
-			ids := make([]string, len(m.Attachments))
-			for i, a := range m.Attachments {
-				ids[i] = a.ID
-			}
-			if m.Attachments, err = attach(tx, c.ID, m.ID, ids); err != nil {
-				return err
-			}
-		}
-		if err := addSearchTerms(tx, c.ID, m.Body); err != nil {
-			return err
-		}
-		if m.Direction == cases.Outbound {
-			return tx.Create(&outboundOutboxRow{MessageID: m.ID}).Error
-		}
-		return nil
+		var err error
+		m, c, err = db.addMessage(tx, caseID, m, fn)
+		return err
 	})
 	if err != nil {
 		return cases.Message{}, cases.Case{}, retryable(err)
+	}
+	return m, c, nil
+}
+
+// addMessage is AddMessage inside the caller's transaction tx.
+func (db *DB) addMessage(tx *gorm.DB, caseID string, m cases.Message, fn cases.Mutation) (cases.Message, cases.Case, error) {
+	var c cases.Case
+	var r caseRow
+	err := tx.Where("id = ?", caseID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return m, c, fmt.Errorf("%w: %s", cases.ErrNotFound, caseID)
+	}
+	if err != nil {
+		return m, c, err
+	}
+	if c, err = db.apply(tx, r, fn); err != nil {
+		return m, c, err
+	}
+	now := time.Now().UTC()
+	m.CaseID, m.CreatedAt = c.ID, now
+	if m.ChannelKind == "" {
+		// A staff message belongs to the case's channel; a citizen's
+		// portal message says where it was written.
+		m.ChannelKind, m.ChannelID = c.ChannelKind, c.ChannelID
+	}
+	if m.Direction == cases.Outbound {
+		m.DeliveryStatus = "queued"
+	}
+	row := messageRow{ID: m.ID, CaseID: c.ID, Direction: string(m.Direction), ChannelKind: m.ChannelKind, ChannelID: m.ChannelID,
+		AuthorName: m.AuthorName, BodyText: m.Body, ReceivedAt: now, CreatedAt: now, DeliveryStatus: m.DeliveryStatus, Kind: m.Kind}
+	if err := tx.Create(&row).Error; err != nil {
+		return m, c, err
+	}
+	if len(m.Attachments) > 0 {
+		ids := make([]string, len(m.Attachments))
+		for i, a := range m.Attachments {
+			ids[i] = a.ID
+		}
+		if m.Attachments, err = attach(tx, c.ID, m.ID, ids); err != nil {
+			return m, c, err
+		}
+	}
+	// Automatic messages (Kind set: survey invitations carry a single-use
+	// link) are not search terms.
+	if m.Kind == "" {
+		if err := addSearchTerms(tx, c.ID, m.Body); err != nil {
+			return m, c, err
+		}
+	}
+	if m.Direction == cases.Outbound {
+		return m, c, tx.Create(&outboundOutboxRow{MessageID: m.ID}).Error
 	}
 	return m, c, nil
 }

@@ -51,6 +51,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, sessionTests...)
 	tests = append(tests, loginAttemptTests...)
 	tests = append(tests, accessLogTests...)
+	tests = append(tests, surveyTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -59,7 +60,7 @@ func RunTests(t *testing.T, b Backend) {
 			tt.run(t, db)
 		})
 	}
-	for _, tt := range rawTests {
+	for _, tt := range append(rawTests, surveyRawTests...) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dsn := b.DSN(t)
