@@ -32,6 +32,7 @@ import (
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
+	reportsv1 "github.com/sportello/sportello/api/sportello/reports/v1"
 	"github.com/sportello/sportello/auth"
 )
 
@@ -48,6 +49,8 @@ type Deps struct {
 	Directory   directoryv1.DirectoryServiceServer
 	DeadLetters adminv1.DeadLetterServiceServer
 	AccessLog   adminv1.AccessLogServiceServer
+	// Reports is the supervisors' ReportService; nil leaves it out.
+	Reports reportsv1.ReportServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
@@ -96,6 +99,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	directoryv1.RegisterDirectoryServiceServer(s.grpc, d.Directory)
 	adminv1.RegisterDeadLetterServiceServer(s.grpc, d.DeadLetters)
 	adminv1.RegisterAccessLogServiceServer(s.grpc, d.AccessLog)
+	if d.Reports != nil {
+		reportsv1.RegisterReportServiceServer(s.grpc, d.Reports)
+	}
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -127,6 +133,11 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	}
 	if err := adminv1.RegisterAccessLogServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
+	}
+	if d.Reports != nil {
+		if err := reportsv1.RegisterReportServiceHandler(ctx, gw, conn); err != nil {
+			return nil, err
+		}
 	}
 
 	fragments := d.OpenAPI
