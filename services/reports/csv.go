@@ -27,6 +27,7 @@ var (
 func writeCSV(header []string, rows [][]string) ([]byte, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
+	w.UseCRLF = true // RFC 4180
 	if err := w.Write(header); err != nil {
 		return nil, err
 	}

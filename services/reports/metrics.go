@@ -67,7 +67,16 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		for dept, t := range live.OldestUnassigned {
 			ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, max(0, now.Sub(t).Seconds()), dept)
 		}
+		// Every department with open cases has a breach gauge, 0 included,
+		// so an alert on it sees a series before the first breach.
+		breached := map[string]int{}
+		for k := range live.Queue {
+			breached[k[0]] = 0
+		}
 		for dept, n := range live.Breached {
+			breached[dept] = n
+		}
+		for dept, n := range breached {
 			ch <- prometheus.MustNewConstMetric(breachedDesc, prometheus.GaugeValue, float64(n), dept)
 		}
 	}

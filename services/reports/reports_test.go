@@ -221,6 +221,7 @@ func TestExportCSV(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", report, err)
 		}
+		want = strings.ReplaceAll(want, "\n", "\r\n")
 		if body.GetContentType() != "text/csv; charset=utf-8" || string(body.GetData()) != want {
 			t.Errorf("%s: %s\n%s\nwant\n%s", report, body.GetContentType(), body.GetData(), want)
 		}
@@ -258,6 +259,7 @@ sportello_queue_oldest_unassigned_seconds{department="it"} 90
 # HELP sportello_sla_breached_open_cases Open, running cases past their resolution deadline, by department.
 # TYPE sportello_sla_breached_open_cases gauge
 sportello_sla_breached_open_cases{department="it"} 2
+sportello_sla_breached_open_cases{department="statistics"} 0
 # HELP sportello_queue_metrics_up 1 if the last read of the queue numbers succeeded.
 # TYPE sportello_queue_metrics_up gauge
 sportello_queue_metrics_up 1
