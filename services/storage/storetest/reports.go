@@ -53,7 +53,9 @@ type fact struct {
 // reportFixture: six statistics cases and three IT cases opened on the
 // Monday, and one statistics case of the day before.
 func reportFixture() []fact {
-	h := func(hh, mm int) time.Time { return reportDay.Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute) }
+	h := func(hh, mm int) time.Time {
+		return reportDay.Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute)
+	}
 	return []fact{
 		// statistics: first replies 600, 1200, 1800, 3600, 7200 s against a 1 h target;
 		// resolutions 3600, 7200, 36000 s against 8 h.
