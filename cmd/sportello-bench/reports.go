@@ -27,7 +27,7 @@ import (
 
 const (
 	supToken     = "bench-supervisor-token-0123456789ab"
-	reportRounds = 40
+	reportRounds = 30
 )
 
 type reportTiming struct {

@@ -17,7 +17,7 @@ ALTER TABLE cases ADD COLUMN reopen_count INTEGER NOT NULL DEFAULT 0;
 -- departments; the columns they aggregate are included so PostgreSQL
 -- answers from the index alone.
 CREATE INDEX cases_report_created ON cases (created_at, department_id)
-    INCLUDE (channel_kind, first_response_due_at, first_responded_at, first_response_seconds,
+    INCLUDE (channel_kind, status, first_response_due_at, first_responded_at, first_response_seconds,
              sla_due_at, resolved_at, resolution_seconds, reopen_count);
 CREATE INDEX cases_report_resolved ON cases (resolved_at, department_id) INCLUDE (assignee_id)
     WHERE resolved_at IS NOT NULL;
