@@ -21,6 +21,9 @@ type Filter struct {
 	// Now is the instant against which open cases are judged (an open case
 	// past its deadline at Now counts as a missed target).
 	Now time.Time
+	// Days, when set, lets Store.Buckets return day buckets of this time
+	// zone instead of hours.
+	Days *time.Location
 }
 
 // Bucket is one hour of cases opened (Start, in UTC) in a department on a
@@ -124,7 +127,9 @@ type Live struct {
 
 // Store reads the facts. services/storage implements it.
 type Store interface {
-	// Buckets returns the hourly buckets of the cases f selects.
+	// Buckets returns the hourly buckets of the cases f selects or, when
+	// f.Days is set, possibly day buckets of f.Days (PostgreSQL groups by
+	// day itself; callers re-bucket either into days).
 	Buckets(ctx context.Context, f Filter) ([]Bucket, error)
 	// Summaries returns one Summary per department with cases in f, and
 	// the summary of them all (Department "") first.

@@ -79,6 +79,12 @@ func (r *Reporter) Filter(p auth.Principal, dept string, start, end time.Time) (
 // Volume returns the buckets of f, hourly or by day of r.Location, in
 // order of start, department, channel.
 func (r *Reporter) Volume(ctx context.Context, f Filter, daily bool) ([]Bucket, error) {
+	if daily {
+		f.Days = r.Location
+		if f.Days == nil {
+			f.Days = time.UTC
+		}
+	}
 	hours, err := r.Store.Buckets(ctx, f)
 	if err != nil {
 		return nil, err

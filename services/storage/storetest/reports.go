@@ -194,6 +194,27 @@ func testReportBucketsBacklogOperatorsLive(t *testing.T, db *storage.DB, raw *sq
 		t.Fatalf("Buckets:\n got %+v\nwant %+v", got, want)
 	}
 
+	// By day in Rome (UTC+1 in November): the store's buckets, hourly or
+	// daily, re-bucketed by the reporter.
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	days, err := (&reports.Reporter{Store: db, Location: rome}).Volume(ctx, f, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	monday := reportDay.Add(-time.Hour)
+	wantDays := []reports.Bucket{
+		{Start: monday, Department: "it", Channel: "email", Created: 2, FirstResponse: c(2, 2), Resolution: c(1, 1)},
+		{Start: monday, Department: "it", Channel: "webform", Created: 1, FirstResponse: c(0, 1), Resolution: c(0, 1)},
+		{Start: monday, Department: "statistics", Channel: "email", Created: 3, FirstResponse: c(2, 3), Resolution: c(0, 3)},
+		{Start: monday, Department: "statistics", Channel: "webform", Created: 3, FirstResponse: c(2, 2), Resolution: c(2, 2)},
+	}
+	if !reflect.DeepEqual(days, wantDays) {
+		t.Fatalf("daily volume:\n got %+v\nwant %+v", days, wantDays)
+	}
+
 	// The backlog on Wednesday noon: Monday's open cases are 1–3 days old,
 	// Sunday's 3–7 days.
 	backlog, err := db.Backlog(ctx, nil, now)
