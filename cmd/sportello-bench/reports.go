@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type reportsResult struct {
 	loadSecs, indexSecs float64
 	tableMB, indexMB    float64
 	timings             []reportTiming
+	cpu                 []reportTiming // p50: PostgreSQL CPU per query
 }
 
 // reportCasesSQL inserts $1 cases opened over the 365 days before $2:
@@ -214,7 +216,75 @@ func runReports(bin, pgDSN string, n int, reuse bool) (reportsResult, error) {
 		return res, err
 	}
 	res.timings = append(res.timings, t)
-	return res, nil
+	res.cpu, err = queryCPU(ctx, conn, dsn, now)
+	return res, err
+}
+
+// queryCPU measures the CPU time PostgreSQL spends on the store's report
+// queries, through a store with one connection whose backend it finds
+// and whose /proc CPU counters it reads: a figure the machine's other
+// load does not inflate, unlike the latencies.
+func queryCPU(ctx context.Context, conn *pgx.Conn, dsn string, now time.Time) ([]reportTiming, error) {
+	db, err := storage.Open(ctx, dsn, storage.WithMaxOpenConns(1))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		return nil, err
+	}
+	rep := &reports.Reporter{Store: db, Location: rome, Now: func() time.Time { return now }}
+	all := []string{"statistics", "communication", "it", "triage"}
+	f := func(days int) reports.Filter {
+		return reports.Filter{From: now.AddDate(0, 0, -days), To: now, Departments: all, Now: now}
+	}
+	if _, err := rep.Summaries(ctx, f(1)); err != nil {
+		return nil, err
+	}
+	var pid int
+	if err := conn.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE query LIKE '%percentile_disc%' AND pid <> pg_backend_pid()
+		ORDER BY query_start DESC LIMIT 1`).Scan(&pid); err != nil {
+		return nil, fmt.Errorf("find the store's backend: %w", err)
+	}
+	var out []reportTiming
+	for _, q := range []struct {
+		name string
+		run  func() error
+	}{
+		{"volume by day, 7 days", func() error { _, err := rep.Volume(ctx, f(7), true); return err }},
+		{"volume by day, 30 days", func() error { _, err := rep.Volume(ctx, f(30), true); return err }},
+		{"performance, 7 days", func() error { _, err := rep.Summaries(ctx, f(7)); return err }},
+		{"performance, 30 days", func() error { _, err := rep.Summaries(ctx, f(30)); return err }},
+		{"backlog by age", func() error { _, _, err := rep.Backlog(ctx, all); return err }},
+		{"operators, 30 days", func() error { _, err := rep.Operators(ctx, f(30)); return err }},
+	} {
+		const n = 10
+		c0 := procCPU(pid)
+		for range n {
+			if err := q.run(); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, reportTiming{name: q.name, n: n, p50: (procCPU(pid) - c0) / n})
+	}
+	return out, nil
+}
+
+// procCPU is the user+system CPU time of process pid so far.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndex(s, ")")+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	sy, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+sy) * time.Second / 100 // clock ticks (USER_HZ = 100)
 }
 
 func timeCalls(name string, call func() error, rounds int) (reportTiming, error) {
@@ -300,6 +370,10 @@ func (r reportsResult) report() string {
 	b.WriteString("| report | requests | p50 | p99 | max |\n|---|---:|---:|---:|---:|\n")
 	for _, t := range r.timings {
 		fmt.Fprintf(&b, "| %s | %d | %v | %v | %v |\n", t.name, t.n, ms(t.p50), ms(t.p99), ms(t.max))
+	}
+	b.WriteString("\nPostgreSQL CPU time per report query (the store's own SQL on one connection, user+system time of its backend from /proc, 10 queries each): what a query costs on an idle core, whatever else the machine runs.\n\n| query | CPU per query |\n|---|---:|\n")
+	for _, t := range r.cpu {
+		fmt.Fprintf(&b, "| %s | %v |\n", t.name, ms(t.p50))
 	}
 	return b.String()
 }
