@@ -44,7 +44,9 @@ func main() {
 		out      = flag.String("out", "", "Markdown report: replaces the part between the bench markers, or writes the file")
 		backends = flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
 		pgDSN    = flag.String("postgres", firstEnv("SPORTELLO_BENCH_POSTGRES_DSN", "SPORTELLO_TEST_POSTGRES_DSN"), "PostgreSQL DSN (postgres://...) for the postgres run")
-		runs     = flag.String("runs", "intake,queue,email", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres), email (SMTP to case), surveys (survey results over -surveys responses; needs -postgres)")
+		runs     = flag.String("runs", "intake,queue,email,reports", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres), email (SMTP to case), reports (report RPCs over -reports-n cases; needs -postgres), surveys (survey results over -surveys responses; needs -postgres)")
+		reportsN = flag.Int("reports-n", 1_000_000, "cases in the reports benchmark's PostgreSQL database")
+		reportsR = flag.Bool("reports-reuse", false, "keep the reports benchmark's schema (bench_reports_reused) and reuse it when it exists")
 		emailN   = flag.Int("email-n", 10_000, "messages in the e-mail benchmark")
 		emailC   = flag.Int("email-c", 8, "concurrent SMTP clients in the e-mail benchmark")
 		queueN   = flag.Int("queue", 1_000_000, "cases in the queue benchmark's PostgreSQL database")
@@ -79,6 +81,25 @@ func main() {
 		if err := benchSurveys(*server, *pgDSN, *surveysN, *out); err != nil {
 			fmt.Fprintf(os.Stderr, "surveys: %v\n", err)
 			os.Exit(1)
+		}
+	}
+	if want["reports"] {
+		if *pgDSN == "" {
+			fmt.Fprintln(os.Stderr, "skipping the reports benchmark: set -postgres or SPORTELLO_BENCH_POSTGRES_DSN")
+		} else {
+			r, err := runReports(*server, *pgDSN, *reportsN, *reportsR)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "reports: %v\n", err)
+				os.Exit(1)
+			}
+			rep := r.report()
+			fmt.Println(rep)
+			if *out != "" {
+				if err := writeReport(*out, "bench-reports", rep); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+			}
 		}
 	}
 	if want["email"] {

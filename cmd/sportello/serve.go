@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	reportsv1 "github.com/sportello/sportello/api/sportello/reports/v1"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/accesslog"
@@ -139,6 +140,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
+	reporting := startReports(a.db, reg, loc, clock, log)
 
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	a.stopIntake, a.intakeDone = stopIntake, make(chan struct{})
@@ -258,6 +260,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	for pattern, h := range site.SurveyRoutes() {
 		routes[pattern] = h // anonymous by design: no session is read
 	}
+	reporting.route(ident, routes)
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: ident.authn,
 		Ready:       a.ready(js),
@@ -271,6 +274,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
 		AccessLog:      accesslog.NewServer(a.db),
 		Surveys:        &surveys.Server{Service: surveyService, Administration: cfg.Surveys.AdministrationID(), MinGroupSize: cfg.Surveys.K(), Log: log},
+		Reports:        reporting.server,
 		Routes:         routes,
 		OpenAPI:        [][]byte{webform.OpenAPI},
 	})
@@ -278,6 +282,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	site.SetCases(casesv1.NewCaseServiceClient(a.srv.Conn()))
+	reporting.page.SetClient(reportsv1.NewReportServiceClient(a.srv.Conn()))
 	a.serveDone, a.served = make(chan error, 1), make(chan struct{})
 	go func() {
 		defer close(a.served)

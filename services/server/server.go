@@ -32,6 +32,7 @@ import (
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
+	reportsv1 "github.com/sportello/sportello/api/sportello/reports/v1"
 	surveysv1 "github.com/sportello/sportello/api/sportello/surveys/v1"
 	"github.com/sportello/sportello/auth"
 )
@@ -51,6 +52,8 @@ type Deps struct {
 	AccessLog   adminv1.AccessLogServiceServer
 	// Surveys is optional: nil leaves the SurveyService out.
 	Surveys surveysv1.SurveyServiceServer
+	// Reports is the supervisors' ReportService; nil leaves it out.
+	Reports reportsv1.ReportServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
@@ -102,6 +105,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if d.Surveys != nil {
 		surveysv1.RegisterSurveyServiceServer(s.grpc, d.Surveys)
 	}
+	if d.Reports != nil {
+		reportsv1.RegisterReportServiceServer(s.grpc, d.Reports)
+	}
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -136,6 +142,11 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	}
 	if d.Surveys != nil {
 		if err := surveysv1.RegisterSurveyServiceHandler(ctx, gw, conn); err != nil {
+			return nil, err
+		}
+	}
+	if d.Reports != nil {
+		if err := reportsv1.RegisterReportServiceHandler(ctx, gw, conn); err != nil {
 			return nil, err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/sportello/sportello/services/contacts"
 	"github.com/sportello/sportello/services/deadletters"
 	"github.com/sportello/sportello/services/directory"
+	"github.com/sportello/sportello/services/reports"
 	"github.com/sportello/sportello/services/server"
 	"github.com/sportello/sportello/services/surveys"
 )
@@ -35,7 +36,7 @@ func newServer(t *testing.T) *server.Server {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 		Authenticator: tokens, Ready: func(context.Context) error { return nil },
 		Cases: cases.NewServer(cases.Deps{}), Contacts: &contacts.Server{}, Directory: directory.NewServer(nil, nil, nil), DeadLetters: deadletters.NewServer(nil),
-		AccessLog: accesslog.NewServer(nil), Surveys: &surveys.Server{},
+		AccessLog: accesslog.NewServer(nil), Surveys: &surveys.Server{}, Reports: &reports.Server{},
 	})
 	if err != nil {
 		t.Fatal(err)

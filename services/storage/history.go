@@ -76,7 +76,7 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 	if settles(c.Status) && c.Status != cases.Status(r.Status) {
 		c.SettledAt = now
 	}
-	res := tx.Model(&caseRow{}).Where("id = ? AND version = ?", r.ID, r.Version).Updates(map[string]any{
+	changes := map[string]any{
 		"settled_at": optTime(c.SettledAt), "merged_into": optString(c.MergedInto),
 		"subject": c.Subject, "status": string(c.Status), "priority": int(c.Priority), "category_code": c.Category,
 		"department_id": c.Department, "assignee_id": c.Assignee, "updated_at": now, "version": c.Version,
@@ -85,7 +85,9 @@ func (db *DB) apply(tx *gorm.DB, r caseRow, fn cases.Mutation) (cases.Case, erro
 		"first_response_due_at": optTime(c.FirstResponseDueAt), "first_responded_at": optTime(c.FirstRespondedAt),
 		"first_response_breached": c.FirstResponseBreached, "language": c.Language, "required_skill": c.RequiredSkill,
 		"tags": strings.Join(c.Tags, " "),
-	})
+	}
+	db.reportFacts(r, c, now, changes)
+	res := tx.Model(&caseRow{}).Where("id = ? AND version = ?", r.ID, r.Version).Updates(changes)
 	if isForeignKeyViolation(res.Error) {
 		return cases.Case{}, fmt.Errorf("%w: unknown department %q", cases.ErrInvalidArgument, c.Department)
 	}

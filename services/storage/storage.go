@@ -44,6 +44,8 @@ type DB struct {
 	stats   *searchStats
 	depts   *deptFlags
 	claims  *claimBatcher
+	// work measures the report facts' durations (see SetWorkingTime).
+	work WorkingTime
 }
 
 // Open connects to dsn: a "postgres://" or "postgresql://" URL (or a libpq

@@ -52,6 +52,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, loginAttemptTests...)
 	tests = append(tests, accessLogTests...)
 	tests = append(tests, surveyTests...)
+	tests = append(tests, reportFactTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
