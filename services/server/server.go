@@ -48,6 +48,8 @@ type Deps struct {
 	Directory   directoryv1.DirectoryServiceServer
 	DeadLetters adminv1.DeadLetterServiceServer
 	AccessLog   adminv1.AccessLogServiceServer
+	// Channels lists the channel instances; nil serves an empty list.
+	Channels adminv1.ChannelServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
@@ -96,6 +98,10 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	directoryv1.RegisterDirectoryServiceServer(s.grpc, d.Directory)
 	adminv1.RegisterDeadLetterServiceServer(s.grpc, d.DeadLetters)
 	adminv1.RegisterAccessLogServiceServer(s.grpc, d.AccessLog)
+	if d.Channels == nil {
+		d.Channels = emptyChannels{}
+	}
+	adminv1.RegisterChannelServiceServer(s.grpc, d.Channels)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -126,6 +132,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	if err := adminv1.RegisterAccessLogServiceHandler(ctx, gw, conn); err != nil {
+		return nil, err
+	}
+	if err := adminv1.RegisterChannelServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
 
@@ -279,4 +288,13 @@ func writeText(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
 	_, _ = w.Write([]byte(msg + "\n"))
+}
+
+// emptyChannels is the channel list of a server without channels.
+type emptyChannels struct {
+	adminv1.UnimplementedChannelServiceServer
+}
+
+func (emptyChannels) ListChannels(context.Context, *adminv1.ListChannelsRequest) (*adminv1.ListChannelsResponse, error) {
+	return &adminv1.ListChannelsResponse{}, nil
 }
