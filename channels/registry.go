@@ -143,6 +143,9 @@ func (s *Set) Close() error {
 
 // Capabilities names what a does: "webhook", "poller", "replier".
 func Capabilities(a Adapter) []string {
+	if l, ok := a.(interface{ Capabilities() []string }); ok {
+		return l.Capabilities()
+	}
 	var out []string
 	if _, ok := a.(WebhookReceiver); ok {
 		out = append(out, "webhook")

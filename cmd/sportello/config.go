@@ -41,6 +41,8 @@ type Config struct {
 	// demoPolicy, when set, replaces the demo departments' assignment
 	// policies (tests that need cases to stay unassigned).
 	demoPolicy string
+	// socialBackoff replaces the social channels' retry schedule (tests).
+	socialBackoff []time.Duration
 	// smtpListen is --smtp-listen, applied once the email section is known.
 	smtpListen  *string
 	Database    Database    `yaml:"database"`
@@ -55,6 +57,10 @@ type Config struct {
 	// Email configures the e-mail channel (channels/email); with demo data
 	// and no section, the demo mailboxes and a listener on 127.0.0.1:2525.
 	Email email.Config `yaml:"email"`
+	// Channels are the social channel instances (WhatsApp numbers,
+	// Messenger pages, Instagram accounts, Telegram bots): {type, id,
+	// config} each; see channels.go.
+	Channels []ChannelEntry `yaml:"channels"`
 }
 
 // Intake configures how inbound contacts become cases.
@@ -315,6 +321,9 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := c.Email.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.validateChannels(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
