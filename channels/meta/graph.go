@@ -58,8 +58,8 @@ func (a *Adapter) fetch(ctx context.Context, md Media) (*inboundv1.BlobRef, erro
 		return nil, &permanentMediaError{"the platform gave no address for it"}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, &permanentMediaError{"bad media URL: " + err.Error()}
+	if err != nil || (req.URL.Scheme != "https" && req.URL.Scheme != "http") || req.URL.Host == "" {
+		return nil, &permanentMediaError{fmt.Sprintf("the platform gave an unusable address for it (%.100q)", url)}
 	}
 	if auth {
 		req.Header.Set("Authorization", "Bearer "+a.cfg.AccessToken)
