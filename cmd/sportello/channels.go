@@ -57,7 +57,8 @@ func (c Config) channelEntries() []channels.Entry {
 			dec := yaml.NewDecoder(bytes.NewReader(data))
 			dec.KnownFields(true)
 			if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("config: %w", err)
+				// Lines in err count from the config section, which starts at node.Line.
+				return fmt.Errorf("config (from line %d of the file): %w", node.Line, err)
 			}
 			return nil
 		}}
