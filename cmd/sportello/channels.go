@@ -108,3 +108,30 @@ func (a *app) openChannels(cfg Config, blobs *attachments.Blobs, log *slog.Logge
 		Client: &http.Client{Timeout: time.Minute},
 	})
 }
+
+// replyGate refuses staff replies on a case of a platform with a reply
+// window (WhatsApp, Messenger, Instagram) once the citizen's last message
+// on that channel is older than the window, so the operator learns it from
+// AddMessage rather than from a failed delivery.
+func replyGate(db *storage.DB, now func() time.Time) func(context.Context, cases.Case) error {
+	return func(ctx context.Context, c cases.Case) error {
+		switch c.ChannelKind {
+		case meta.KindWhatsApp, meta.KindMessenger, meta.KindInstagram:
+		default:
+			return nil
+		}
+		last, err := db.LastInbound(ctx, c.ContactID, c.ChannelKind, c.ChannelID)
+		if err != nil {
+			return err
+		}
+		if !last.IsZero() && now().Sub(last) <= meta.ReplyWindow {
+			return nil
+		}
+		when := "has never written on this channel"
+		if !last.IsZero() {
+			when = "last wrote on " + last.Format("2006-01-02 15:04 MST")
+		}
+		return fmt.Errorf("%w: the citizen %s; %s accepts free-form replies only within 24 hours of the citizen's last message "+
+			"(after that only approved templates): answer on another channel or wait for the citizen to write", cases.ErrReplyWindowClosed, when, c.ChannelKind)
+	}
+}

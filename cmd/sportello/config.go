@@ -43,6 +43,8 @@ type Config struct {
 	demoPolicy string
 	// socialBackoff replaces the social channels' retry schedule (tests).
 	socialBackoff []time.Duration
+	// replyClock replaces the clock of the reply-window check (tests).
+	replyClock func() time.Time
 	// smtpListen is --smtp-listen, applied once the email section is known.
 	smtpListen  *string
 	Database    Database    `yaml:"database"`
@@ -466,3 +468,11 @@ func (c Config) intakeNow() func() time.Time {
 
 // slaNow is the SLA timer's clock: the real one, or a test's.
 func (c Config) slaNow() func() time.Time { return c.SLA.now }
+
+// replyNow is the clock of the reply-window check.
+func (c Config) replyNow() func() time.Time {
+	if c.replyClock != nil {
+		return c.replyClock
+	}
+	return time.Now
+}

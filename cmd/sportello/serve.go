@@ -216,7 +216,8 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	accessLog := accesslog.NewRecorder(a.db)
 	caseServer := cases.NewServer(cases.Deps{Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
-		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log})
+		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log,
+		ReplyGate: replyGate(a.db, cfg.replyNow())})
 	site := web.New(a.db, log)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
 	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }

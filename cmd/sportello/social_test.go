@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,8 +34,9 @@ const (
 
 // socialConfig is a test server with a WhatsApp number and a Telegram bot
 // talking to the fakes.
-func socialConfig(t *testing.T, b storetest.Backend, graph *metatest.Graph, bot *telegramtest.BotAPI) Config {
+func socialConfig(t *testing.T, b storetest.Backend, graph *metatest.Graph, bot *telegramtest.BotAPI, later *atomic.Int64) Config {
 	cfg := testConfig(t, b)
+	cfg.replyClock = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
 	doc := fmt.Sprintf(`
 - type: whatsapp
   id: wa
@@ -94,7 +96,8 @@ func TestIntegrationSocial(t *testing.T) {
 		defer graph.Close()
 		bot := telegramtest.New(tgToken)
 		defer bot.Close()
-		s := startServer(t, socialConfig(t, b, graph, bot))
+		var later atomic.Int64 // how far the reply-window clock is ahead
+		s := startServer(t, socialConfig(t, b, graph, bot, &later))
 
 		// Meta's subscription check.
 		r := s.do("GET", "/channels/meta/wa?hub.mode=subscribe&hub.verify_token=verify&hub.challenge=8675309", "", nil, nil)
@@ -241,6 +244,17 @@ func TestIntegrationSocial(t *testing.T) {
 			t.Fatalf("operator merge: %d", r.Status)
 		}
 
+		// A day later the WhatsApp conversation's window is closed: the
+		// reply is refused with the reason, and nothing is sent; Telegram
+		// has no window.
+		later.Store(int64(25 * time.Hour))
+		r = s.do("POST", "/v1/cases/"+wa.Id+"/messages", jsonType, []byte(`{"direction":"DIRECTION_OUTBOUND","bodyText":"Ancora lì?"}`),
+			map[string]string{"Authorization": "Bearer " + adminToken})
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "REPLY_WINDOW_CLOSED") || !strings.Contains(string(r.Body), "24 hours") {
+			t.Fatalf("reply after the window: %d %s", r.Status, r.Body)
+		}
+		s.reply(tg.Id, "Telegram non ha finestra.")
+
 		// The channels and their health, for administrators.
 		r = s.get("/v1/admin/channels", adminToken)
 		if r.Status != 200 {
@@ -264,7 +278,9 @@ func TestIntegrationSocial(t *testing.T) {
 		if r := s.get("/v1/admin/channels", itToken); r.Status != http.StatusForbidden {
 			t.Fatalf("operator ListChannels: %d", r.Status)
 		}
-		metrics := s.get("/metrics", "")
-		contains(t, "metrics", string(metrics.Body), `sportello_channel_sent_total{channel="tg",kind="telegram"} 1`)
+		eventually(t, "the second Telegram reply", func() bool { return len(bot.Calls("sendMessage")) == 2 })
+		eventually(t, "the Telegram channel's metrics", func() bool {
+			return strings.Contains(string(s.get("/metrics", "").Body), `sportello_channel_sent_total{channel="tg",kind="telegram"} 2`)
+		})
 	})
 }

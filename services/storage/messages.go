@@ -376,3 +376,20 @@ func reachability(tx *gorm.DB, rows []messageRow, contactOf map[string]string) (
 	}
 	return handles, last, nil
 }
+
+// LastInbound is when the contact last wrote on channel (kind, id), on
+// any case; zero when never.
+func (db *DB) LastInbound(ctx context.Context, contactID, kind, channelID string) (time.Time, error) {
+	if !validUUID(contactID) {
+		return time.Time{}, nil
+	}
+	var got []messageRow
+	err := db.gorm.WithContext(ctx).Model(&messageRow{}).Select("messages.received_at").Joins("JOIN cases c ON c.id = messages.case_id").
+		Where("c.contact_id = ? AND messages.channel_kind = ? AND messages.channel_id = ? AND messages.direction = ?",
+			contactID, kind, channelID, string(cases.Inbound)).
+		Order("messages.received_at DESC").Limit(1).Find(&got).Error
+	if err != nil || len(got) == 0 {
+		return time.Time{}, err
+	}
+	return got[0].ReceivedAt.UTC(), nil
+}
