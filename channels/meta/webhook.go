@@ -207,10 +207,13 @@ func (a *Adapter) receive(w http.ResponseWriter, r *http.Request) {
 func (a *Adapter) store(ctx context.Context, b Batch) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(b.Messages))
+	// A few at a time: each may download media.
+	slots := make(chan struct{}, 8)
 	for i, m := range b.Messages {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-slots; wg.Done() }()
 			c, err := a.contact(ctx, m)
 			if err == nil {
 				err = a.deps.Sink.Deliver(ctx, c)
