@@ -8,6 +8,8 @@ package channels
 import (
 	"context"
 	"errors"
+	"net/http"
+	"time"
 
 	inboundv1 "github.com/sportello/sportello/api/sportello/inbound/v1"
 	outboundv1 "github.com/sportello/sportello/api/sportello/outbound/v1"
@@ -59,3 +61,75 @@ func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
 }
+
+// Adapter is one configured channel instance (a Telegram bot, a WhatsApp
+// number, a mailbox). What it can do beyond that is told by the
+// capability interfaces it also implements: Poller, WebhookReceiver,
+// Replier.
+type Adapter interface {
+	// Kind is the channel kind ("whatsapp", "telegram", "email").
+	Kind() string
+	// ID is the instance's configured id, unique across all channels.
+	ID() string
+	// Health is what the instance saw since it started.
+	Health() Health
+	// Close stops the instance's background work promptly and releases
+	// what it holds; calling it again does nothing.
+	Close() error
+}
+
+// Poller is an Adapter that fetches contacts itself (an IMAP mailbox).
+type Poller interface {
+	Adapter
+	// Poll runs until ctx ends, delivering what it fetches to its Sink.
+	Poll(ctx context.Context) error
+}
+
+// WebhookReceiver is an Adapter its provider calls over HTTP. The server
+// routes WebhookPath (and everything under it) to Webhook.
+type WebhookReceiver interface {
+	Adapter
+	// WebhookPath is the route the provider is told to call
+	// ("/channels/meta/comune-whatsapp").
+	WebhookPath() string
+	Webhook() http.Handler
+}
+
+// Receipt is what a provider answered when it accepted a reply.
+type Receipt struct {
+	// ExternalID is the provider's id of the sent message (a WhatsApp
+	// wamid, a Telegram message_id): status callbacks name it.
+	ExternalID string
+}
+
+// ReceiptReplier is a Replier whose provider assigns the message id only
+// when it accepts the message, and offers no idempotency key: the
+// OUTBOUND consumer then records the id once the provider accepted, and
+// never sends again a message whose earlier attempt may have reached the
+// provider (a worker that died mid-send).
+type ReceiptReplier interface {
+	Replier
+	SendReceipt(ctx context.Context, m *outboundv1.OutboundMessage) (Receipt, error)
+}
+
+// Status is a provider's report on one of our messages: "sent",
+// "delivered", "read" or "failed".
+type Status struct {
+	ChannelKind, ChannelID string
+	// ExternalID is the provider's id of our message (Receipt.ExternalID).
+	ExternalID string
+	Status     string
+	// Error explains a failure, as the provider said it.
+	Error string
+	At    time.Time
+}
+
+// StatusSink records status reports on outbound messages.
+type StatusSink interface {
+	// RecordStatus stores s on the message it names. ErrUnknownMessage
+	// when no outbound message of that channel has that external id (yet).
+	RecordStatus(ctx context.Context, s Status) error
+}
+
+// ErrUnknownMessage: a status report names no message we sent.
+var ErrUnknownMessage = errors.New("no outbound message with that external id")

@@ -46,7 +46,11 @@ type Receiver struct {
 	own       map[string]bool // our addresses: never acknowledged
 	mailboxes map[string]*Mailbox
 	now       func() time.Time
+	health    *Health
 }
+
+// ReportTo makes the Receiver report each mailbox's deliveries to h.
+func (r *Receiver) ReportTo(h *Health) { r.health = h }
 
 // NewReceiver returns a Receiver for cfg's mailboxes (cfg must be valid).
 func NewReceiver(cfg Config, sink channels.Sink, store Store, log *slog.Logger) *Receiver {
@@ -121,8 +125,10 @@ func (r *Receiver) deliver(ctx context.Context, raw attachments.Blob, targets []
 		c := r.contact(msg, raw, t, env)
 		c.Notes = slices.Concat(extra, c.Notes)
 		if err := r.sink.Deliver(ctx, c); err != nil {
+			r.health.monitor(t.Mailbox.Name).Failed(err)
 			return err
 		}
+		r.health.monitor(t.Mailbox.Name).Received(1)
 		r.log.Info("email: message stored", "mailbox", t.Mailbox.Name, "external_id", c.ExternalId, "via", env.Via,
 			"automatic", c.Automatic, "attachments", len(c.Attachments)-1)
 	}

@@ -32,7 +32,11 @@ type Replier struct {
 	store     Store
 	mailboxes map[string]*Mailbox
 	now       func() time.Time
+	health    *Health
 }
+
+// ReportTo makes the Replier report each mailbox's sends to h.
+func (r *Replier) ReportTo(h *Health) { r.health = h }
 
 var _ channels.Replier = (*Replier)(nil)
 
@@ -184,6 +188,19 @@ func crlf(s string) string {
 // Send implements channels.Replier: compose, then submit. 5xx answers and
 // what no retry can mend are permanent.
 func (r *Replier) Send(ctx context.Context, m *outboundv1.OutboundMessage) error {
+	mon := r.health.monitor(m.GetChannelId())
+	done := mon.Begin(1)
+	defer done()
+	err := r.send(ctx, m)
+	if err != nil {
+		mon.Failed(err)
+	} else {
+		mon.Sent()
+	}
+	return err
+}
+
+func (r *Replier) send(ctx context.Context, m *outboundv1.OutboundMessage) error {
 	mb := r.mailboxes[m.GetChannelId()]
 	switch {
 	case mb == nil:

@@ -75,10 +75,23 @@ type Responder interface {
 	Rejected(w http.ResponseWriter, r *http.Request, status int, msg string, sub Submission, fields []FieldViolation)
 }
 
-// Handler serves the submission endpoint.
+// Handler serves the submission endpoint; it is the web form's channel
+// instance.
 type Handler struct {
+	channels.Monitor
 	cfg Config
 }
+
+var _ channels.Adapter = (*Handler)(nil)
+
+func (h *Handler) Kind() string { return Kind }
+func (h *Handler) ID() string   { return h.cfg.ChannelID }
+
+// Capabilities: the web form is called over HTTP at Path.
+func (h *Handler) Capabilities() []string { return []string{"webhook"} }
+
+// Close does nothing: the handler holds nothing and stops with the server.
+func (h *Handler) Close() error { return nil }
 
 // New returns the channel's HTTP handler.
 func New(cfg Config) *Handler {
@@ -148,11 +161,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := h.contact(sub, key, r)
 	if err := h.cfg.Sink.Deliver(r.Context(), c); err != nil {
+		h.Failed(err)
 		h.cfg.Logger.Error("webform: could not store submission", "err", err)
 		w.Header().Set("Retry-After", "1")
 		fail(http.StatusServiceUnavailable, "the submission could not be stored; retry (with the same Idempotency-Key)", nil)
 		return
 	}
+	h.Received(1)
 	if html {
 		h.cfg.HTML.Accepted(w, r, c.Id)
 		return

@@ -43,6 +43,10 @@ type Config struct {
 	// demoPolicy, when set, replaces the demo departments' assignment
 	// policies (tests that need cases to stay unassigned).
 	demoPolicy string
+	// socialBackoff replaces the social channels' retry schedule (tests).
+	socialBackoff []time.Duration
+	// replyClock replaces the clock of the reply-window check (tests).
+	replyClock func() time.Time
 	// smtpListen is --smtp-listen, applied once the email section is known.
 	smtpListen  *string
 	Database    Database    `yaml:"database"`
@@ -60,6 +64,10 @@ type Config struct {
 	// Surveys configures the anonymous satisfaction survey
 	// (services/surveys).
 	Surveys surveys.Config `yaml:"surveys"`
+	// Channels are the social channel instances (WhatsApp numbers,
+	// Messenger pages, Instagram accounts, Telegram bots): {type, id,
+	// config} each; see channels.go.
+	Channels []ChannelEntry `yaml:"channels"`
 }
 
 // Intake configures how inbound contacts become cases.
@@ -328,6 +336,9 @@ func (c Config) Validate() error {
 	if ch := c.Surveys.EmailChannel; ch != "" && !slices.ContainsFunc(c.Email.Mailboxes, func(m email.Mailbox) bool { return m.Name == ch }) {
 		errs = append(errs, fmt.Errorf("surveys.email_channel %q: no e-mail mailbox has that name", ch))
 	}
+	if err := c.validateChannels(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -468,3 +479,11 @@ func (c Config) intakeNow() func() time.Time {
 
 // slaNow is the SLA timer's clock: the real one, or a test's.
 func (c Config) slaNow() func() time.Time { return c.SLA.now }
+
+// replyNow is the clock of the reply-window check.
+func (c Config) replyNow() func() time.Time {
+	if c.replyClock != nil {
+		return c.replyClock
+	}
+	return time.Now
+}

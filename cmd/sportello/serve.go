@@ -23,11 +23,13 @@ import (
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	reportsv1 "github.com/sportello/sportello/api/sportello/reports/v1"
+	"github.com/sportello/sportello/channels"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/accesslog"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/channeladmin"
 	"github.com/sportello/sportello/services/contacts"
 	"github.com/sportello/sportello/services/deadletters"
 	"github.com/sportello/sportello/services/directory"
@@ -55,6 +57,10 @@ type app struct {
 	mail         *email.Listener
 	stopChannels context.CancelFunc
 	channelsDone chan struct{}
+	// The social channel instances and their repliers.
+	social     *channels.Set
+	stopSocial context.CancelFunc
+	socialDone chan struct{}
 
 	stopIntake  context.CancelFunc
 	intakeDone  chan struct{}
@@ -180,6 +186,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	workers = append(workers, surveyWorkers...)
 	var mailStore email.Store
+	mailHealth := email.NewHealth(cfg.Email)
 	if cfg.Email.Enabled() {
 		allowed := cfg.Email.AllowedTypes
 		if allowed == nil {
@@ -191,7 +198,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		}
 		mailStore = email.NewStore(blobs)
 		backoff, _ := cfg.Email.SendBackoff() // validated with the config
-		sender := &events.Replies{JS: js, Kind: email.Kind, Replier: email.NewReplier(cfg.Email, mailStore), Deliveries: a.db, Log: log, Backoff: backoff}
+		mailReplier := email.NewReplier(cfg.Email, mailStore)
+		mailReplier.ReportTo(mailHealth)
+		sender := &events.Replies{JS: js, Kind: email.Kind, Replier: mailReplier, Deliveries: a.db, Log: log, Backoff: backoff}
 		workers = append(workers, func(ctx context.Context) {
 			if err := sender.Run(ctx); err != nil {
 				log.Error("email replies stopped", "err", err)
@@ -209,7 +218,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}()
 
 	a.publisher = events.NewPublisher(js, events.NewPublisherMetrics(reg), cfg.NATS.PublishBatch)
-	if err := a.startEmail(cfg.Email, mailStore); err != nil {
+	if err := a.startEmail(cfg.Email, mailStore, mailHealth); err != nil {
 		return nil, err
 	}
 	a.feed = events.NewFeed(js, log)
@@ -226,7 +235,8 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		portalReopen = -1 // never
 	}
 	caseServer := cases.NewServer(cases.Deps{ReopenWindow: portalReopen, Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
-		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log})
+		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log,
+		ReplyGate: replyGate(a.db, cfg.replyNow())})
 	site := web.New(a.db, log)
 	site.SetSurveys(surveyService)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
@@ -250,10 +260,27 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		defer close(a.cleanupDone)
 		ident.cleanup(cleanupCtx, log)
 	}()
+	form := webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site})
 	routes := map[string]http.Handler{
-		webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
+		webform.Path: form,
 		"GET /{$}":   ident.wrap(http.HandlerFunc(site.Home)),
 	}
+	if a.social, err = a.openChannels(cfg, blobs, log); err != nil {
+		return nil, err
+	}
+	for _, ch := range a.social.Adapters() {
+		if w, ok := ch.(channels.WebhookReceiver); ok {
+			routes[w.WebhookPath()] = w.Webhook()
+		}
+	}
+	a.startSocialReplies(js, cfg, log)
+	listed := &channels.Set{}
+	listed.Add(a.social.Adapters()...)
+	listed.Add(form)
+	if cfg.Email.Enabled() {
+		listed.Add(mailHealth.Mailboxes()...)
+	}
+	reg.MustRegister(channeladmin.Collector{List: listed.Adapters})
 	for pattern, h := range ident.routes {
 		routes[pattern] = ident.wrap(h)
 	}
@@ -266,7 +293,8 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Ready:       a.ready(js),
 		Cases:       caseServer,
 		Attachments: caseServer,
-		Contacts:    &contacts.Server{Contacts: a.db, Cases: a.db, Links: a.db, Access: accessLog},
+		Contacts:    &contacts.Server{Contacts: a.db, Cases: a.db, Links: a.db, Access: accessLog, Merger: a.db},
+		Channels:    &channeladmin.Server{List: listed.Adapters},
 		// An UploadAttachment carries the whole file, plus the request's
 		// other fields and framing.
 		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
@@ -293,11 +321,12 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 
 // startEmail starts the e-mail channel's listener and IMAP poller, which
 // deliver to the publisher.
-func (a *app) startEmail(cfg email.Config, store email.Store) error {
+func (a *app) startEmail(cfg email.Config, store email.Store, health *email.Health) error {
 	if !cfg.Enabled() {
 		return nil
 	}
 	receiver := email.NewReceiver(cfg, a.publisher, store, a.log)
+	receiver.ReportTo(health)
 	if cfg.Listener.Listen != "" {
 		l, err := email.NewListener(cfg, receiver, a.log)
 		if err != nil {
@@ -315,6 +344,34 @@ func (a *app) startEmail(cfg email.Config, store email.Store) error {
 		email.NewPoller(receiver, a.log).Run(ctx)
 	}()
 	return nil
+}
+
+// startSocialReplies starts one OUTBOUND consumer per social channel kind,
+// sending through the kind's instances.
+func (a *app) startSocialReplies(js jetstream.JetStream, cfg Config, log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopSocial, a.socialDone = cancel, make(chan struct{})
+	var wg sync.WaitGroup
+	byKind := map[string]channels.Dispatch{}
+	for _, ch := range a.social.Adapters() {
+		if r, ok := ch.(channels.Replier); ok {
+			if byKind[ch.Kind()] == nil {
+				byKind[ch.Kind()] = channels.Dispatch{}
+			}
+			byKind[ch.Kind()][ch.ID()] = r
+		}
+	}
+	for kind, d := range byKind {
+		r := &events.Replies{JS: js, Kind: kind, Replier: d, Deliveries: a.db, Messages: a.db, Log: log, Backoff: cfg.socialBackoff}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(ctx); err != nil {
+				log.Error("replies stopped", "kind", kind, "err", err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(a.socialDone) }()
 }
 
 // MailAddr is the inbound SMTP listener's address, "" when there is none.
@@ -386,6 +443,16 @@ func (a *app) stop(ctx context.Context) {
 		a.stopChannels()
 		<-a.channelsDone
 		phase("imap")
+	}
+	if a.social != nil {
+		if err := a.social.Close(); err != nil {
+			a.log.Warn("closing channels", "err", err)
+		}
+	}
+	if a.stopSocial != nil {
+		a.stopSocial()
+		<-a.socialDone
+		phase("social replies")
 	}
 	if a.publisher != nil {
 		a.publisher.Close()

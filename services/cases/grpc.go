@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -51,7 +52,19 @@ type Deps struct {
 	// ReopenWindow: a citizen's portal reply reopens a case resolved this
 	// long ago at most (0: DefaultReopenWindow; negative: never).
 	ReopenWindow time.Duration
+	// ReplyGate, when set, is asked before staff reply on a case: a
+	// channel that only allows replies in a window after the citizen's
+	// last message (WhatsApp, Messenger, Instagram: 24 hours) refuses
+	// with an error wrapping ErrReplyWindowClosed. Nil allows all.
+	ReplyGate func(ctx context.Context, c Case) error
 }
+
+// ErrReplyWindowClosed: the case's channel does not take free-form
+// replies any more (the citizen's last message is too old).
+var ErrReplyWindowClosed = errors.New("the channel's reply window is closed")
+
+// ReasonReplyWindowClosed is the ErrorInfo reason of that refusal.
+const ReasonReplyWindowClosed = "REPLY_WINDOW_CLOSED"
 
 // AccessRecorder writes the staff access log; it records staff callers
 // only.
@@ -507,6 +520,11 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 		m.Attachments = append(m.Attachments, attachments.Attachment{ID: id})
 	}
 	mutate := MessageAdded(p.Subject, m)
+	if p.Staff() && m.Direction == Outbound && s.ReplyGate != nil {
+		if err := s.replyGate(ctx, p, req.GetCaseId()); err != nil {
+			return nil, err
+		}
+	}
 	if !p.Staff() {
 		if m.Direction == "" {
 			m.Direction = Inbound
@@ -524,6 +542,24 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 		return nil, toStatus(err)
 	}
 	return messageToProto(added), nil
+}
+
+// replyGate asks the case's channel whether a reply may go now. A case
+// the caller may not read is left to AddMessage (NotFound).
+func (s *Server) replyGate(ctx context.Context, p auth.Principal, id string) error {
+	c, err := s.Store.GetCase(ctx, id)
+	if err != nil || !mayRead(p, c) {
+		return nil
+	}
+	err = s.ReplyGate(ctx, c)
+	if errors.Is(err, ErrReplyWindowClosed) {
+		st, _ := status.New(codes.FailedPrecondition, err.Error()).WithDetails(&errdetails.ErrorInfo{Reason: ReasonReplyWindowClosed, Domain: "sportello"})
+		return st.Err()
+	}
+	if err != nil {
+		return toStatus(err)
+	}
+	return nil
 }
 
 // ListMessages returns the thread of a case the caller may see.

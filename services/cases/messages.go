@@ -49,7 +49,13 @@ type OutboundReply struct {
 	Message
 	CaseReference, CaseSubject string
 	ToName, ToEmail            string
-	InReplyTo                  []string // the citizen's messages' external ids, oldest first
+	// ToPhone is the citizen's phone; ToHandle their id on the message's
+	// channel kind ("telegram:123456"), "" when they have none.
+	ToPhone, ToHandle string
+	// LastInboundAt is when the citizen last wrote on the message's
+	// channel instance; zero when never.
+	LastInboundAt time.Time
+	InReplyTo     []string // the citizen's messages' external ids, oldest first
 }
 
 // Delivery statuses of an outbound message, after "queued".
@@ -58,7 +64,31 @@ const (
 	DeliverySent     = "sent"     // accepted by it
 	DeliveryDeferred = "deferred" // a temporary error: the channel retries
 	DeliveryFailed   = "failed"   // a permanent error, a bounce, or no more retries
+	// Reported later by channels that tell (WhatsApp, Messenger).
+	DeliveryDelivered = "delivered" // reached the citizen's device
+	DeliveryRead      = "read"      // the citizen opened it
 )
+
+// DeliveryRank orders the statuses a message moves through: a report of a
+// lower rank than the stored one is a late one and is not recorded.
+// Failed outranks all.
+func DeliveryRank(status string) int {
+	switch status {
+	case "queued":
+		return 0
+	case DeliverySending, DeliveryDeferred:
+		return 1
+	case DeliverySent:
+		return 2
+	case DeliveryDelivered:
+		return 3
+	case DeliveryRead:
+		return 4
+	case DeliveryFailed:
+		return 5
+	}
+	return -1
+}
 
 // Delivery is what a channel's replier reports on an outbound message.
 type Delivery struct {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
@@ -61,6 +62,8 @@ type Server struct {
 	// Access is the staff access log (services/accesslog). Required: a
 	// read that cannot be recorded is not served.
 	Access AccessRecorder
+	// Merger merges contacts; nil refuses MergeContacts as unimplemented.
+	Merger Merger
 }
 
 // AccessRecorder writes the staff access log.
@@ -73,6 +76,7 @@ var accessActions = map[string]string{
 	contactsv1.ContactService_GetContact_FullMethodName:       "contact.read",
 	contactsv1.ContactService_ListContactCases_FullMethodName: "contact.cases",
 	contactsv1.ContactService_SearchContacts_FullMethodName:   "contact.search",
+	contactsv1.ContactService_MergeContacts_FullMethodName:    "contact.merge",
 }
 
 const (
@@ -236,6 +240,43 @@ func (s *Server) SearchContacts(ctx context.Context, req *contactsv1.SearchConta
 	return resp, nil
 }
 
+// MergeContacts folds source into target. The caller must see both
+// (a supervisor of a department where each has a case, or an admin).
+func (s *Server) MergeContacts(ctx context.Context, req *contactsv1.MergeContactsRequest) (*contactsv1.Contact, error) {
+	if s.Merger == nil {
+		return nil, status.Error(codes.Unimplemented, "merging contacts is not available")
+	}
+	p, _ := auth.PrincipalFrom(ctx)
+	reason := strings.TrimSpace(req.GetReason())
+	switch {
+	case req.GetTargetId() == "" || req.GetSourceId() == "":
+		return nil, status.Error(codes.InvalidArgument, "target_id and source_id are required")
+	case req.GetTargetId() == req.GetSourceId():
+		return nil, status.Error(codes.InvalidArgument, "a contact cannot be merged into itself")
+	case reason == "" || len(reason) > 1000 || !utf8.ValidString(reason):
+		return nil, status.Error(codes.InvalidArgument, "reason is required (at most 1000 bytes of text)")
+	}
+	target, err := s.load(ctx, p, req.GetTargetId())
+	if err != nil {
+		return nil, err
+	}
+	source, err := s.load(ctx, p, req.GetSourceId())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, contactsv1.ContactService_MergeContacts_FullMethodName, target.ID, source.ID); err != nil {
+		return nil, err
+	}
+	merged, err := s.Merger.MergeContacts(ctx, Merge{TargetID: target.ID, SourceID: source.ID, Actor: p.Subject, Reason: reason})
+	if errors.Is(err, ErrDifferentPeople) {
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return toProto(merged), nil
+}
+
 func toProto(c Contact) *contactsv1.Contact {
 	out := &contactsv1.Contact{Id: c.ID, DisplayName: c.DisplayName, Email: c.Email, Phone: c.Phone, FiscalCode: c.FiscalCode,
 		CreateTime: timestamppb.New(c.CreatedAt)}
@@ -257,4 +298,22 @@ func toStatus(err error) error {
 		return status.Error(codes.DeadlineExceeded, err.Error())
 	}
 	return status.Error(codes.Internal, "internal error")
+}
+
+// Merge is a supervisor's request to fold Source into Target.
+type Merge struct {
+	TargetID, SourceID string
+	Actor, Reason      string
+}
+
+// ErrDifferentPeople: both contacts carry different fiscal codes.
+var ErrDifferentPeople = errors.New("the contacts carry different fiscal codes: they are two people")
+
+// Merger merges contact records. services/storage implements it.
+type Merger interface {
+	// MergeContacts moves Source's cases, handles and sessions to Target,
+	// fills Target's missing e-mail, phone and fiscal code from Source,
+	// records the merge in each moved case's history and deletes Source,
+	// in one transaction. ErrNotFound, ErrDifferentPeople.
+	MergeContacts(ctx context.Context, m Merge) (Contact, error)
 }

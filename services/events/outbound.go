@@ -56,9 +56,13 @@ func (r *OutboundRelay) publish(replies []cases.OutboundReply) error {
 	for _, o := range replies {
 		msg := &outboundv1.OutboundMessage{
 			Id: o.ID, CaseId: o.CaseID, CaseReference: o.CaseReference, CaseSubject: o.CaseSubject,
-			ChannelKind: o.ChannelKind, ChannelId: o.ChannelID, To: &outboundv1.Recipient{Name: o.ToName, Email: o.ToEmail},
+			ChannelKind: o.ChannelKind, ChannelId: o.ChannelID,
+			To:       &outboundv1.Recipient{Name: o.ToName, Email: o.ToEmail, Phone: o.ToPhone, Handle: o.ToHandle},
 			BodyText: o.Body, InReplyTo: o.InReplyTo, AuthorName: o.AuthorName, CreateTime: timestamppb.New(o.CreatedAt),
 			Kind: o.Kind,
+		}
+		if !o.LastInboundAt.IsZero() {
+			msg.LastInboundTime = timestamppb.New(o.LastInboundAt)
 		}
 		for _, a := range o.Attachments {
 			msg.Attachments = append(msg.Attachments, &outboundv1.OutboundAttachment{Sha256: a.SHA256, FileName: a.FileName,

@@ -42,7 +42,23 @@ type Replies struct {
 	Backoff []time.Duration
 	// SendTimeout bounds one Send; 2 minutes when zero.
 	SendTimeout time.Duration
+	// Messages, when set, is read before each attempt: a reply already
+	// settled (a crash between recording and acking) is not sent again,
+	// and for a channels.ReceiptReplier neither is one whose earlier
+	// attempt was interrupted mid-send (it may have reached the provider,
+	// which has no idempotency key): it is failed with that reason.
+	Messages MessageReader
 }
+
+// MessageReader reads a stored message (services/storage).
+type MessageReader interface {
+	GetMessage(ctx context.Context, id string) (cases.Message, error)
+}
+
+// interruptedSend is the failure recorded on a reply whose earlier attempt
+// stopped after it may have reached the provider.
+const interruptedSend = "an earlier attempt to send this reply was interrupted after it was handed to the provider; " +
+	"it is not sent again so the citizen cannot receive it twice: check the conversation and write again if it did not arrive"
 
 // consumerName is the durable consumer of a channel kind's replies.
 func (r *Replies) consumerName() string { return "replier-" + r.Kind }
@@ -117,6 +133,21 @@ func (r *Replies) handle(ctx context.Context, m jetstream.Msg) {
 		attempt = int(md.NumDelivered)
 	}
 	log := r.Log.With("message_id", out.GetId(), "case_id", out.GetCaseId(), "attempt", attempt)
+	receipts, _ := r.Replier.(channels.ReceiptReplier)
+	if r.Messages != nil {
+		stored, err := r.Messages.GetMessage(ctx, out.GetId())
+		switch {
+		case err == nil && cases.DeliveryRank(stored.DeliveryStatus) >= cases.DeliveryRank(cases.DeliverySent):
+			log.Info("replies: already settled; not sending again", "status", stored.DeliveryStatus)
+			_ = m.Ack()
+			return
+		case err == nil && receipts != nil && stored.DeliveryStatus == cases.DeliverySending:
+			r.record(ctx, log, cases.Delivery{MessageID: out.GetId(), Status: cases.DeliveryFailed, Error: interruptedSend, Attempts: attempt})
+			log.Error("replies: an earlier attempt was interrupted mid-send; not resending")
+			_ = m.Term()
+			return
+		}
+	}
 	ext := r.Replier.ExternalID(&out)
 	if err := r.Deliveries.RecordDelivery(ctx, cases.Delivery{MessageID: out.GetId(), Status: cases.DeliverySending, ExternalID: ext, Attempts: attempt}); err != nil {
 		if errors.Is(err, cases.ErrNotFound) {
@@ -129,10 +160,19 @@ func (r *Replies) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.NakWithDelay(r.backoff()[0])
 		return
 	}
-	err := r.Replier.Send(ctx, &out)
+	var err error
+	if receipts != nil {
+		var rc channels.Receipt
+		rc, err = receipts.SendReceipt(ctx, &out)
+		if ext == "" {
+			ext = rc.ExternalID
+		}
+	} else {
+		err = r.Replier.Send(ctx, &out)
+	}
 	switch {
 	case err == nil:
-		r.record(ctx, log, cases.Delivery{MessageID: out.GetId(), Status: cases.DeliverySent, Attempts: attempt})
+		r.record(ctx, log, cases.Delivery{MessageID: out.GetId(), Status: cases.DeliverySent, ExternalID: ext, Attempts: attempt})
 		log.Info("replies: sent", "external_id", ext)
 		_ = m.Ack()
 	case channels.IsPermanent(err):

@@ -54,6 +54,8 @@ type Deps struct {
 	Surveys surveysv1.SurveyServiceServer
 	// Reports is the supervisors' ReportService; nil leaves it out.
 	Reports reportsv1.ReportServiceServer
+	// Channels lists the channel instances; nil serves an empty list.
+	Channels adminv1.ChannelServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
@@ -108,6 +110,10 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if d.Reports != nil {
 		reportsv1.RegisterReportServiceServer(s.grpc, d.Reports)
 	}
+	if d.Channels == nil {
+		d.Channels = emptyChannels{}
+	}
+	adminv1.RegisterChannelServiceServer(s.grpc, d.Channels)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -149,6 +155,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		if err := reportsv1.RegisterReportServiceHandler(ctx, gw, conn); err != nil {
 			return nil, err
 		}
+	}
+	if err := adminv1.RegisterChannelServiceHandler(ctx, gw, conn); err != nil {
+		return nil, err
 	}
 
 	fragments := d.OpenAPI
@@ -301,4 +310,13 @@ func writeText(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
 	_, _ = w.Write([]byte(msg + "\n"))
+}
+
+// emptyChannels is the channel list of a server without channels.
+type emptyChannels struct {
+	adminv1.UnimplementedChannelServiceServer
+}
+
+func (emptyChannels) ListChannels(context.Context, *adminv1.ListChannelsRequest) (*adminv1.ListChannelsResponse, error) {
+	return &adminv1.ListChannelsResponse{}, nil
 }

@@ -206,6 +206,14 @@ func (db *DB) outbound(tx *gorm.DB, rows []messageRow) ([]cases.OutboundReply, e
 	for _, m := range inbound {
 		threads[m.CaseID] = append(threads[m.CaseID], *m.ExternalID)
 	}
+	contactOf := map[string]string{}
+	for _, c := range cs {
+		contactOf[c.ID] = c.ContactID
+	}
+	handles, last, err := reachability(tx, rows, contactOf)
+	if err != nil {
+		return nil, err
+	}
 	ids := make([]string, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
@@ -224,6 +232,11 @@ func (db *DB) outbound(tx *gorm.DB, rows []messageRow) ([]cases.OutboundReply, e
 		if ct.Email != nil {
 			o.ToEmail = *ct.Email
 		}
+		if ct.Phone != nil {
+			o.ToPhone = *ct.Phone
+		}
+		o.ToHandle = handles[reachKey{r.ChannelKind, c.ContactID}]
+		o.LastInboundAt = last[lastKey{c.ContactID, r.ChannelKind, r.ChannelID}]
 		out[i] = o
 	}
 	return out, nil
@@ -251,7 +264,7 @@ func (db *DB) RecordDelivery(ctx context.Context, d cases.Delivery) error {
 		return fmt.Errorf("%w: message %s", cases.ErrNotFound, d.MessageID)
 	}
 	switch d.Status {
-	case cases.DeliverySending, cases.DeliverySent, cases.DeliveryDeferred, cases.DeliveryFailed:
+	case cases.DeliverySending, cases.DeliverySent, cases.DeliveryDeferred, cases.DeliveryFailed, cases.DeliveryDelivered, cases.DeliveryRead:
 	default:
 		return fmt.Errorf("%w: delivery status %q", cases.ErrInvalidArgument, d.Status)
 	}
@@ -264,13 +277,34 @@ func (db *DB) RecordDelivery(ctx context.Context, d cases.Delivery) error {
 		if err != nil {
 			return err
 		}
-		settled := m.DeliveryStatus == cases.DeliverySent || m.DeliveryStatus == cases.DeliveryFailed
-		if settled && (d.Status == cases.DeliverySending || d.Status == cases.DeliveryDeferred) {
-			return nil // a late report of an earlier attempt
+		if cases.DeliveryRank(d.Status) < cases.DeliveryRank(m.DeliveryStatus) {
+			return nil // a late report of an earlier attempt or step
 		}
 		return db.setDelivery(tx, m, d)
 	})
 	return retryable(err)
+}
+
+// RecordDeliveryByExternalID records d (its MessageID ignored) on the
+// outbound message of channel (kind, id) with that external id: a
+// provider's status callback. ErrNotFound when there is none (yet: the
+// callback may come before the replier recorded the provider's id).
+func (db *DB) RecordDeliveryByExternalID(ctx context.Context, kind, channelID, externalID string, d cases.Delivery) error {
+	if externalID == "" {
+		return fmt.Errorf("%w: empty external id", cases.ErrNotFound)
+	}
+	var ids []string
+	err := db.gorm.WithContext(ctx).Model(&messageRow{}).
+		Where("channel_kind = ? AND channel_id = ? AND external_id = ? AND direction = ?", kind, channelID, externalID, string(cases.Outbound)).
+		Limit(1).Pluck("id", &ids).Error
+	if err != nil {
+		return retryable(err)
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: no outbound %s message %q on %s", cases.ErrNotFound, kind, externalID, channelID)
+	}
+	d.MessageID, d.ExternalID = ids[0], ""
+	return db.RecordDelivery(ctx, d)
 }
 
 // setDelivery writes d on message m and, when m newly failed, records the
@@ -310,4 +344,64 @@ func truncateText(s string, n int) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+type lastKey struct{ contact, kind, channel string }
+
+// reachKey is a contact's handle on a channel kind.
+type reachKey struct{ kind, contact string }
+
+// reachability returns what a social channel needs to answer rows: the
+// contacts' handles per channel kind (the newest wins) and when each last
+// wrote on the rows' channel instances (the platform's reply window).
+func reachability(tx *gorm.DB, rows []messageRow, contactOf map[string]string) (map[reachKey]string, map[lastKey]time.Time, error) {
+	contactIDs := make([]string, 0, len(contactOf))
+	for _, c := range contactOf {
+		contactIDs = append(contactIDs, c)
+	}
+	var hs []contactHandleRow
+	if err := tx.Where("contact_id IN ?", contactIDs).Order("created_at").Find(&hs).Error; err != nil {
+		return nil, nil, err
+	}
+	handles := map[reachKey]string{}
+	for _, h := range hs {
+		handles[reachKey{h.ChannelKind, h.ContactID}] = h.Handle
+	}
+	last := map[lastKey]time.Time{}
+	for _, r := range rows {
+		k := lastKey{contactOf[r.CaseID], r.ChannelKind, r.ChannelID}
+		if _, done := last[k]; done {
+			continue
+		}
+		var got []messageRow
+		err := tx.Model(&messageRow{}).Select("messages.received_at").Joins("JOIN cases c ON c.id = messages.case_id").
+			Where("c.contact_id = ? AND messages.channel_kind = ? AND messages.channel_id = ? AND messages.direction = ?",
+				k.contact, k.kind, k.channel, string(cases.Inbound)).
+			Order("messages.received_at DESC").Limit(1).Find(&got).Error
+		if err != nil {
+			return nil, nil, err
+		}
+		last[k] = time.Time{}
+		if len(got) == 1 {
+			last[k] = got[0].ReceivedAt.UTC()
+		}
+	}
+	return handles, last, nil
+}
+
+// LastInbound is when the contact last wrote on channel (kind, id), on
+// any case; zero when never.
+func (db *DB) LastInbound(ctx context.Context, contactID, kind, channelID string) (time.Time, error) {
+	if !validUUID(contactID) {
+		return time.Time{}, nil
+	}
+	var got []messageRow
+	err := db.gorm.WithContext(ctx).Model(&messageRow{}).Select("messages.received_at").Joins("JOIN cases c ON c.id = messages.case_id").
+		Where("c.contact_id = ? AND messages.channel_kind = ? AND messages.channel_id = ? AND messages.direction = ?",
+			contactID, kind, channelID, string(cases.Inbound)).
+		Order("messages.received_at DESC").Limit(1).Find(&got).Error
+	if err != nil || len(got) == 0 {
+		return time.Time{}, err
+	}
+	return got[0].ReceivedAt.UTC(), nil
 }

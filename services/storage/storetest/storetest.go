@@ -47,6 +47,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, threadTests...)
 	tests = append(tests, attachmentTests...)
 	tests = append(tests, emailTests...)
+	tests = append(tests, socialTests...)
 	tests = append(tests, citizenTests...)
 	tests = append(tests, sessionTests...)
 	tests = append(tests, loginAttemptTests...)

@@ -2141,7 +2141,9 @@ type Message struct {
 	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Outbound replies: "queued" until the channel reports on it, then
 	// "sending", "sent", "deferred" (a temporary error: it retries) or
-	// "failed" (a permanent error, a bounce, or retries exhausted).
+	// "failed" (a permanent error, a bounce, retries exhausted, or outside
+	// the platform's reply window); channels that report further (WhatsApp,
+	// Messenger) move a sent reply to "delivered" and "read".
 	DeliveryStatus string `protobuf:"bytes,9,opt,name=delivery_status,json=deliveryStatus,proto3" json:"delivery_status,omitempty"`
 	// Files of the message, in upload order.
 	Attachments []*Attachment `protobuf:"bytes,10,rep,name=attachments,proto3" json:"attachments,omitempty"`

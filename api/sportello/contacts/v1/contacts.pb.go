@@ -24,6 +24,69 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type MergeContactsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The contact that remains.
+	TargetId string `protobuf:"bytes,1,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+	// The contact merged into it, then deleted.
+	SourceId string `protobuf:"bytes,2,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// Why, for the cases' history; required.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeContactsRequest) Reset() {
+	*x = MergeContactsRequest{}
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeContactsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeContactsRequest) ProtoMessage() {}
+
+func (x *MergeContactsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeContactsRequest.ProtoReflect.Descriptor instead.
+func (*MergeContactsRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *MergeContactsRequest) GetTargetId() string {
+	if x != nil {
+		return x.TargetId
+	}
+	return ""
+}
+
+func (x *MergeContactsRequest) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *MergeContactsRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // Contact is a citizen, one record across channels.
 type Contact struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -43,7 +106,7 @@ type Contact struct {
 
 func (x *Contact) Reset() {
 	*x = Contact{}
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[0]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +118,7 @@ func (x *Contact) String() string {
 func (*Contact) ProtoMessage() {}
 
 func (x *Contact) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[0]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +131,7 @@ func (x *Contact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contact.ProtoReflect.Descriptor instead.
 func (*Contact) Descriptor() ([]byte, []int) {
-	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{0}
+	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Contact) GetId() string {
@@ -131,7 +194,7 @@ type Handle struct {
 
 func (x *Handle) Reset() {
 	*x = Handle{}
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[1]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -143,7 +206,7 @@ func (x *Handle) String() string {
 func (*Handle) ProtoMessage() {}
 
 func (x *Handle) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[1]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -156,7 +219,7 @@ func (x *Handle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Handle.ProtoReflect.Descriptor instead.
 func (*Handle) Descriptor() ([]byte, []int) {
-	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{1}
+	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Handle) GetChannelKind() string {
@@ -182,7 +245,7 @@ type GetContactRequest struct {
 
 func (x *GetContactRequest) Reset() {
 	*x = GetContactRequest{}
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[2]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -194,7 +257,7 @@ func (x *GetContactRequest) String() string {
 func (*GetContactRequest) ProtoMessage() {}
 
 func (x *GetContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[2]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -207,7 +270,7 @@ func (x *GetContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContactRequest.ProtoReflect.Descriptor instead.
 func (*GetContactRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{2}
+	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetContactRequest) GetId() string {
@@ -229,7 +292,7 @@ type ListContactCasesRequest struct {
 
 func (x *ListContactCasesRequest) Reset() {
 	*x = ListContactCasesRequest{}
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[3]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +304,7 @@ func (x *ListContactCasesRequest) String() string {
 func (*ListContactCasesRequest) ProtoMessage() {}
 
 func (x *ListContactCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[3]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +317,7 @@ func (x *ListContactCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContactCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListContactCasesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{3}
+	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListContactCasesRequest) GetContactId() string {
@@ -289,7 +352,7 @@ type ListContactCasesResponse struct {
 
 func (x *ListContactCasesResponse) Reset() {
 	*x = ListContactCasesResponse{}
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[4]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +364,7 @@ func (x *ListContactCasesResponse) String() string {
 func (*ListContactCasesResponse) ProtoMessage() {}
 
 func (x *ListContactCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[4]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +377,7 @@ func (x *ListContactCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContactCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListContactCasesResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{4}
+	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListContactCasesResponse) GetCases() []*v1.Case {
@@ -342,7 +405,7 @@ type SearchContactsRequest struct {
 
 func (x *SearchContactsRequest) Reset() {
 	*x = SearchContactsRequest{}
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[5]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +417,7 @@ func (x *SearchContactsRequest) String() string {
 func (*SearchContactsRequest) ProtoMessage() {}
 
 func (x *SearchContactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[5]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +430,7 @@ func (x *SearchContactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchContactsRequest.ProtoReflect.Descriptor instead.
 func (*SearchContactsRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{5}
+	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SearchContactsRequest) GetEmail() string {
@@ -400,7 +463,7 @@ type SearchContactsResponse struct {
 
 func (x *SearchContactsResponse) Reset() {
 	*x = SearchContactsResponse{}
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[6]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +475,7 @@ func (x *SearchContactsResponse) String() string {
 func (*SearchContactsResponse) ProtoMessage() {}
 
 func (x *SearchContactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[6]
+	mi := &file_sportello_contacts_v1_contacts_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +488,7 @@ func (x *SearchContactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchContactsResponse.ProtoReflect.Descriptor instead.
 func (*SearchContactsResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{6}
+	return file_sportello_contacts_v1_contacts_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SearchContactsResponse) GetContacts() []*Contact {
@@ -439,7 +502,11 @@ var File_sportello_contacts_v1_contacts_proto protoreflect.FileDescriptor
 
 const file_sportello_contacts_v1_contacts_proto_rawDesc = "" +
 	"\n" +
-	"$sportello/contacts/v1/contacts.proto\x12\x15sportello.contacts.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1esportello/cases/v1/cases.proto\"\xff\x01\n" +
+	"$sportello/contacts/v1/contacts.proto\x12\x15sportello.contacts.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1esportello/cases/v1/cases.proto\"h\n" +
+	"\x14MergeContactsRequest\x12\x1b\n" +
+	"\ttarget_id\x18\x01 \x01(\tR\btargetId\x12\x1b\n" +
+	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xff\x01\n" +
 	"\aContact\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
@@ -470,12 +537,13 @@ const file_sportello_contacts_v1_contacts_proto_rawDesc = "" +
 	"\vfiscal_code\x18\x03 \x01(\tR\n" +
 	"fiscalCode\"T\n" +
 	"\x16SearchContactsResponse\x12:\n" +
-	"\bcontacts\x18\x01 \x03(\v2\x1e.sportello.contacts.v1.ContactR\bcontacts2\xaf\x03\n" +
+	"\bcontacts\x18\x01 \x03(\v2\x1e.sportello.contacts.v1.ContactR\bcontacts2\xb9\x04\n" +
 	"\x0eContactService\x12q\n" +
 	"\n" +
 	"GetContact\x12(.sportello.contacts.v1.GetContactRequest\x1a\x1e.sportello.contacts.v1.Contact\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/contacts/{id}\x12\x9c\x01\n" +
 	"\x10ListContactCases\x12..sportello.contacts.v1.ListContactCasesRequest\x1a/.sportello.contacts.v1.ListContactCasesResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/contacts/{contact_id}/cases\x12\x8a\x01\n" +
-	"\x0eSearchContacts\x12,.sportello.contacts.v1.SearchContactsRequest\x1a-.sportello.contacts.v1.SearchContactsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/contacts:searchBEZCgithub.com/sportello/sportello/api/sportello/contacts/v1;contactsv1b\x06proto3"
+	"\x0eSearchContacts\x12,.sportello.contacts.v1.SearchContactsRequest\x1a-.sportello.contacts.v1.SearchContactsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/contacts:search\x12\x87\x01\n" +
+	"\rMergeContacts\x12+.sportello.contacts.v1.MergeContactsRequest\x1a\x1e.sportello.contacts.v1.Contact\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/contacts/{target_id}:mergeBEZCgithub.com/sportello/sportello/api/sportello/contacts/v1;contactsv1b\x06proto3"
 
 var (
 	file_sportello_contacts_v1_contacts_proto_rawDescOnce sync.Once
@@ -489,31 +557,34 @@ func file_sportello_contacts_v1_contacts_proto_rawDescGZIP() []byte {
 	return file_sportello_contacts_v1_contacts_proto_rawDescData
 }
 
-var file_sportello_contacts_v1_contacts_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_sportello_contacts_v1_contacts_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_sportello_contacts_v1_contacts_proto_goTypes = []any{
-	(*Contact)(nil),                  // 0: sportello.contacts.v1.Contact
-	(*Handle)(nil),                   // 1: sportello.contacts.v1.Handle
-	(*GetContactRequest)(nil),        // 2: sportello.contacts.v1.GetContactRequest
-	(*ListContactCasesRequest)(nil),  // 3: sportello.contacts.v1.ListContactCasesRequest
-	(*ListContactCasesResponse)(nil), // 4: sportello.contacts.v1.ListContactCasesResponse
-	(*SearchContactsRequest)(nil),    // 5: sportello.contacts.v1.SearchContactsRequest
-	(*SearchContactsResponse)(nil),   // 6: sportello.contacts.v1.SearchContactsResponse
-	(*timestamppb.Timestamp)(nil),    // 7: google.protobuf.Timestamp
-	(*v1.Case)(nil),                  // 8: sportello.cases.v1.Case
+	(*MergeContactsRequest)(nil),     // 0: sportello.contacts.v1.MergeContactsRequest
+	(*Contact)(nil),                  // 1: sportello.contacts.v1.Contact
+	(*Handle)(nil),                   // 2: sportello.contacts.v1.Handle
+	(*GetContactRequest)(nil),        // 3: sportello.contacts.v1.GetContactRequest
+	(*ListContactCasesRequest)(nil),  // 4: sportello.contacts.v1.ListContactCasesRequest
+	(*ListContactCasesResponse)(nil), // 5: sportello.contacts.v1.ListContactCasesResponse
+	(*SearchContactsRequest)(nil),    // 6: sportello.contacts.v1.SearchContactsRequest
+	(*SearchContactsResponse)(nil),   // 7: sportello.contacts.v1.SearchContactsResponse
+	(*timestamppb.Timestamp)(nil),    // 8: google.protobuf.Timestamp
+	(*v1.Case)(nil),                  // 9: sportello.cases.v1.Case
 }
 var file_sportello_contacts_v1_contacts_proto_depIdxs = []int32{
-	1, // 0: sportello.contacts.v1.Contact.handles:type_name -> sportello.contacts.v1.Handle
-	7, // 1: sportello.contacts.v1.Contact.create_time:type_name -> google.protobuf.Timestamp
-	8, // 2: sportello.contacts.v1.ListContactCasesResponse.cases:type_name -> sportello.cases.v1.Case
-	0, // 3: sportello.contacts.v1.SearchContactsResponse.contacts:type_name -> sportello.contacts.v1.Contact
-	2, // 4: sportello.contacts.v1.ContactService.GetContact:input_type -> sportello.contacts.v1.GetContactRequest
-	3, // 5: sportello.contacts.v1.ContactService.ListContactCases:input_type -> sportello.contacts.v1.ListContactCasesRequest
-	5, // 6: sportello.contacts.v1.ContactService.SearchContacts:input_type -> sportello.contacts.v1.SearchContactsRequest
-	0, // 7: sportello.contacts.v1.ContactService.GetContact:output_type -> sportello.contacts.v1.Contact
-	4, // 8: sportello.contacts.v1.ContactService.ListContactCases:output_type -> sportello.contacts.v1.ListContactCasesResponse
-	6, // 9: sportello.contacts.v1.ContactService.SearchContacts:output_type -> sportello.contacts.v1.SearchContactsResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
+	2, // 0: sportello.contacts.v1.Contact.handles:type_name -> sportello.contacts.v1.Handle
+	8, // 1: sportello.contacts.v1.Contact.create_time:type_name -> google.protobuf.Timestamp
+	9, // 2: sportello.contacts.v1.ListContactCasesResponse.cases:type_name -> sportello.cases.v1.Case
+	1, // 3: sportello.contacts.v1.SearchContactsResponse.contacts:type_name -> sportello.contacts.v1.Contact
+	3, // 4: sportello.contacts.v1.ContactService.GetContact:input_type -> sportello.contacts.v1.GetContactRequest
+	4, // 5: sportello.contacts.v1.ContactService.ListContactCases:input_type -> sportello.contacts.v1.ListContactCasesRequest
+	6, // 6: sportello.contacts.v1.ContactService.SearchContacts:input_type -> sportello.contacts.v1.SearchContactsRequest
+	0, // 7: sportello.contacts.v1.ContactService.MergeContacts:input_type -> sportello.contacts.v1.MergeContactsRequest
+	1, // 8: sportello.contacts.v1.ContactService.GetContact:output_type -> sportello.contacts.v1.Contact
+	5, // 9: sportello.contacts.v1.ContactService.ListContactCases:output_type -> sportello.contacts.v1.ListContactCasesResponse
+	7, // 10: sportello.contacts.v1.ContactService.SearchContacts:output_type -> sportello.contacts.v1.SearchContactsResponse
+	1, // 11: sportello.contacts.v1.ContactService.MergeContacts:output_type -> sportello.contacts.v1.Contact
+	8, // [8:12] is the sub-list for method output_type
+	4, // [4:8] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -530,7 +601,7 @@ func file_sportello_contacts_v1_contacts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_contacts_v1_contacts_proto_rawDesc), len(file_sportello_contacts_v1_contacts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,7 @@ const (
 	ContactService_GetContact_FullMethodName       = "/sportello.contacts.v1.ContactService/GetContact"
 	ContactService_ListContactCases_FullMethodName = "/sportello.contacts.v1.ContactService/ListContactCases"
 	ContactService_SearchContacts_FullMethodName   = "/sportello.contacts.v1.ContactService/SearchContacts"
+	ContactService_MergeContacts_FullMethodName    = "/sportello.contacts.v1.ContactService/MergeContacts"
 )
 
 // ContactServiceClient is the client API for ContactService service.
@@ -41,6 +42,13 @@ type ContactServiceClient interface {
 	// SearchContacts finds contacts by exact e-mail, phone or fiscal code
 	// (at least one).
 	SearchContacts(ctx context.Context, in *SearchContactsRequest, opts ...grpc.CallOption) (*SearchContactsResponse, error)
+	// MergeContacts folds the source contact into the target: the source's
+	// cases, e-mail, phone, fiscal code and social handles move to the
+	// target (the target's own values win) and the source is deleted. Each
+	// moved case records the merge in its history. Refused
+	// (FAILED_PRECONDITION) when both carry different fiscal codes: they are
+	// two people. Supervisors only.
+	MergeContacts(ctx context.Context, in *MergeContactsRequest, opts ...grpc.CallOption) (*Contact, error)
 }
 
 type contactServiceClient struct {
@@ -81,6 +89,16 @@ func (c *contactServiceClient) SearchContacts(ctx context.Context, in *SearchCon
 	return out, nil
 }
 
+func (c *contactServiceClient) MergeContacts(ctx context.Context, in *MergeContactsRequest, opts ...grpc.CallOption) (*Contact, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Contact)
+	err := c.cc.Invoke(ctx, ContactService_MergeContacts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ContactServiceServer is the server API for ContactService service.
 // All implementations must embed UnimplementedContactServiceServer
 // for forward compatibility.
@@ -98,6 +116,13 @@ type ContactServiceServer interface {
 	// SearchContacts finds contacts by exact e-mail, phone or fiscal code
 	// (at least one).
 	SearchContacts(context.Context, *SearchContactsRequest) (*SearchContactsResponse, error)
+	// MergeContacts folds the source contact into the target: the source's
+	// cases, e-mail, phone, fiscal code and social handles move to the
+	// target (the target's own values win) and the source is deleted. Each
+	// moved case records the merge in its history. Refused
+	// (FAILED_PRECONDITION) when both carry different fiscal codes: they are
+	// two people. Supervisors only.
+	MergeContacts(context.Context, *MergeContactsRequest) (*Contact, error)
 	mustEmbedUnimplementedContactServiceServer()
 }
 
@@ -116,6 +141,9 @@ func (UnimplementedContactServiceServer) ListContactCases(context.Context, *List
 }
 func (UnimplementedContactServiceServer) SearchContacts(context.Context, *SearchContactsRequest) (*SearchContactsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchContacts not implemented")
+}
+func (UnimplementedContactServiceServer) MergeContacts(context.Context, *MergeContactsRequest) (*Contact, error) {
+	return nil, status.Error(codes.Unimplemented, "method MergeContacts not implemented")
 }
 func (UnimplementedContactServiceServer) mustEmbedUnimplementedContactServiceServer() {}
 func (UnimplementedContactServiceServer) testEmbeddedByValue()                        {}
@@ -192,6 +220,24 @@ func _ContactService_SearchContacts_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContactService_MergeContacts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MergeContactsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContactServiceServer).MergeContacts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContactService_MergeContacts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContactServiceServer).MergeContacts(ctx, req.(*MergeContactsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ContactService_ServiceDesc is the grpc.ServiceDesc for ContactService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -210,6 +256,10 @@ var ContactService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SearchContacts",
 			Handler:    _ContactService_SearchContacts_Handler,
+		},
+		{
+			MethodName: "MergeContacts",
+			Handler:    _ContactService_MergeContacts_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -47,9 +47,13 @@ type OutboundMessage struct {
 	Attachments []*OutboundAttachment `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	// "" for an operator's reply; "acknowledgement" for the automatic
 	// acknowledgement of a new case (sent as an RFC 3834 auto-reply).
-	Kind          string `protobuf:"bytes,13,opt,name=kind,proto3" json:"kind,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Kind string `protobuf:"bytes,13,opt,name=kind,proto3" json:"kind,omitempty"`
+	// When the citizen last wrote on this channel instance (any case):
+	// social platforms only allow free-form replies within a window after
+	// it (WhatsApp, Messenger and Instagram: 24 hours). Unset when unknown.
+	LastInboundTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_inbound_time,json=lastInboundTime,proto3" json:"last_inbound_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *OutboundMessage) Reset() {
@@ -173,6 +177,13 @@ func (x *OutboundMessage) GetKind() string {
 	return ""
 }
 
+func (x *OutboundMessage) GetLastInboundTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastInboundTime
+	}
+	return nil
+}
+
 // OutboundAttachment names a file of the blob store to send.
 type OutboundAttachment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -244,9 +255,14 @@ func (x *OutboundAttachment) GetSize() int64 {
 }
 
 type Recipient struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Email string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// Phone number in international form ("+393331234567"), when known.
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	// The citizen's id on this message's channel kind, as the channel gave
+	// it in Sender.handle ("telegram:123456", "whatsapp:393331234567").
+	Handle        string `protobuf:"bytes,4,opt,name=handle,proto3" json:"handle,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -295,11 +311,25 @@ func (x *Recipient) GetEmail() string {
 	return ""
 }
 
+func (x *Recipient) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Recipient) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
 var File_sportello_outbound_v1_outbound_proto protoreflect.FileDescriptor
 
 const file_sportello_outbound_v1_outbound_proto_rawDesc = "" +
 	"\n" +
-	"$sportello/outbound/v1/outbound.proto\x12\x15sportello.outbound.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x03\n" +
+	"$sportello/outbound/v1/outbound.proto\x12\x15sportello.outbound.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x04\n" +
 	"\x0fOutboundMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12%\n" +
@@ -317,15 +347,18 @@ const file_sportello_outbound_v1_outbound_proto_rawDesc = "" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12K\n" +
 	"\vattachments\x18\f \x03(\v2).sportello.outbound.v1.OutboundAttachmentR\vattachments\x12\x12\n" +
-	"\x04kind\x18\r \x01(\tR\x04kind\"\x80\x01\n" +
+	"\x04kind\x18\r \x01(\tR\x04kind\x12F\n" +
+	"\x11last_inbound_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0flastInboundTime\"\x80\x01\n" +
 	"\x12OutboundAttachment\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1b\n" +
 	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12!\n" +
 	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x12\n" +
-	"\x04size\x18\x04 \x01(\x03R\x04size\"5\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"c\n" +
 	"\tRecipient\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05email\x18\x02 \x01(\tR\x05emailBEZCgithub.com/sportello/sportello/api/sportello/outbound/v1;outboundv1b\x06proto3"
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x16\n" +
+	"\x06handle\x18\x04 \x01(\tR\x06handleBEZCgithub.com/sportello/sportello/api/sportello/outbound/v1;outboundv1b\x06proto3"
 
 var (
 	file_sportello_outbound_v1_outbound_proto_rawDescOnce sync.Once
@@ -350,11 +383,12 @@ var file_sportello_outbound_v1_outbound_proto_depIdxs = []int32{
 	2, // 0: sportello.outbound.v1.OutboundMessage.to:type_name -> sportello.outbound.v1.Recipient
 	3, // 1: sportello.outbound.v1.OutboundMessage.create_time:type_name -> google.protobuf.Timestamp
 	1, // 2: sportello.outbound.v1.OutboundMessage.attachments:type_name -> sportello.outbound.v1.OutboundAttachment
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	3, // 3: sportello.outbound.v1.OutboundMessage.last_inbound_time:type_name -> google.protobuf.Timestamp
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_sportello_outbound_v1_outbound_proto_init() }

@@ -1,0 +1,161 @@
+// Package metatest is a fake Graph API for tests: it answers the Cloud
+// API's messages and media endpoints and the Messenger Send API with the
+// documented request and response shapes, and records what it was sent.
+package metatest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+)
+
+// Request is one call the fake received.
+type Request struct {
+	Method, Path string
+	// JSON is the decoded JSON body, nil for other bodies.
+	JSON map[string]any
+	// Form holds a multipart body's fields; Files its file parts' bytes
+	// by field name.
+	Form  map[string]string
+	Files map[string][]byte
+}
+
+// Failure is an answer to give instead of the normal one.
+type Failure struct {
+	Status int
+	Body   string
+}
+
+// Graph is the fake server.
+type Graph struct {
+	*httptest.Server
+	Token string
+	// Media are the downloadable files by media id.
+	Media map[string][]byte
+
+	mu       sync.Mutex
+	requests []Request
+	failures []Failure
+	n        int
+}
+
+// NewGraph starts a fake accepting token.
+func NewGraph(token string) *Graph {
+	g := &Graph{Token: token, Media: map[string][]byte{}}
+	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
+	return g
+}
+
+// FailNext makes the next calls answer fs, in order.
+func (g *Graph) FailNext(fs ...Failure) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.failures = append(g.failures, fs...)
+}
+
+// Requests returns the calls so far.
+func (g *Graph) Requests() []Request {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Request(nil), g.requests...)
+}
+
+// Sent returns the message sends (POST .../messages) so far.
+func (g *Graph) Sent() []Request {
+	var out []Request
+	for _, r := range g.Requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/messages") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+g.Token {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{"message": "Invalid OAuth access token.",
+			"type": "OAuthException", "code": 190, "fbtrace_id": "Afake"}})
+		return
+	}
+	req := Request{Method: r.Method, Path: r.URL.Path}
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ct == "application/json":
+		_ = json.NewDecoder(r.Body).Decode(&req.JSON)
+	case ct == "multipart/form-data":
+		req.Form, req.Files = map[string]string{}, map[string][]byte{}
+		mr := multipart.NewReader(r.Body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			data, _ := io.ReadAll(p)
+			if p.FileName() != "" {
+				req.Files[p.FormName()] = data
+			} else {
+				req.Form[p.FormName()] = string(data)
+			}
+		}
+	}
+	g.mu.Lock()
+	g.requests = append(g.requests, req)
+	var fail *Failure
+	if len(g.failures) > 0 && r.Method == http.MethodPost {
+		fail = &g.failures[0]
+		g.failures = g.failures[1:]
+	}
+	g.n++
+	n := g.n
+	g.mu.Unlock()
+	if fail != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(fail.Status)
+		_, _ = io.WriteString(w, fail.Body)
+		return
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	switch {
+	case r.Method == http.MethodGet && len(parts) == 2 && parts[0] == "download":
+		data, ok := g.Media[parts[1]]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(data)
+	case r.Method == http.MethodGet && len(parts) == 1:
+		data, ok := g.Media[parts[0]]
+		if !ok {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "Unsupported get request.",
+				"type": "GraphMethodException", "code": 100, "error_subcode": 33, "fbtrace_id": "Afake"}})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"messaging_product": "whatsapp", "url": g.URL + "/download/" + parts[0],
+			"mime_type": http.DetectContentType(data), "sha256": "", "file_size": len(data), "id": parts[0]})
+	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "media":
+		writeJSON(w, http.StatusOK, map[string]any{"id": fmt.Sprintf("media%d", n)})
+	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "messages" && req.JSON != nil && req.JSON["messaging_product"] == "whatsapp":
+		to, _ := req.JSON["to"].(string)
+		writeJSON(w, http.StatusOK, map[string]any{"messaging_product": "whatsapp",
+			"contacts": []any{map[string]any{"input": to, "wa_id": to}},
+			"messages": []any{map[string]any{"id": fmt.Sprintf("wamid.FAKE%06d", n)}}})
+	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "messages":
+		writeJSON(w, http.StatusOK, map[string]any{"recipient_id": "psid", "message_id": fmt.Sprintf("m_FAKE%06d", n)})
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "Unknown path components: " + r.URL.Path,
+			"type": "OAuthException", "code": 2500, "fbtrace_id": "Afake"}})
+	}
+}

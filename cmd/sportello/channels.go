@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sportello/sportello/channels"
+	"github.com/sportello/sportello/channels/meta"
+	"github.com/sportello/sportello/channels/telegram"
+	"github.com/sportello/sportello/services/attachments"
+	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/storage"
+)
+
+// ChannelEntry is one item of the channels list: a channel instance of a
+// kind, with its kind's own config section.
+type ChannelEntry struct {
+	// Type is the channel kind: whatsapp, messenger, instagram, telegram.
+	Type string `yaml:"type"`
+	// ID names the instance in URLs, subjects and the console; unique.
+	ID     string    `yaml:"id"`
+	Config yaml.Node `yaml:"config"`
+}
+
+// channelKinds are the kinds the channels list may name.
+func channelKinds() map[string]channels.Factory {
+	return map[string]channels.Factory{
+		meta.KindWhatsApp:  meta.Factory(meta.KindWhatsApp),
+		meta.KindMessenger: meta.Factory(meta.KindMessenger),
+		meta.KindInstagram: meta.Factory(meta.KindInstagram),
+		telegram.Kind:      telegram.Factory,
+	}
+}
+
+// channelEntries turns the config's list into channels.Entry values whose
+// Decode rejects unknown fields.
+func (c Config) channelEntries() []channels.Entry {
+	out := make([]channels.Entry, len(c.Channels))
+	for i, e := range c.Channels {
+		node := e.Config
+		out[i] = channels.Entry{Type: e.Type, ID: e.ID, Decode: func(v any) error {
+			if node.Kind == 0 {
+				return nil
+			}
+			data, err := yaml.Marshal(&node)
+			if err != nil {
+				return err
+			}
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			dec.KnownFields(true)
+			if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+				// Lines in err count from the config section, which starts at node.Line.
+				return fmt.Errorf("config (from line %d of the file): %w", node.Line, err)
+			}
+			return nil
+		}}
+	}
+	return out
+}
+
+// validateChannels opens the configured channels without dependencies to
+// check them, and closes them.
+func (c Config) validateChannels() error {
+	set, err := channels.Open(c.channelEntries(), channelKinds(), channels.Deps{})
+	if err != nil {
+		return err
+	}
+	return set.Close()
+}
+
+// channelBlobs is the attachments blob store as channels see it.
+type channelBlobs struct{ *attachments.Blobs }
+
+func (b channelBlobs) Put(ctx context.Context, r io.Reader) (channels.Blob, error) {
+	blob, err := b.Blobs.Put(ctx, r)
+	return channels.Blob{SHA256: blob.SHA256, Size: blob.Size, ContentType: blob.ContentType}, err
+}
+
+func (b channelBlobs) Open(sum string) (io.ReadCloser, error) { return b.Blobs.Open(sum) }
+
+// deliveryStatuses records providers' status callbacks on our messages.
+type deliveryStatuses struct{ db *storage.DB }
+
+func (s deliveryStatuses) RecordStatus(ctx context.Context, st channels.Status) error {
+	d := cases.Delivery{Status: st.Status, Error: st.Error}
+	if st.Status == cases.DeliveryFailed && d.Error == "" {
+		d.Error = "the platform reported the message as not delivered"
+	}
+	err := s.db.RecordDeliveryByExternalID(ctx, st.ChannelKind, st.ChannelID, st.ExternalID, d)
+	if errors.Is(err, cases.ErrNotFound) {
+		return fmt.Errorf("%w: %v", channels.ErrUnknownMessage, err)
+	}
+	return err
+}
+
+// openChannels opens the configured channel instances.
+func (a *app) openChannels(cfg Config, blobs *attachments.Blobs, log *slog.Logger) (*channels.Set, error) {
+	return channels.Open(cfg.channelEntries(), channelKinds(), channels.Deps{
+		Sink: a.publisher, Statuses: deliveryStatuses{a.db}, Blobs: channelBlobs{blobs}, Log: log,
+		Client: &http.Client{Timeout: time.Minute},
+	})
+}
+
+// replyGate refuses staff replies on a case of a platform with a reply
+// window (WhatsApp, Messenger, Instagram) once the citizen's last message
+// on that channel is older than the window, so the operator learns it from
+// AddMessage rather than from a failed delivery.
+func replyGate(db *storage.DB, now func() time.Time) func(context.Context, cases.Case) error {
+	return func(ctx context.Context, c cases.Case) error {
+		switch c.ChannelKind {
+		case meta.KindWhatsApp, meta.KindMessenger, meta.KindInstagram:
+		default:
+			return nil
+		}
+		last, err := db.LastInbound(ctx, c.ContactID, c.ChannelKind, c.ChannelID)
+		if err != nil {
+			return err
+		}
+		if !last.IsZero() && now().Sub(last) <= meta.ReplyWindow {
+			return nil
+		}
+		when := "has never written on this channel"
+		if !last.IsZero() {
+			when = "last wrote on " + last.Format("2006-01-02 15:04 MST")
+		}
+		return fmt.Errorf("%w: the citizen %s; %s accepts free-form replies only within 24 hours of the citizen's last message "+
+			"(after that only approved templates): answer on another channel or wait for the citizen to write", cases.ErrReplyWindowClosed, when, c.ChannelKind)
+	}
+}
