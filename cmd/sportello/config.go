@@ -20,6 +20,7 @@ import (
 	"github.com/sportello/sportello/auth/session"
 	"github.com/sportello/sportello/auth/spid"
 	"github.com/sportello/sportello/auth/staffsso"
+	"github.com/sportello/sportello/channels/cti"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/intake"
@@ -55,6 +56,9 @@ type Config struct {
 	// Email configures the e-mail channel (channels/email); with demo data
 	// and no section, the demo mailboxes and a listener on 127.0.0.1:2525.
 	Email email.Config `yaml:"email"`
+	// CTI configures the call-centre webhook (channels/cti); no channels
+	// leaves it off.
+	CTI cti.Settings `yaml:"cti"`
 }
 
 // Intake configures how inbound contacts become cases.
@@ -315,6 +319,9 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := c.Email.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.CTI.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -22,10 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	"github.com/sportello/sportello/channels/cti"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/accesslog"
 	"github.com/sportello/sportello/services/attachments"
+	"github.com/sportello/sportello/services/calls"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/contacts"
 	"github.com/sportello/sportello/services/deadletters"
@@ -234,9 +236,19 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		defer close(a.cleanupDone)
 		ident.cleanup(cleanupCtx, log)
 	}()
+	if err := checkQueues(cfg.CTI, codes); err != nil {
+		return nil, err
+	}
+	callService := calls.New(calls.Deps{Store: a.db, Contacts: a.db, Cases: a.db, Messages: a.db, Rules: a.db, Intake: ingester,
+		Notifier: events.CallNotifier{NC: a.nc}, Access: accessLog, Channels: ctiChannels(cfg.CTI), Log: log})
 	routes := map[string]http.Handler{
 		webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
 		"GET /{$}":   ident.wrap(http.HandlerFunc(site.Home)),
+	}
+	openAPI := [][]byte{webform.OpenAPI}
+	if len(cfg.CTI.Channels) > 0 {
+		routes[cti.Pattern] = cti.New(cti.Config{Channels: ctiSecrets(cfg.CTI), Backend: callService, Replays: a.db.Replays(nil), Logger: log})
+		openAPI = append(openAPI, cti.OpenAPI)
 	}
 	for pattern, h := range ident.routes {
 		routes[pattern] = ident.wrap(h)
@@ -253,8 +265,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Directory:      dirServer,
 		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
 		AccessLog:      accesslog.NewServer(a.db),
+		Calls:          calls.NewServer(callService),
 		Routes:         routes,
-		OpenAPI:        [][]byte{webform.OpenAPI},
+		OpenAPI:        openAPI,
 	})
 	if err != nil {
 		return nil, err
@@ -521,6 +534,36 @@ func seedRules(ctx context.Context, db *storage.DB, demoMail bool) error {
 		if !names[r.Name] {
 			if _, err := db.CreateRoutingRule(ctx, r); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ctiChannels is what services/calls needs of the CTI channels.
+func ctiChannels(s cti.Settings) map[string]calls.ChannelConfig {
+	out := map[string]calls.ChannelConfig{}
+	for _, c := range s.Channels {
+		out[c.ID] = calls.ChannelConfig{CallerID: c.Normalised(), Queues: c.Queues}
+	}
+	return out
+}
+
+// ctiSecrets is what the webhook needs of the CTI channels.
+func ctiSecrets(s cti.Settings) map[string]cti.Channel {
+	out := map[string]cti.Channel{}
+	for _, c := range s.Channels {
+		out[c.ID] = cti.Channel{Secret: []byte(c.Secret)}
+	}
+	return out
+}
+
+// checkQueues refuses a CTI queue mapped to a department that does not exist.
+func checkQueues(s cti.Settings, depts []string) error {
+	for _, c := range s.Channels {
+		for q, d := range c.Queues {
+			if !slices.Contains(depts, d) {
+				return fmt.Errorf("cti.channels %q: queue %q maps to department %q, which does not exist", c.ID, q, d)
 			}
 		}
 	}

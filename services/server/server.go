@@ -29,6 +29,7 @@ import (
 
 	"github.com/sportello/sportello/api/openapi"
 	adminv1 "github.com/sportello/sportello/api/sportello/admin/v1"
+	callsv1 "github.com/sportello/sportello/api/sportello/calls/v1"
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
@@ -48,6 +49,8 @@ type Deps struct {
 	Directory   directoryv1.DirectoryServiceServer
 	DeadLetters adminv1.DeadLetterServiceServer
 	AccessLog   adminv1.AccessLogServiceServer
+	// Calls is the call centre's call log (services/calls).
+	Calls callsv1.CallServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
@@ -96,6 +99,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	directoryv1.RegisterDirectoryServiceServer(s.grpc, d.Directory)
 	adminv1.RegisterDeadLetterServiceServer(s.grpc, d.DeadLetters)
 	adminv1.RegisterAccessLogServiceServer(s.grpc, d.AccessLog)
+	callsv1.RegisterCallServiceServer(s.grpc, d.Calls)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -126,6 +130,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	if err := adminv1.RegisterAccessLogServiceHandler(ctx, gw, conn); err != nil {
+		return nil, err
+	}
+	if err := callsv1.RegisterCallServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
 
