@@ -24,6 +24,10 @@ type ChannelSettings struct {
 	// Queues maps the PBX's queue names to department ids; a queue not
 	// listed routes by the routing rules (IVR choice), else to triage.
 	Queues map[string]string `yaml:"queues"`
+	// ReplyMailbox names the e-mail mailbox (email.mailboxes[].name)
+	// replies on this channel's cases are sent from, to citizens with an
+	// e-mail address; empty refuses replies (a callback case instead).
+	ReplyMailbox string `yaml:"reply_mailbox"`
 }
 
 var channelID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -323,6 +324,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.CTI.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	for _, ch := range c.CTI.Channels {
+		if ch.ReplyMailbox != "" && !slices.ContainsFunc(c.Email.Mailboxes, func(m email.Mailbox) bool { return m.Name == ch.ReplyMailbox }) {
+			errs = append(errs, fmt.Errorf("cti.channels %q: reply_mailbox %q is not a mailbox of the email section", ch.ID, ch.ReplyMailbox))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -188,6 +188,22 @@ func TestIntegrationCTI(t *testing.T) {
 		t.Fatalf("case from a call: %v", got)
 	}
 
+	// A reply on the phone case of a citizen without e-mail is refused,
+	// and a callback task opened instead (once while the case stays as is).
+	reply := []byte(`{"direction":"DIRECTION_OUTBOUND","bodyText":"La password è stata reimpostata."}`)
+	for range 2 {
+		r = s.do("POST", "/v1/cases/"+newCase+"/messages", jsonType, reply, bearer(itToken))
+		if r.Status != 400 || !strings.Contains(string(r.Body), "no e-mail address") || !strings.Contains(string(r.Body), "callback") {
+			t.Fatalf("reply on a phone case: %d %s", r.Status, r.Body)
+		}
+	}
+	if cb := s.restCases("department=it&tag=callback"); len(cb.Cases) != 1 || !strings.Contains(cb.Cases[0].Subject, "+390677776666") {
+		t.Fatalf("callback cases in it: %v", cb.Cases)
+	}
+	if msgs := s.get("/v1/cases/"+newCase+"/messages", itToken); strings.Contains(string(msgs.Body), "reimpostata") {
+		t.Fatalf("the refused reply was stored: %s", msgs.Body)
+	}
+
 	// The blocked list: administrators only; a blocked caller is rejected.
 	if r := s.do("POST", "/v1/blockedNumbers", jsonType, []byte(`{"number":"+39 06 5555 5555","reason":"molestie"}`), bearer(itToken)); r.Status != 403 {
 		t.Fatalf("operator blocks: %d", r.Status)

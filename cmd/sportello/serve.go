@@ -247,6 +247,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	openAPI := [][]byte{webform.OpenAPI}
 	if len(cfg.CTI.Channels) > 0 {
+		caseServer.Replies = callService
 		routes[cti.Pattern] = cti.New(cti.Config{Channels: ctiSecrets(cfg.CTI), Backend: callService, Replays: a.db.Replays(nil), Logger: log})
 		openAPI = append(openAPI, cti.OpenAPI)
 	}
@@ -544,7 +545,7 @@ func seedRules(ctx context.Context, db *storage.DB, demoMail bool) error {
 func ctiChannels(s cti.Settings) map[string]calls.ChannelConfig {
 	out := map[string]calls.ChannelConfig{}
 	for _, c := range s.Channels {
-		out[c.ID] = calls.ChannelConfig{CallerID: c.Normalised(), Queues: c.Queues}
+		out[c.ID] = calls.ChannelConfig{CallerID: c.Normalised(), Queues: c.Queues, ReplyMailbox: c.ReplyMailbox}
 	}
 	return out
 }

@@ -24,6 +24,9 @@ type ChannelConfig struct {
 	CallerID string
 	// Queues maps the PBX's queue names to departments.
 	Queues map[string]string
+	// ReplyMailbox is the e-mail mailbox replies on this channel's cases
+	// go out from; "" refuses them.
+	ReplyMailbox string
 }
 
 // ContactFinder finds callers by number. services/storage implements it.
@@ -347,4 +350,12 @@ func normaliseNumber(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// intakeCallback is the contact of a callback case for a refused reply
+// on case c.
+func intakeCallback(c cases.Case, phone, body string, now time.Time) intake.Contact {
+	return intake.Contact{ID: uuid.Must(uuid.NewV7()).String(), ChannelKind: cti.Kind, ChannelID: c.ChannelID, ExternalID: callbackKey(c),
+		SenderPhone: phone, Subject: "Richiamare " + phone + " (caso " + c.Reference + ")", Body: body, ReceivedAt: now.UTC(),
+		Department: c.Department, Tags: []string{CallbackTag}}
 }
