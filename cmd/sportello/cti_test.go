@@ -10,6 +10,7 @@ import (
 	"time"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/channels/cti"
 	"github.com/sportello/sportello/services/storage/storetest"
 )
@@ -48,9 +49,16 @@ func ctiAnswer(t *testing.T, r response) cti.Answer {
 // log, attaching a call to a case, one callback case for an unanswered
 // call whatever the retries, a blocked caller and an outbound call.
 func TestIntegrationCTI(t *testing.T) {
-	cfg := testConfig(t, storetest.Backend{Name: "sqlite"})
+	forEachBackend(t, testCTI)
+}
+
+func testCTI(t *testing.T, b storetest.Backend) {
+	cfg := testConfig(t, b)
 	cfg.CTI = cti.Settings{Channels: []cti.ChannelSettings{{ID: "centralino", Secret: ctiSecret, CallerID: "+39 06 4673 1",
 		Queues: map[string]string{"informatica": "it", "statistica": "statistics"}}}}
+	const statToken = "test-operator-statistics-0123456789"
+	cfg.Auth.Tokens = append(cfg.Auth.Tokens, auth.StaticToken{Name: "op-statistics", SHA256: auth.HashToken(statToken),
+		Role: auth.RoleOperator, Departments: []string{"statistics"}, Operator: "op-statistics"})
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +152,25 @@ func TestIntegrationCTI(t *testing.T) {
 	if c := strings.Count(string(msgs.Body), "Ha ricevuto le nuove credenziali."); c != 1 {
 		t.Fatalf("%d notes on the case: %s", c, msgs.Body)
 	}
-	// Another department's operator cannot see the call.
+	// Citizens are refused; another department's operator sees neither
+	// the call nor the contact's call log, and cannot attach it.
 	if r := s.get("/v1/calls/"+callID, citizenToken); r.Status != 403 {
 		t.Fatalf("citizen GetCall: %d", r.Status)
+	}
+	if r := s.get("/v1/calls/"+callID, ""); r.Status != 401 {
+		t.Fatalf("anonymous GetCall: %d", r.Status)
+	}
+	if r := s.get("/v1/calls/"+callID, statToken); r.Status != 404 {
+		t.Fatalf("other department's GetCall: %d %s", r.Status, r.Body)
+	}
+	if r := s.get("/v1/contacts/"+contactID+"/calls", statToken); r.Status != 200 || strings.Contains(string(r.Body), callID) {
+		t.Fatalf("other department's ListCalls: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/calls/"+callID+":attach", jsonType, attach, bearer(statToken)); r.Status != 404 {
+		t.Fatalf("other department's AttachCall: %d %s", r.Status, r.Body)
+	}
+	if r := s.get("/v1/calls/"+callID, supToken); r.Status != 200 || r.JSON(t)["caseId"] != caseID {
+		t.Fatalf("supervisor GetCall: %d %s", r.Status, r.Body)
 	}
 
 	// An unanswered call in a queue: one callback case, even when the
