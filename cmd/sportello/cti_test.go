@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,6 +101,17 @@ func testCTI(t *testing.T, b storetest.Backend) {
 		}
 	}
 
+	// The same console over SSE, as a browser reads it.
+	req, _ := http.NewRequest("GET", s.base+"/v1/queue/events", nil)
+	req.Header.Set("Authorization", "Bearer "+itToken)
+	sseCtx, stopSSE := context.WithCancel(context.Background())
+	defer stopSSE()
+	resp, err := s.client.Do(req.WithContext(sseCtx))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("SSE: %v %v", resp, err)
+	}
+	sse := bufio.NewScanner(resp.Body)
+
 	// newCall: the screen pop names the caller and their open case.
 	pop := ctiAnswer(t, s.ctiPost(`{"event":"newCall","callId":"pbx-100","from":"+39 333 1234567","to":"+39064673","queue":"informatica"}`))
 	if pop.Action != "accept" || pop.Department != "it" || pop.Contact == nil || pop.Contact.ID != contactID || pop.Contact.Name != "Anna Bianchi" {
@@ -108,6 +123,19 @@ func testCTI(t *testing.T, b storetest.Backend) {
 	if n := nextCall(); n.Type != "ringing" || n.Department != "it" || n.ContactId != contactID {
 		t.Fatalf("ringing notice: %v", n)
 	}
+	sawSSE := false
+	for !sawSSE && sse.Scan() {
+		if sse.Text() == "event: call" && sse.Scan() {
+			if !strings.Contains(sse.Text(), `"type":"ringing"`) || !strings.Contains(sse.Text(), contactID) {
+				t.Fatalf("SSE call data: %s", sse.Text())
+			}
+			sawSSE = true
+		}
+	}
+	if !sawSSE {
+		t.Fatal("no call event over SSE")
+	}
+	stopSSE()
 	// A retried newCall answers the same, once.
 	if again := ctiAnswer(t, s.ctiPostAt(`{"event":"newCall","callId":"pbx-100","from":"+39 333 1234567","queue":"informatica"}`, time.Now().Unix()+1)); !again.Duplicate || again.Contact.ID != contactID {
 		t.Fatalf("retried newCall: %+v", again)
@@ -257,5 +285,28 @@ func testCTI(t *testing.T, b storetest.Backend) {
 		cti.TimestampHeader: fmt.Sprint(ts), cti.SignatureHeader: cti.Sign([]byte("wrong-secret-wrong-secret-wrong-secret"), ts, []byte(`{"event":"newCall","callId":"x","from":"+3906"}`))})
 	if forged.Status != 401 {
 		t.Fatalf("forged: %d %s", forged.Status, forged.Body)
+	}
+}
+
+// TestCTIConfig: a reply mailbox must be an e-mail mailbox, and a queue
+// must map to an existing department (checked at start).
+func TestCTIConfig(t *testing.T) {
+	cfg := testConfig(t, storetest.Backend{Name: "sqlite"})
+	cfg.CTI = cti.Settings{Channels: []cti.ChannelSettings{{ID: "centralino", Secret: ctiSecret, ReplyMailbox: "nope"}}}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `reply_mailbox "nope"`) {
+		t.Fatalf("unknown reply mailbox: %v", err)
+	}
+	cfg.CTI.Channels[0].ReplyMailbox = ""
+	cfg.CTI.Channels[0].Queues = map[string]string{"q": "no-such-department"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		a.stop(context.Background())
+		t.Fatal("started with a queue of an unknown department")
+	}
+	if !strings.Contains(err.Error(), "no-such-department") {
+		t.Fatalf("start: %v", err)
 	}
 }
