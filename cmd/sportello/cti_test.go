@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -308,5 +309,35 @@ func TestCTIConfig(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "no-such-department") {
 		t.Fatalf("start: %v", err)
+	}
+}
+
+// TestIntegrationCTILatency measures the webhook's newCall (signature,
+// replay check, call stored, caller looked up with their open cases)
+// from a PBX's point of view, sequentially, on the embedded defaults.
+func TestIntegrationCTILatency(t *testing.T) {
+	cfg := testConfig(t, storetest.Backend{Name: "sqlite"})
+	cfg.CTI = cti.Settings{Channels: []cti.ChannelSettings{{ID: "centralino", Secret: ctiSecret, Queues: map[string]string{"informatica": "it"}}}}
+	s := startServer(t, cfg)
+	body := `{"subject":"Accesso","description":"Non riesco ad accedere.","department":"it","channelKind":"phone",` +
+		`"contact":{"name":"Anna Bianchi","phone":"+39 333 123 4567"},"requestId":"lat"}`
+	if r := s.do("POST", "/v1/cases", jsonType, []byte(body), bearer(supToken)); r.Status != 200 {
+		t.Fatalf("create case: %d %s", r.Status, r.Body)
+	}
+	const n = 200
+	took := make([]time.Duration, 0, n)
+	for i := range n {
+		t0 := time.Now()
+		a := ctiAnswer(t, s.ctiPost(fmt.Sprintf(`{"event":"newCall","callId":"lat-%d","from":"+393331234567","queue":"informatica"}`, i)))
+		took = append(took, time.Since(t0))
+		if a.Contact == nil || len(a.OpenCases) != 1 {
+			t.Fatalf("screen pop %d: %+v", i, a)
+		}
+	}
+	slices.Sort(took)
+	p50, p99 := took[n/2], took[n*99/100]
+	t.Logf("newCall with screen pop, %d sequential calls: p50 %s, p99 %s, max %s", n, p50, p99, took[n-1])
+	if p99 > 2*time.Second {
+		t.Fatalf("p99 %s: a PBX's webhook timeout is typically a few seconds", p99)
 	}
 }
