@@ -275,6 +275,21 @@ func testCTI(t *testing.T, b storetest.Backend) {
 		t.Fatalf("unblock: %d %s", r.Status, r.Body)
 	}
 
+	// The IVR choice routes by the routing rules when the queue is not mapped.
+	rule := `{"name":"ivr ufficio stampa","position":1,"department":"communication","channelKind":"cti","ivrChoice":"3","enabled":true}`
+	if r := s.do("POST", "/v1/routing-rules", jsonType, []byte(rule), bearer(adminToken)); r.Status != 200 {
+		t.Fatalf("create IVR rule: %d %s", r.Status, r.Body)
+	}
+	if a := ctiAnswer(t, s.ctiPost(`{"event":"newCall","callId":"pbx-700","from":"+39 02 1234 5678","queue":"centralino","ivrChoice":"3"}`)); a.Department != "communication" {
+		t.Fatalf("IVR routing: %+v", a)
+	}
+	if a := ctiAnswer(t, s.ctiPost(`{"event":"hangup","callId":"pbx-700","cause":"cancel"}`)); a.CallbackCaseID == "" {
+		t.Fatalf("IVR-routed unanswered call: %+v", a)
+	}
+	if cb := s.restCases("department=communication&tag=callback"); len(cb.Cases) != 1 {
+		t.Fatalf("callback cases in communication: %v", cb.Cases)
+	}
+
 	// Outbound: the configured caller id.
 	if a := ctiAnswer(t, s.ctiPost(`{"event":"newCall","callId":"pbx-500","from":"214","to":"+39 333 1234567","direction":"outbound"}`)); a.CallerID != "+390646731" || a.Contact == nil || a.Contact.ID != contactID {
 		t.Fatalf("outbound: %+v", a)
