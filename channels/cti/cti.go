@@ -99,7 +99,7 @@ type Backend interface {
 var ErrUnknownCall = errors.New("unknown callId: newCall not received yet")
 
 // ErrRejected wraps a Backend's refusal of a valid event that no retry
-// can mend (an unknown operator): answered 422.
+// can mend (an unknown operator, an answer of a rejected call): answered 422.
 var ErrRejected = errors.New("event refused")
 
 // ReplayGuard remembers accepted signatures for the whole window, across

@@ -142,6 +142,10 @@ func testCTI(t *testing.T, b storetest.Backend) {
 		t.Fatalf("retried newCall: %+v", again)
 	}
 
+	// An operator id Sportello does not know is refused for good.
+	if r := s.ctiPost(`{"event":"answer","callId":"pbx-100","operator":"agent-99"}`); r.Status != 422 || !strings.Contains(string(r.Body), "agent-99") {
+		t.Fatalf("unknown operator: %d %s", r.Status, r.Body)
+	}
 	// answer: the operator who took it gets the screen pop live.
 	ctiAnswer(t, s.ctiPost(`{"event":"answer","callId":"pbx-100","operator":"op-it","extension":"214"}`))
 	n := nextCall()

@@ -239,7 +239,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err := checkQueues(cfg.CTI, codes); err != nil {
 		return nil, err
 	}
-	callService := calls.New(calls.Deps{Store: a.db, Contacts: a.db, Cases: a.db, Messages: a.db, Rules: a.db, Intake: ingester,
+	callService := calls.New(calls.Deps{Store: a.db, Contacts: a.db, Cases: a.db, Messages: a.db, Rules: a.db, Intake: ingester, Operators: a.db,
 		Notifier: events.CallNotifier{NC: a.nc}, Access: accessLog, Channels: ctiChannels(cfg.CTI), Log: log})
 	routes := map[string]http.Handler{
 		webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),

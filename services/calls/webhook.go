@@ -40,6 +40,11 @@ type RuleSource interface {
 	ListRoutingRules(ctx context.Context) ([]directory.Rule, error)
 }
 
+// OperatorSource finds operators by id (services/storage).
+type OperatorSource interface {
+	GetOperator(ctx context.Context, id string) (directory.Operator, error)
+}
+
 // Ingester opens cases as intake does for every channel
 // (intake.Service.Ingest).
 type Ingester interface {
@@ -60,6 +65,8 @@ type Deps struct {
 	Messages cases.Messages
 	Rules    RuleSource
 	Intake   Ingester
+	// Operators, when set, checks that an answering operator exists.
+	Operators OperatorSource
 	// Notifier, when set, gets the live notices.
 	Notifier Notifier
 	// Access is the staff access log.
@@ -233,6 +240,15 @@ func (s *Service) Answered(ctx context.Context, channelID string, at time.Time, 
 	c, err := s.find(ctx, channelID, e)
 	if err != nil {
 		return cti.Answer{}, err
+	}
+	if s.d.Operators != nil {
+		_, err := s.d.Operators.GetOperator(ctx, e.Operator)
+		if errors.Is(err, directory.ErrNotFound) {
+			return cti.Answer{}, fmt.Errorf("%w: operator %q is not a Sportello operator id", cti.ErrRejected, e.Operator)
+		}
+		if err != nil {
+			return cti.Answer{}, err
+		}
 	}
 	changed := false
 	c, err = s.d.Store.UpdateCall(ctx, c.ID, func(c *Call) (bool, error) {
