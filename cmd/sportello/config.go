@@ -21,6 +21,7 @@ import (
 	"github.com/sportello/sportello/auth/session"
 	"github.com/sportello/sportello/auth/spid"
 	"github.com/sportello/sportello/auth/staffsso"
+	"github.com/sportello/sportello/channels/cti"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/intake"
@@ -68,6 +69,9 @@ type Config struct {
 	// Messenger pages, Instagram accounts, Telegram bots): {type, id,
 	// config} each; see channels.go.
 	Channels []ChannelEntry `yaml:"channels"`
+	// CTI configures the call-centre webhook (channels/cti); no channels
+	// leaves it off.
+	CTI cti.Settings `yaml:"cti"`
 }
 
 // Intake configures how inbound contacts become cases.
@@ -338,6 +342,14 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateChannels(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.CTI.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, ch := range c.CTI.Channels {
+		if ch.ReplyMailbox != "" && !slices.ContainsFunc(c.Email.Mailboxes, func(m email.Mailbox) bool { return m.Name == ch.ReplyMailbox }) {
+			errs = append(errs, fmt.Errorf("cti.channels %q: reply_mailbox %q is not a mailbox of the email section", ch.ID, ch.ReplyMailbox))
+		}
 	}
 	return errors.Join(errs...)
 }

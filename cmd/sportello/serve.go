@@ -24,10 +24,12 @@ import (
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	reportsv1 "github.com/sportello/sportello/api/sportello/reports/v1"
 	"github.com/sportello/sportello/channels"
+	"github.com/sportello/sportello/channels/cti"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/accesslog"
 	"github.com/sportello/sportello/services/attachments"
+	"github.com/sportello/sportello/services/calls"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/channeladmin"
 	"github.com/sportello/sportello/services/contacts"
@@ -261,6 +263,11 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		ident.cleanup(cleanupCtx, log)
 	}()
 	form := webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site})
+	if err := checkQueues(cfg.CTI, codes); err != nil {
+		return nil, err
+	}
+	callService := calls.New(calls.Deps{Store: a.db, Contacts: a.db, Cases: a.db, Messages: a.db, Rules: a.db, Intake: ingester, Operators: a.db,
+		Notifier: events.CallNotifier{NC: a.nc}, Access: accessLog, Channels: ctiChannels(cfg.CTI), Log: log})
 	routes := map[string]http.Handler{
 		webform.Path: form,
 		"GET /{$}":   ident.wrap(http.HandlerFunc(site.Home)),
@@ -281,6 +288,12 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		listed.Add(mailHealth.Mailboxes()...)
 	}
 	reg.MustRegister(channeladmin.Collector{List: listed.Adapters})
+	openAPI := [][]byte{webform.OpenAPI}
+	if len(cfg.CTI.Channels) > 0 {
+		caseServer.Replies = callService
+		routes[cti.Pattern] = cti.New(cti.Config{Channels: ctiSecrets(cfg.CTI), Backend: callService, Replays: a.db.Replays(nil), Logger: log})
+		openAPI = append(openAPI, cti.OpenAPI)
+	}
 	for pattern, h := range ident.routes {
 		routes[pattern] = ident.wrap(h)
 	}
@@ -303,8 +316,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		AccessLog:      accesslog.NewServer(a.db),
 		Surveys:        &surveys.Server{Service: surveyService, Administration: cfg.Surveys.AdministrationID(), MinGroupSize: cfg.Surveys.K(), Log: log},
 		Reports:        reporting.server,
+		Calls:          calls.NewServer(callService),
 		Routes:         routes,
-		OpenAPI:        [][]byte{webform.OpenAPI},
+		OpenAPI:        openAPI,
 	})
 	if err != nil {
 		return nil, err
@@ -611,6 +625,36 @@ func seedRules(ctx context.Context, db *storage.DB, demoMail bool) error {
 		if !names[r.Name] {
 			if _, err := db.CreateRoutingRule(ctx, r); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ctiChannels is what services/calls needs of the CTI channels.
+func ctiChannels(s cti.Settings) map[string]calls.ChannelConfig {
+	out := map[string]calls.ChannelConfig{}
+	for _, c := range s.Channels {
+		out[c.ID] = calls.ChannelConfig{CallerID: c.Normalised(), Queues: c.Queues, ReplyMailbox: c.ReplyMailbox}
+	}
+	return out
+}
+
+// ctiSecrets is what the webhook needs of the CTI channels.
+func ctiSecrets(s cti.Settings) map[string]cti.Channel {
+	out := map[string]cti.Channel{}
+	for _, c := range s.Channels {
+		out[c.ID] = cti.Channel{Secret: []byte(c.Secret)}
+	}
+	return out
+}
+
+// checkQueues refuses a CTI queue mapped to a department that does not exist.
+func checkQueues(s cti.Settings, depts []string) error {
+	for _, c := range s.Channels {
+		for q, d := range c.Queues {
+			if !slices.Contains(depts, d) {
+				return fmt.Errorf("cti.channels %q: queue %q maps to department %q, which does not exist", c.ID, q, d)
 			}
 		}
 	}

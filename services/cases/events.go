@@ -3,6 +3,7 @@ package cases
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -43,6 +44,9 @@ type Event struct {
 	Department  string // the case's department after the event
 	CaseVersion int64  // the case's version after the event
 	Time        time.Time
+	// Call, when set, makes this a live call notice rather than a case
+	// event: only Call is meaningful.
+	Call *CallNotice
 }
 
 // SystemActor is the actor of changes no person made (intake, SLA timers).
@@ -70,3 +74,29 @@ var (
 	// ErrFailedPrecondition: the change is not allowed in the case's state.
 	ErrFailedPrecondition = errors.New("failed precondition")
 )
+
+// CallNotice is a live call for operator consoles (the screen pop): it
+// travels with the case events of the live feed but is not case history
+// and is not stored. services/calls publishes it.
+type CallNotice struct {
+	// Type is "ringing" (for the staff of Department) or "answered"
+	// (for Operator only).
+	Type        string
+	CallID      string
+	Department  string
+	Operator    string
+	From        string
+	ContactID   string
+	ContactName string
+	OpenCases   []Case
+	Time        time.Time
+}
+
+// For reports whether the notice is addressed to a member of staff who
+// works depts (all: every department) as operator id operator.
+func (n CallNotice) For(all bool, depts []string, operator string) bool {
+	if n.Type == "answered" {
+		return operator != "" && n.Operator == operator
+	}
+	return all || slices.Contains(depts, n.Department)
+}

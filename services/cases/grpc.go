@@ -57,6 +57,18 @@ type Deps struct {
 	// last message (WhatsApp, Messenger, Instagram: 24 hours) refuses
 	// with an error wrapping ErrReplyWindowClosed. Nil allows all.
 	ReplyGate func(ctx context.Context, c Case) error
+	// Replies, when set, picks the channel of staff replies on cases
+	// whose own channel cannot carry them (a phone call).
+	Replies ReplyRouter
+}
+
+// ReplyRouter picks the channel a staff reply on case c goes out on;
+// services/calls implements it for call-centre cases.
+type ReplyRouter interface {
+	// RouteReply returns the channel kind and id to send on, ok false to
+	// keep the case's channel; an error wrapping ErrFailedPrecondition
+	// refuses the reply (the citizen cannot be reached in writing).
+	RouteReply(ctx context.Context, c Case) (kind, id string, ok bool, err error)
 }
 
 // ErrReplyWindowClosed: the case's channel does not take free-form
@@ -518,6 +530,19 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 	}
 	for _, id := range req.GetAttachmentIds() {
 		m.Attachments = append(m.Attachments, attachments.Attachment{ID: id})
+	}
+	if p.Staff() && m.Direction == Outbound && s.Replies != nil {
+		// Outside the case's transaction: routing may open a callback
+		// case; a reply refused here stores nothing.
+		if c, err := s.Store.GetCase(ctx, req.GetCaseId()); err == nil && mayRead(p, c) {
+			kind, id, ok, err := s.Replies.RouteReply(ctx, c)
+			if err != nil {
+				return nil, toStatus(err)
+			}
+			if ok {
+				m.ChannelKind, m.ChannelID = kind, id
+			}
+		}
 	}
 	mutate := MessageAdded(p.Subject, m)
 	if p.Staff() && m.Direction == Outbound && s.ReplyGate != nil {

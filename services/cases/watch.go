@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/auth"
@@ -71,6 +72,14 @@ func (s *Server) WatchQueue(req *casesv1.WatchQueueRequest, stream casesv1.CaseS
 				}
 				return status.Error(codes.Unavailable, "server shutting down: reconnect")
 			}
+			if e.Call != nil {
+				if e.Call.For(all, depts, p.Operator) {
+					if err := stream.Send(&casesv1.QueueChange{Call: CallNoticeToProto(*e.Call)}); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			if !all && !e.Concerns(depts) {
 				continue
 			}
@@ -81,4 +90,28 @@ func (s *Server) WatchQueue(req *casesv1.WatchQueueRequest, stream casesv1.CaseS
 			return nil
 		}
 	}
+}
+
+// CallNoticeToProto converts a live call notice.
+func CallNoticeToProto(n CallNotice) *casesv1.CallNotice {
+	out := &casesv1.CallNotice{Type: n.Type, CallId: n.CallID, Department: n.Department, Operator: n.Operator, From: n.From,
+		ContactId: n.ContactID, ContactName: n.ContactName, Time: timestamppb.New(n.Time)}
+	for _, c := range n.OpenCases {
+		out.OpenCases = append(out.OpenCases, toProto(c))
+	}
+	return out
+}
+
+// CallNoticeFromProto converts a live call notice back.
+func CallNoticeFromProto(p *casesv1.CallNotice) CallNotice {
+	n := CallNotice{Type: p.GetType(), CallID: p.GetCallId(), Department: p.GetDepartment(), Operator: p.GetOperator(), From: p.GetFrom(),
+		ContactID: p.GetContactId(), ContactName: p.GetContactName(), Time: p.GetTime().AsTime()}
+	for _, c := range p.GetOpenCases() {
+		n.OpenCases = append(n.OpenCases, Case{ID: c.GetId(), Reference: c.GetReference(), Subject: c.GetSubject(),
+			Status: statusFromProto[c.GetStatus()], Priority: Priority(c.GetPriority()), Category: c.GetCategory(),
+			Department: c.GetDepartment(), Assignee: c.GetAssignee(), ChannelKind: c.GetChannelKind(), ChannelID: c.GetChannelId(),
+			ContactID: c.GetContactId(), CreatedAt: c.GetCreateTime().AsTime(), UpdatedAt: c.GetUpdateTime().AsTime(),
+			Tags: c.GetTags(), Language: c.GetLanguage(), SLADueAt: NoDeadline})
+	}
+	return n
 }

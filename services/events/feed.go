@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -24,6 +25,7 @@ type Feed struct {
 	mu     sync.Mutex
 	subs   map[*subscriber]struct{}
 	cc     jetstream.ConsumeContext
+	calls  *nats.Subscription
 	closed bool
 }
 
@@ -53,8 +55,13 @@ func (f *Feed) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("case event feed: %w", err)
 	}
+	sub, err := f.js.Conn().Subscribe(LiveCallSubject, f.deliverCall)
+	if err != nil {
+		cc.Stop()
+		return fmt.Errorf("live call notices: %w", err)
+	}
 	f.mu.Lock()
-	f.cc = cc
+	f.cc, f.calls = cc, sub
 	f.mu.Unlock()
 	return nil
 }
@@ -70,6 +77,11 @@ func (f *Feed) deliver(m jetstream.Msg) {
 	for k, v := range pe.Changes {
 		e.Changes[k] = cases.Change{Before: v.GetBefore(), After: v.GetAfter()}
 	}
+	f.fanOut(e)
+}
+
+// fanOut hands e to every watcher, dropping those that lag.
+func (f *Feed) fanOut(e cases.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for s := range f.subs {
@@ -126,7 +138,37 @@ func (f *Feed) Close() {
 	if f.cc != nil {
 		f.cc.Stop()
 	}
+	if f.calls != nil {
+		_ = f.calls.Unsubscribe()
+	}
 	for s := range f.subs {
 		f.endLocked(s, nil)
 	}
+}
+
+// LiveCallSubject carries live call notices (casesv1.CallNotice) on core
+// NATS, to every replica's feed: a notice is for whoever watches now, so
+// it is not stored in a stream.
+const LiveCallSubject = "sportello.live.call"
+
+// CallNotifier publishes live call notices (calls.Notifier).
+type CallNotifier struct{ NC *nats.Conn }
+
+// NotifyCall implements calls.Notifier.
+func (n CallNotifier) NotifyCall(_ context.Context, c cases.CallNotice) error {
+	data, err := proto.Marshal(cases.CallNoticeToProto(c))
+	if err != nil {
+		return err
+	}
+	return n.NC.Publish(LiveCallSubject, data)
+}
+
+func (f *Feed) deliverCall(m *nats.Msg) {
+	var pn casesv1.CallNotice
+	if err := proto.Unmarshal(m.Data, &pn); err != nil {
+		f.log.Warn("case event feed: undecodable call notice", "err", err)
+		return
+	}
+	n := cases.CallNoticeFromProto(&pn)
+	f.fanOut(cases.Event{Type: "call", Call: &n, Department: n.Department, Time: n.Time})
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/sportello/sportello/api/openapi"
 	adminv1 "github.com/sportello/sportello/api/sportello/admin/v1"
+	callsv1 "github.com/sportello/sportello/api/sportello/calls/v1"
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
@@ -56,6 +57,8 @@ type Deps struct {
 	Reports reportsv1.ReportServiceServer
 	// Channels lists the channel instances; nil serves an empty list.
 	Channels adminv1.ChannelServiceServer
+	// Calls is the call centre's call log (services/calls).
+	Calls callsv1.CallServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
@@ -114,6 +117,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		d.Channels = emptyChannels{}
 	}
 	adminv1.RegisterChannelServiceServer(s.grpc, d.Channels)
+	callsv1.RegisterCallServiceServer(s.grpc, d.Calls)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -157,6 +161,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		}
 	}
 	if err := adminv1.RegisterChannelServiceHandler(ctx, gw, conn); err != nil {
+		return nil, err
+	}
+	if err := callsv1.RegisterCallServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
 

@@ -15,7 +15,8 @@ import (
 )
 
 // queueEvents serves GET /v1/queue/events as Server-Sent Events: each case
-// event is "event: <type>" with the CaseEvent as JSON data, and a comment
+// event is "event: <type>" with the CaseEvent as JSON data, each live call
+// "event: call" with the CallNotice, and a comment
 // every 15 s keeps proxies from closing the connection. It calls
 // WatchQueue over the in-memory connection, so the gRPC interceptors
 // authenticate and authorise it like any other call.
@@ -71,6 +72,12 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case c := <-changes:
+			if n := c.GetCall(); n != nil {
+				data, _ := protojson.Marshal(n)
+				_, _ = fmt.Fprintf(w, "event: call\ndata: %s\n\n", data)
+				flusher.Flush()
+				continue
+			}
 			data, _ := protojson.Marshal(c.GetEvent())
 			_, _ = fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", c.GetEvent().GetId(), c.GetEvent().GetType(), data)
 			flusher.Flush()

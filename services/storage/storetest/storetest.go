@@ -54,6 +54,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, accessLogTests...)
 	tests = append(tests, surveyTests...)
 	tests = append(tests, reportFactTests...)
+	tests = append(tests, callTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -2979,8 +2979,11 @@ func (x *WatchQueueRequest) GetDepartment() string {
 }
 
 type QueueChange struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Event         *CaseEvent             `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Event *CaseEvent             `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// Set instead of event for a live call (the screen pop): a call ringing
+	// in a department you work, or answered by you.
+	Call          *CallNotice `protobuf:"bytes,2,opt,name=call,proto3" json:"call,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3018,6 +3021,130 @@ func (*QueueChange) Descriptor() ([]byte, []int) {
 func (x *QueueChange) GetEvent() *CaseEvent {
 	if x != nil {
 		return x.Event
+	}
+	return nil
+}
+
+func (x *QueueChange) GetCall() *CallNotice {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+// CallNotice is a live call for the operator console. Nothing is stored
+// for it: the call log is sportello.calls.v1.CallService.
+type CallNotice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "ringing" (to the staff of the call's department) or "answered" (to
+	// the operator who took it).
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// The call (sportello.calls.v1.Call id).
+	CallId     string `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	Department string `protobuf:"bytes,3,opt,name=department,proto3" json:"department,omitempty"`
+	// Operator id of who answered; empty while ringing.
+	Operator string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	// The caller's number, "anonymous" when withheld.
+	From string `protobuf:"bytes,5,opt,name=from,proto3" json:"from,omitempty"`
+	// The caller's contact record and name; empty when the number is unknown.
+	ContactId   string `protobuf:"bytes,6,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	ContactName string `protobuf:"bytes,7,opt,name=contact_name,json=contactName,proto3" json:"contact_name,omitempty"`
+	// The caller's open cases, newest first.
+	OpenCases     []*Case                `protobuf:"bytes,8,rep,name=open_cases,json=openCases,proto3" json:"open_cases,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallNotice) Reset() {
+	*x = CallNotice{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallNotice) ProtoMessage() {}
+
+func (x *CallNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallNotice.ProtoReflect.Descriptor instead.
+func (*CallNotice) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CallNotice) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *CallNotice) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *CallNotice) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *CallNotice) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *CallNotice) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *CallNotice) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *CallNotice) GetContactName() string {
+	if x != nil {
+		return x.ContactName
+	}
+	return ""
+}
+
+func (x *CallNotice) GetOpenCases() []*Case {
+	if x != nil {
+		return x.OpenCases
+	}
+	return nil
+}
+
+func (x *CallNotice) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
 	}
 	return nil
 }
@@ -3284,9 +3411,25 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x11WatchQueueRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
-	"department\"B\n" +
+	"department\"v\n" +
 	"\vQueueChange\x123\n" +
-	"\x05event\x18\x01 \x01(\v2\x1d.sportello.cases.v1.CaseEventR\x05event*\x99\x01\n" +
+	"\x05event\x18\x01 \x01(\v2\x1d.sportello.cases.v1.CaseEventR\x05event\x122\n" +
+	"\x04call\x18\x02 \x01(\v2\x1e.sportello.cases.v1.CallNoticeR\x04call\"\xb4\x02\n" +
+	"\n" +
+	"CallNotice\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x17\n" +
+	"\acall_id\x18\x02 \x01(\tR\x06callId\x12\x1e\n" +
+	"\n" +
+	"department\x18\x03 \x01(\tR\n" +
+	"department\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\x12\x12\n" +
+	"\x04from\x18\x05 \x01(\tR\x04from\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x06 \x01(\tR\tcontactId\x12!\n" +
+	"\fcontact_name\x18\a \x01(\tR\vcontactName\x127\n" +
+	"\n" +
+	"open_cases\x18\b \x03(\v2\x18.sportello.cases.v1.CaseR\topenCases\x12.\n" +
+	"\x04time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x04time*\x99\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -3349,7 +3492,7 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                       // 0: sportello.cases.v1.Status
 	(Priority)(0),                     // 1: sportello.cases.v1.Priority
@@ -3391,88 +3534,92 @@ var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(*CaseContact)(nil),               // 37: sportello.cases.v1.CaseContact
 	(*WatchQueueRequest)(nil),         // 38: sportello.cases.v1.WatchQueueRequest
 	(*QueueChange)(nil),               // 39: sportello.cases.v1.QueueChange
-	nil,                               // 40: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),     // 41: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 42: google.protobuf.FieldMask
+	(*CallNotice)(nil),                // 40: sportello.cases.v1.CallNotice
+	nil,                               // 41: sportello.cases.v1.CaseEvent.ChangesEntry
+	(*timestamppb.Timestamp)(nil),     // 42: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 43: google.protobuf.FieldMask
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	41, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	41, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	41, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
-	41, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
-	41, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
+	42, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	42, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	42, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	42, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
+	42, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: sportello.cases.v1.Case.links:type_name -> sportello.cases.v1.CaseLink
-	41, // 8: sportello.cases.v1.CaseLink.create_time:type_name -> google.protobuf.Timestamp
+	42, // 8: sportello.cases.v1.CaseLink.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 9: sportello.cases.v1.MergeCasesResponse.target:type_name -> sportello.cases.v1.Case
 	3,  // 10: sportello.cases.v1.MergeCasesResponse.source:type_name -> sportello.cases.v1.Case
 	3,  // 11: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
 	0,  // 12: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	40, // 13: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	41, // 14: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	41, // 13: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	42, // 14: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
 	13, // 15: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
 	23, // 16: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
 	3,  // 17: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
 	26, // 18: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
 	27, // 19: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
 	2,  // 20: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
-	41, // 21: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	42, // 21: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
 	29, // 22: sportello.cases.v1.Message.attachments:type_name -> sportello.cases.v1.Attachment
-	41, // 23: sportello.cases.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	42, // 23: sportello.cases.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 24: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
 	28, // 25: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
 	3,  // 26: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
-	42, // 27: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	43, // 27: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 28: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
 	37, // 29: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
 	13, // 30: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
-	14, // 31: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	9,  // 32: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	10, // 33: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	35, // 34: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
-	12, // 35: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	17, // 36: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	18, // 37: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	19, // 38: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	20, // 39: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	21, // 40: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	24, // 41: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	32, // 42: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
-	33, // 43: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
-	38, // 44: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
-	15, // 45: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	36, // 46: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
-	5,  // 47: sportello.cases.v1.CaseService.MergeCases:input_type -> sportello.cases.v1.MergeCasesRequest
-	7,  // 48: sportello.cases.v1.CaseService.LinkCases:input_type -> sportello.cases.v1.LinkCasesRequest
-	8,  // 49: sportello.cases.v1.CaseService.UnlinkCases:input_type -> sportello.cases.v1.UnlinkCasesRequest
-	30, // 50: sportello.cases.v1.CaseService.UploadAttachment:input_type -> sportello.cases.v1.UploadAttachmentRequest
-	31, // 51: sportello.cases.v1.CaseService.GetAttachment:input_type -> sportello.cases.v1.GetAttachmentRequest
-	3,  // 52: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	11, // 53: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	3,  // 54: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
-	3,  // 55: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	3,  // 56: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	3,  // 57: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	3,  // 58: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	22, // 59: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	22, // 60: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	25, // 61: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	28, // 62: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
-	34, // 63: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
-	39, // 64: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
-	16, // 65: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	3,  // 66: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
-	6,  // 67: sportello.cases.v1.CaseService.MergeCases:output_type -> sportello.cases.v1.MergeCasesResponse
-	3,  // 68: sportello.cases.v1.CaseService.LinkCases:output_type -> sportello.cases.v1.Case
-	3,  // 69: sportello.cases.v1.CaseService.UnlinkCases:output_type -> sportello.cases.v1.Case
-	29, // 70: sportello.cases.v1.CaseService.UploadAttachment:output_type -> sportello.cases.v1.Attachment
-	29, // 71: sportello.cases.v1.CaseService.GetAttachment:output_type -> sportello.cases.v1.Attachment
-	52, // [52:72] is the sub-list for method output_type
-	32, // [32:52] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	40, // 31: sportello.cases.v1.QueueChange.call:type_name -> sportello.cases.v1.CallNotice
+	3,  // 32: sportello.cases.v1.CallNotice.open_cases:type_name -> sportello.cases.v1.Case
+	42, // 33: sportello.cases.v1.CallNotice.time:type_name -> google.protobuf.Timestamp
+	14, // 34: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	9,  // 35: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	10, // 36: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	35, // 37: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
+	12, // 38: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	17, // 39: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	18, // 40: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	19, // 41: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	20, // 42: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	21, // 43: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	24, // 44: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	32, // 45: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	33, // 46: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	38, // 47: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
+	15, // 48: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	36, // 49: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
+	5,  // 50: sportello.cases.v1.CaseService.MergeCases:input_type -> sportello.cases.v1.MergeCasesRequest
+	7,  // 51: sportello.cases.v1.CaseService.LinkCases:input_type -> sportello.cases.v1.LinkCasesRequest
+	8,  // 52: sportello.cases.v1.CaseService.UnlinkCases:input_type -> sportello.cases.v1.UnlinkCasesRequest
+	30, // 53: sportello.cases.v1.CaseService.UploadAttachment:input_type -> sportello.cases.v1.UploadAttachmentRequest
+	31, // 54: sportello.cases.v1.CaseService.GetAttachment:input_type -> sportello.cases.v1.GetAttachmentRequest
+	3,  // 55: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	11, // 56: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 57: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
+	3,  // 58: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 59: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 60: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 61: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	22, // 62: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	22, // 63: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	25, // 64: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	28, // 65: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	34, // 66: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	39, // 67: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
+	16, // 68: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	3,  // 69: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
+	6,  // 70: sportello.cases.v1.CaseService.MergeCases:output_type -> sportello.cases.v1.MergeCasesResponse
+	3,  // 71: sportello.cases.v1.CaseService.LinkCases:output_type -> sportello.cases.v1.Case
+	3,  // 72: sportello.cases.v1.CaseService.UnlinkCases:output_type -> sportello.cases.v1.Case
+	29, // 73: sportello.cases.v1.CaseService.UploadAttachment:output_type -> sportello.cases.v1.Attachment
+	29, // 74: sportello.cases.v1.CaseService.GetAttachment:output_type -> sportello.cases.v1.Attachment
+	55, // [55:75] is the sub-list for method output_type
+	35, // [35:55] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -3486,7 +3633,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
