@@ -176,7 +176,7 @@ func (a *app) startIdentity(cfg Config, base string, departments []string, site 
 		}
 		id.routes["GET "+staffLoginPath] = http.HandlerFunc(login.HandleLogin)
 		id.routes["GET "+login.CallbackPath()] = http.HandlerFunc(login.HandleCallback)
-		id.logins = append(id.logins, web.LoginLink{Label: "Accesso operatori (SSO)", Href: staffLoginPath, Staff: true})
+		id.logins = append(id.logins, web.LoginLink{Label: "Accesso operatori (SSO)", Href: staffLoginPath, Staff: true, Kind: "staff"})
 	}
 
 	if spidCfg.Enabled() {
@@ -196,21 +196,51 @@ func (a *app) startIdentity(cfg Config, base string, departments []string, site 
 		for pattern, h := range id.spid.Handlers() {
 			id.routes[pattern] = h
 		}
-		for _, name := range id.spid.Providers() {
-			id.logins = append(id.logins, web.LoginLink{Label: "Entra con SPID / CIE (" + name + ")", Href: id.spid.LoginURL(name)})
-		}
+		id.logins = append(id.logins, citizenLogins(id.spid.Providers(), id.spid.LoginURL, id.dev != nil && !cfg.SPID.Enabled())...)
 	}
 	id.authn = append(id.authn, id.sessions)
 	id.routes["POST "+logoutPath] = http.HandlerFunc(id.logout)
-	id.routes["GET "+accountPath] = http.HandlerFunc(site.Account)
 	site.SetAccounts(web.Accounts{Logins: id.logins, LogoutPath: logoutPath, Visitor: func(r *http.Request) (web.Visitor, bool) {
 		s, ok := id.sessions.Current(r)
 		if !ok {
 			return web.Visitor{}, false
 		}
-		return web.Visitor{Principal: s.Principal, Token: s.BearerToken(), CSRF: s.CSRFToken()}, true
+		email, _ := s.Secret("email")
+		return web.Visitor{Principal: s.Principal, Token: s.BearerToken(), CSRF: s.CSRFToken(), Email: email}, true
 	}})
 	return id, nil
+}
+
+// citizenLogins are the portal's "Entra con SPID" / "Entra con CIE"
+// buttons: a provider named "cie" (or "cie-...") is CIE, the others SPID.
+// The development OP plays both.
+func citizenLogins(providers []string, loginURL func(string) string, dev bool) []web.LoginLink {
+	var out []web.LoginLink
+	spids := 0
+	for _, name := range providers {
+		if !isCIE(name) {
+			spids++
+		}
+	}
+	for _, name := range providers {
+		switch {
+		case dev:
+			out = append(out, web.LoginLink{Label: "Entra con SPID (sviluppo)", Href: loginURL(name), Kind: "spid"},
+				web.LoginLink{Label: "Entra con CIE (sviluppo)", Href: loginURL(name), Kind: "cie"})
+		case isCIE(name):
+			out = append(out, web.LoginLink{Label: "Entra con CIE", Href: loginURL(name), Kind: "cie"})
+		case spids == 1:
+			out = append(out, web.LoginLink{Label: "Entra con SPID", Href: loginURL(name), Kind: "spid"})
+		default:
+			out = append(out, web.LoginLink{Label: "Entra con SPID (" + name + ")", Href: loginURL(name), Kind: "spid"})
+		}
+	}
+	return out
+}
+
+func isCIE(provider string) bool {
+	p := strings.ToLower(provider)
+	return p == "cie" || strings.HasPrefix(p, "cie-") || strings.HasPrefix(p, "cie_")
 }
 
 // logout ends the session; after a SPID/CIE login it goes through the
@@ -248,7 +278,7 @@ func (a *app) citizenLogin(sessions *session.Manager) func(context.Context, http
 		}
 		p := citizenPrincipal(contact, name)
 		_, err = sessions.Start(w, r, session.Login{Principal: p, ContactID: contact, DisplayName: name, FiscalNumber: who.FiscalCode,
-			Provider: "spid:" + who.Provider, Secrets: map[string]string{"access_token": tok.AccessToken, "id_token": tok.IDToken}})
+			Provider: "spid:" + who.Provider, Secrets: map[string]string{"access_token": tok.AccessToken, "id_token": tok.IDToken, "email": who.Email}})
 		if err != nil {
 			return err
 		}

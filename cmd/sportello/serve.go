@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -208,7 +207,19 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	accessLog := accesslog.NewRecorder(a.db)
 	caseServer := cases.NewServer(cases.Deps{Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
 		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log})
-	site := web.New(a.db, log)
+	var wf *webform.Handler // the site checks a form as the channel will
+	site := web.New(web.Deps{Directory: a.db, SLAPolicies: a.db.ListSLAPolicies, Log: log,
+		Links: web.Links{PrivacyURL: cfg.Web.PrivacyURL, AccessibilityURL: cfg.Web.AccessibilityURL}, Organization: cfg.Web.Organization,
+		CaseOfInbound: func(ctx context.Context, contactID string) (cases.Case, error) {
+			return a.db.CaseOfInbound(ctx, webform.Kind, webform.Kind, contactID)
+		},
+		Check: func(ctx context.Context, s *webform.Submission) ([]webform.FieldViolation, error) {
+			return wf.Check(ctx, s)
+		},
+	})
+	if err := web.AssetsMissing(); err != nil {
+		log.Warn("the pages will have no styles or scripts", "err", err)
+	}
 	dirServer := directory.NewServer(a.db, a.db, a.db)
 	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }
 	// Listen first: the identity providers' URLs name the address.
@@ -234,10 +245,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		defer close(a.cleanupDone)
 		ident.cleanup(cleanupCtx, log)
 	}()
-	routes := map[string]http.Handler{
-		webform.Path: webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site}),
-		"GET /{$}":   ident.wrap(http.HandlerFunc(site.Home)),
-	}
+	wf = webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site})
+	routes := site.Routes(ident.wrap)
+	routes[webform.Path] = wf
 	for pattern, h := range ident.routes {
 		routes[pattern] = ident.wrap(h)
 	}
