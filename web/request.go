@@ -38,6 +38,11 @@ type formPage struct {
 	Locked       bool
 	CategoryName string
 	SendAction   string
+	// CanDraft: a signed-in citizen may save the form for later; DraftAt
+	// is when the draft shown was saved (zero: no draft).
+	CanDraft   bool
+	DraftAt    time.Time
+	DraftSaved bool
 
 	// The confirmation.
 	ContactID string
@@ -93,6 +98,7 @@ func (s *Site) renderForm(w http.ResponseWriter, r *http.Request, status int, p 
 	}
 	p.Categories, p.Step, p.Logins = cats, stepData, s.accounts.Logins
 	s.citizenData(&p)
+	s.loadDraft(r, &p)
 	s.render(w, status, "home.html", p)
 }
 
@@ -177,6 +183,7 @@ func (s *Site) Edit(w http.ResponseWriter, r *http.Request) {
 // reference as soon as intake has opened the case (it usually has within a
 // moment; otherwise the page offers to look again).
 func (s *Site) Accepted(w http.ResponseWriter, r *http.Request, contactID string) {
+	s.dropDraft(r)
 	s.receipt(w, r, http.StatusAccepted, contactID, 2*time.Second)
 }
 

@@ -3,6 +3,10 @@ package web
 // texts holds the interface strings: Italian first, English available.
 var texts = map[string]map[string]string{
 	"it": {
+		"saveDraft":                     "Salva bozza",
+		"draftSaved":                    "Bozza salvata: la ritrovi qui quando torni, finché non invii la richiesta.",
+		"draftResumed":                  "Hai ripreso la bozza salvata il",
+		"draftFailed":                   "Non è stato possibile salvare la bozza. Riprova tra poco.",
 		"brand":                         "Sportello al cittadino",
 		"skip":                          "Vai al contenuto principale",
 		"footer":                        "Note legali e accessibilità",
@@ -97,6 +101,10 @@ var texts = map[string]map[string]string{
 		"reason.UNKNOWN_CATEGORY":       "non è un argomento previsto",
 	},
 	"en": {
+		"saveDraft":                     "Save draft",
+		"draftSaved":                    "Draft saved: you will find it here when you come back, until you send the request.",
+		"draftResumed":                  "You resumed the draft saved on",
+		"draftFailed":                   "The draft could not be saved. Please try again shortly.",
 		"brand":                         "Citizen help desk",
 		"skip":                          "Skip to main content",
 		"footer":                        "Legal notes and accessibility",

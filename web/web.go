@@ -47,7 +47,9 @@ type Deps struct {
 	// Check validates a submission as the web-form channel will, for the
 	// summary step (nil: errors show when the request is sent).
 	Check func(ctx context.Context, s *webform.Submission) ([]webform.FieldViolation, error)
-	Links Links
+	// Drafts keeps signed-in citizens' unsent requests (nil: no drafts).
+	Drafts Drafts
+	Links  Links
 	// Organization is the administration's name in the page header.
 	Organization string
 	Log          *slog.Logger
@@ -85,6 +87,7 @@ func (s *Site) Routes(wrap func(http.Handler) http.Handler) map[string]http.Hand
 	return map[string]http.Handler{
 		"GET /{$}":                           wrap(http.HandlerFunc(s.Home)),
 		"POST " + ReviewPath:                 wrap(http.HandlerFunc(s.Review)),
+		"POST " + DraftPath:                  wrap(http.HandlerFunc(s.SaveDraft)),
 		"POST " + EditPath:                   wrap(http.HandlerFunc(s.Edit)),
 		"GET " + ReceiptPath + "{contact}":   wrap(http.HandlerFunc(s.Receipt)),
 		"GET " + AccountPath:                 wrap(http.HandlerFunc(s.Account)),

@@ -163,6 +163,35 @@ func TestIntegrationPortalWithoutJS(t *testing.T) {
 		t.Fatalf("reply on another citizen's case: %d", c)
 	}
 
+	// A draft: saved, offered again (to this citizen only) until the
+	// request is sent.
+	_, page = b.get(s.base + "/")
+	contains(t, "signed-in home", page, "Salva bozza")
+	contains(t, "signed-in home", page, `value="mario.rossi@example.org" readonly`)
+	draft := url.Values{"csrf_token": {csrfOf(t, page)}, "name": {"Mario Rossi"}, "email": {"mario.rossi@example.org"},
+		"category": {"library"}, "subject": {"Bozza di prova"}, "message": {"Da finire"}}
+	code, hdr, _ = b.postHTML(s.base+"/request/draft?lang=it", formType, []byte(draft.Encode()))
+	if code != http.StatusSeeOther || hdr.Get("Location") != "/?draft=saved" {
+		t.Fatalf("save draft: %d %s", code, hdr.Get("Location"))
+	}
+	_, page = b.get(s.base + "/?draft=saved")
+	for _, want := range []string{"Bozza salvata", `value="Bozza di prova"`, `<option value="library" selected>`} {
+		contains(t, "home with the draft", page, want)
+	}
+	if _, p := newBrowser(t, s.base).get(s.base + "/"); strings.Contains(p, "Bozza di prova") {
+		t.Fatal("the draft is shown to an anonymous visitor")
+	}
+	if c, _, _ := newBrowser(t, s.base).postHTML(s.base+"/request/draft", formType, []byte(draft.Encode())); c != http.StatusSeeOther {
+		t.Fatalf("anonymous draft: %d", c)
+	}
+	draft.Del("csrf_token")
+	if code, _, page = b.postHTML(s.base+webformPath+"?lang=it", formType, []byte(draft.Encode())); code != http.StatusAccepted {
+		t.Fatalf("send the draft: %d\n%s", code, page)
+	}
+	if _, page = b.get(s.base + "/"); strings.Contains(page, "Bozza di prova") {
+		t.Fatal("the draft outlives the request sent")
+	}
+
 	// The language chosen holds, by cookie.
 	b.get(s.base + "/?lang=en")
 	_, page = b.get(s.base + "/account")

@@ -51,6 +51,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, sessionTests...)
 	tests = append(tests, loginAttemptTests...)
 	tests = append(tests, accessLogTests...)
+	tests = append(tests, portalTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
