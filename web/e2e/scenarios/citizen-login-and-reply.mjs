@@ -1,6 +1,6 @@
 // A citizen who wrote by web form signs in with SPID (the development
 // provider's identity picker), finds the request among their own, opens
-// it and replies with a file attached.
+// it, replies with a file attached, then saves a draft of a new request.
 export const name = 'citizen-login-and-reply';
 
 export default async function ({ page, h }) {
@@ -44,4 +44,11 @@ export default async function ({ page, h }) {
   await h.goto('/');
   h.expect(await page.getByLabel(/^E-mail/).getAttribute('readonly') !== null, 'the e-mail from SPID is read-only');
   await h.checkPage('home-signed-in');
+
+  // A draft, saved and found again.
+  await page.getByLabel(/Oggetto/).fill('Bozza: cambio di residenza');
+  await page.getByRole('button', { name: 'Salva bozza' }).click();
+  await page.getByText('Bozza salvata').waitFor();
+  h.expect(await page.getByLabel(/Oggetto/).inputValue() === 'Bozza: cambio di residenza', 'the draft fills the form again');
+  await h.checkPage('home-draft');
 }
