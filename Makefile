@@ -5,18 +5,30 @@ BUF   := $(GO) tool -modfile=tools/buf/go.mod buf
 DATA  ?= ./data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run build test test-short test-postgres bench generate verify lint fmt clean
+.PHONY: run build assets test test-short test-postgres bench generate verify lint fmt clean
 
 ## run: start everything on embedded defaults (SQLite, embedded NATS, demo data)
 run: build
 	./bin/sportello serve --listen $(LISTEN) --data-dir $(DATA)
 
-build:
+build: assets
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sportello ./cmd/sportello
+
+## assets: the pinned npm packages (web/package-lock.json) installed with
+## npm ci and their browser files copied into web/static, which the binary
+## embeds (bootstrap-italia, htmx; playwright-core and axe-core for the
+## browser tests).
+assets: web/static/versions.json
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/static/versions.json: web/node_modules/.package-lock.json tools/web-assets.sh
+	tools/web-assets.sh
 
 ## test: every test, with the race detector. PostgreSQL runs too when
 ## SPORTELLO_TEST_POSTGRES_DSN is set (.ci/run sets it).
-test:
+test: assets
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 test-short:
@@ -48,4 +60,4 @@ fmt:
 	$(BUF) format -w proto
 
 clean:
-	rm -rf bin
+	rm -rf bin web/node_modules web/static/bootstrap-italia web/static/htmx web/static/versions.json

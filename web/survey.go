@@ -15,8 +15,7 @@ func (s *Site) SetSurveys(sv *surveys.Service) { s.surveys = sv }
 const maxSurveyForm = 64 << 10
 
 type surveyPage struct {
-	Lang   string
-	T      map[string]string
+	page
 	Mode   string // "form", "thanks", "invalid", "optout", "optedout", "unavailable"
 	Action string
 	Q      surveys.Questionnaire
@@ -32,9 +31,12 @@ func surveyT(lang string) map[string]string {
 	return t
 }
 
-func (s *Site) surveyPage(r *http.Request, mode string) surveyPage {
-	l := lang(r)
-	return surveyPage{Lang: l, T: surveyT(l), Mode: mode, Action: r.URL.Path + "?lang=" + l, Scale: []int{1, 2, 3, 4, 5}}
+func (s *Site) surveyPage(w http.ResponseWriter, r *http.Request, mode string) surveyPage {
+	p := surveyPage{page: s.base(w, r, ""), Mode: mode, Scale: []int{1, 2, 3, 4, 5}}
+	p.T = surveyT(p.Lang)
+	p.Title = p.T["survey.title"]
+	p.Action = r.URL.Path + "?lang=" + p.Lang
+	return p
 }
 
 func (s *Site) renderSurvey(w http.ResponseWriter, status int, p surveyPage) {
@@ -47,11 +49,11 @@ func (s *Site) renderSurvey(w http.ResponseWriter, status int, p surveyPage) {
 // clear page for a used or unknown link, never a 500.
 func (s *Site) surveyFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, surveys.ErrInvalidToken) {
-		s.renderSurvey(w, http.StatusNotFound, s.surveyPage(r, "invalid"))
+		s.renderSurvey(w, http.StatusNotFound, s.surveyPage(w, r, "invalid"))
 		return
 	}
 	s.log.ErrorContext(r.Context(), "web: survey", "err", err)
-	s.renderSurvey(w, http.StatusServiceUnavailable, s.surveyPage(r, "unavailable"))
+	s.renderSurvey(w, http.StatusServiceUnavailable, s.surveyPage(w, r, "unavailable"))
 }
 
 // Survey serves GET /survey/{token}: the questionnaire.
@@ -61,7 +63,7 @@ func (s *Site) Survey(w http.ResponseWriter, r *http.Request) {
 		s.surveyFailed(w, r, err)
 		return
 	}
-	p := s.surveyPage(r, "form")
+	p := s.surveyPage(w, r, "form")
 	p.Q = q
 	s.renderSurvey(w, http.StatusOK, p)
 }
@@ -71,7 +73,7 @@ func (s *Site) Survey(w http.ResponseWriter, r *http.Request) {
 func (s *Site) SubmitSurvey(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxSurveyForm)
 	if err := r.ParseForm(); err != nil {
-		p := s.surveyPage(r, "invalidForm")
+		p := s.surveyPage(w, r, "invalidForm")
 		s.renderSurvey(w, http.StatusBadRequest, p)
 		return
 	}
@@ -81,7 +83,7 @@ func (s *Site) SubmitSurvey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(ferrs) > 0 {
-		p := s.surveyPage(r, "form")
+		p := s.surveyPage(w, r, "form")
 		p.Q, p.A = q, a
 		for _, f := range ferrs {
 			p.Errors = append(p.Errors, shownError{Field: f.Field, Label: p.T["survey.field."+f.Field], Text: p.T["survey.reason."+f.Reason]})
@@ -89,7 +91,7 @@ func (s *Site) SubmitSurvey(w http.ResponseWriter, r *http.Request) {
 		s.renderSurvey(w, http.StatusBadRequest, p)
 		return
 	}
-	s.renderSurvey(w, http.StatusOK, s.surveyPage(r, "thanks"))
+	s.renderSurvey(w, http.StatusOK, s.surveyPage(w, r, "thanks"))
 }
 
 // SurveyOptOut serves GET /survey/opt-out/{token}: a button, not the
@@ -99,7 +101,7 @@ func (s *Site) SurveyOptOut(w http.ResponseWriter, r *http.Request) {
 		s.surveyFailed(w, r, surveys.ErrInvalidToken)
 		return
 	}
-	s.renderSurvey(w, http.StatusOK, s.surveyPage(r, "optout"))
+	s.renderSurvey(w, http.StatusOK, s.surveyPage(w, r, "optout"))
 }
 
 // ConfirmSurveyOptOut serves POST /survey/opt-out/{token}.
@@ -108,7 +110,7 @@ func (s *Site) ConfirmSurveyOptOut(w http.ResponseWriter, r *http.Request) {
 		s.surveyFailed(w, r, err)
 		return
 	}
-	s.renderSurvey(w, http.StatusOK, s.surveyPage(r, "optedout"))
+	s.renderSurvey(w, http.StatusOK, s.surveyPage(w, r, "optedout"))
 }
 
 // SurveyRoutes are the survey pages by pattern, for the server's mux.

@@ -1,114 +1,176 @@
-// Package web serves the server-rendered pages. For now: the public home
-// page with the service catalogue and a request form that posts to the
-// web-form channel and works without JavaScript, and the pages that answer
-// a browser's form post. The citizen portal and operator console (issue #7)
-// grow here. Pages are clients of the same services as the API.
+// Package web serves the server-rendered pages of the citizen portal,
+// styled with bootstrap-italia and progressively enhanced with htmx (every
+// page works without JavaScript): the home page with the service
+// catalogue, the sign-in choices and the request form (data, summary,
+// confirmation), the citizen's requests with their public thread and
+// replies, and the static assets. Pages are clients of the same services
+// as the API: they call the CaseService with the visitor's session token.
 package web
 
 import (
+	"context"
 	"embed"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/channels/webform"
+	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/directory"
+	"github.com/sportello/sportello/services/sla"
 	"github.com/sportello/sportello/services/surveys"
 )
 
 //go:embed templates/*.html
 var templates embed.FS
 
+// Links are the addresses the footer of every page links to (config
+// section web).
+type Links struct {
+	PrivacyURL       string
+	AccessibilityURL string
+}
+
+// Deps is what the pages read.
+type Deps struct {
+	Directory directory.Store
+	// SLAPolicies gives the expected response time of each category.
+	SLAPolicies func(ctx context.Context) ([]sla.Policy, error)
+	// CaseOfInbound finds the case a web-form submission became (nil:
+	// the confirmation page shows the receipt code only).
+	CaseOfInbound func(ctx context.Context, contactID string) (cases.Case, error)
+	// Check validates a submission as the web-form channel will, for the
+	// summary step (nil: errors show when the request is sent).
+	Check func(ctx context.Context, s *webform.Submission) ([]webform.FieldViolation, error)
+	// Drafts keeps signed-in citizens' unsent requests (nil: no drafts).
+	Drafts Drafts
+	Links  Links
+	// Organization is the administration's name in the page header.
+	Organization string
+	Log          *slog.Logger
+}
+
 // Site renders the pages.
 type Site struct {
-	tmpl      *template.Template
-	directory directory.Store
-	log       *slog.Logger
-	accounts  Accounts
-	cases     atomic.Pointer[casesv1.CaseServiceClient] // set once the server runs
-	surveys   *surveys.Service                          // nil: no survey pages
+	tmpl     *template.Template
+	deps     Deps
+	log      *slog.Logger
+	accounts Accounts
+	cases    atomic.Pointer[casesv1.CaseServiceClient] // set once the server runs
+	surveys  *surveys.Service                          // nil: no survey pages
 }
 
 // New parses the templates.
-func New(dir directory.Store, log *slog.Logger) *Site {
-	return &Site{tmpl: template.Must(template.ParseFS(templates, "templates/*.html")), directory: dir, log: log}
+func New(d Deps) *Site {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Organization == "" {
+		d.Organization = "Sportello"
+	}
+	funcs := template.FuncMap{
+		"asset": Asset,
+		"date":  formatDate,
+		"sla":   expected,
+	}
+	return &Site{tmpl: template.Must(template.New("").Funcs(funcs).ParseFS(templates, "templates/*.html")), deps: d, log: d.Log}
 }
+
+// Routes are the pages' routes (Go 1.22 patterns) for the server's mux;
+// wrap puts the session middleware and CSRF check around those that read
+// the session.
+func (s *Site) Routes(wrap func(http.Handler) http.Handler) map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET /{$}":                           wrap(http.HandlerFunc(s.Home)),
+		"POST " + ReviewPath:                 wrap(http.HandlerFunc(s.Review)),
+		"POST " + DraftPath:                  wrap(http.HandlerFunc(s.SaveDraft)),
+		"POST " + EditPath:                   wrap(http.HandlerFunc(s.Edit)),
+		"GET " + ReceiptPath + "{contact}":   wrap(http.HandlerFunc(s.Receipt)),
+		"GET " + AccountPath:                 wrap(http.HandlerFunc(s.Account)),
+		"GET " + CasePath + "{id}":           wrap(http.HandlerFunc(s.Case)),
+		"POST " + CasePath + "{id}/messages": wrap(http.HandlerFunc(s.Reply)),
+		"GET " + StaticPath:                  Static(),
+	}
+}
+
+// Paths of the pages.
+const (
+	AccountPath = "/account"
+	CasePath    = "/account/cases/"
+	ReviewPath  = "/request/review"
+	EditPath    = "/request/edit"
+	ReceiptPath = "/request/receipt/"
+)
 
 var _ webform.Responder = (*Site)(nil)
 
-type formPage struct {
-	Lang       string
-	T          map[string]string
-	Categories []directory.Category
-	Values     webform.Submission
-	Errors     []shownError
-	Message    string
-	ContactID  string
-	Action     string
+// page is what every page's layout needs.
+type page struct {
+	Lang     string
+	T        map[string]string
+	Title    string
+	Org      string
+	Links    Links
+	Switch   string // this page in the other language
+	Visitor  Visitor
+	SignedIn bool
+	Logout   string
+	Path     string
 }
 
-// Home serves GET / (routed as "GET /{$}"): the catalogue and the
-// request form.
-func (s *Site) Home(w http.ResponseWriter, r *http.Request) {
-	s.renderForm(w, r, http.StatusOK, formPage{})
-}
-
-func (s *Site) renderForm(w http.ResponseWriter, r *http.Request, status int, p formPage) {
-	cats, err := s.directory.ListCategories(r.Context())
-	if err != nil {
-		s.log.Error("web: categories", "err", err)
-		http.Error(w, "servizio non disponibile / service unavailable", http.StatusServiceUnavailable)
-		return
+// base reads the language (and stores a choice made with ?lang= in a
+// cookie) and the visitor.
+func (s *Site) base(w http.ResponseWriter, r *http.Request, title string) page {
+	l := lang(r)
+	if q := r.URL.Query().Get("lang"); q == "it" || q == "en" {
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 	}
-	// The post keeps the page's language for the page that answers it.
-	p.Categories, p.Lang, p.T, p.Action = cats, lang(r), texts[lang(r)], webform.Path+"?lang="+lang(r)
-	s.render(w, status, "form.html", p)
-}
-
-// Accepted implements webform.Responder: the confirmation page.
-func (s *Site) Accepted(w http.ResponseWriter, r *http.Request, contactID string) {
-	s.render(w, http.StatusAccepted, "accepted.html", formPage{Lang: lang(r), T: texts[lang(r)], ContactID: contactID})
-}
-
-// Rejected implements webform.Responder: the form again, with the
-// errors listed at the top and linked to their fields.
-func (s *Site) Rejected(w http.ResponseWriter, r *http.Request, status int, msg string, sub webform.Submission, fields []webform.FieldViolation) {
-	t := texts[lang(r)]
-	shown := make([]shownError, len(fields))
-	for i, f := range fields {
-		shown[i] = shownError{Field: f.Field, Label: t[f.Field], Text: t["reason."+f.Reason]}
-		if shown[i].Text == "" {
-			shown[i].Text = f.Description
-		}
+	t := texts[l]
+	p := page{Lang: l, T: t, Title: t[title], Org: s.deps.Organization, Links: s.deps.Links, Logout: s.accounts.LogoutPath, Path: r.URL.Path}
+	q := url.Values{"lang": {t["otherLang"]}}
+	p.Switch = r.URL.Path + "?" + q.Encode()
+	if r.Method != http.MethodGet {
+		p.Switch = "/?" + q.Encode()
 	}
-	if len(fields) > 0 {
-		msg = ""
-	} else if status != http.StatusBadRequest {
-		msg = t["unavailable"]
+	if s.accounts.Visitor != nil {
+		p.Visitor, p.SignedIn = s.accounts.Visitor(r)
 	}
-	s.renderForm(w, r, status, formPage{Values: sub, Errors: shown, Message: msg})
+	return p
 }
 
-// shownError is a field error as the page shows it, in the page's language.
-type shownError struct{ Field, Label, Text string }
+const langCookie = "lang"
 
 func (s *Site) render(w http.ResponseWriter, status int, name string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; font-src 'self' data:; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Add("Vary", "Cookie")
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
 		s.log.Error("web: render", "template", name, "err", err)
 	}
 }
 
-// lang picks Italian unless the browser prefers English (or ?lang=en).
+// lang is the page's language: ?lang=, then the cookie a choice left,
+// then the browser's preference; Italian by default.
 func lang(r *http.Request) string {
 	if l := r.URL.Query().Get("lang"); l == "en" || l == "it" {
 		return l
+	}
+	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "en" || c.Value == "it") {
+		return c.Value
 	}
 	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
 		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
@@ -120,4 +182,55 @@ func lang(r *http.Request) string {
 		}
 	}
 	return "it"
+}
+
+var rome = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/Rome"); err == nil {
+		return l
+	}
+	return time.UTC
+}()
+
+// formatDate shows a time as Italians (or the English) write it.
+func formatDate(lang string, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.In(rome)
+	if lang == "en" {
+		return t.Format("2 January 2006, 15:04")
+	}
+	months := [...]string{"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"}
+	return fmt.Sprintf("%d %s %d, %s", t.Day(), months[t.Month()-1], t.Year(), t.Format("15:04"))
+}
+
+// workingDay is the length of a business day the SLA minutes count (the
+// default working hours: 8 a day).
+const workingDay = 8 * 60
+
+// expected words a resolution target in business minutes: "entro 5
+// giorni lavorativi", "within 4 working hours"; "" without a target.
+func expected(lang string, minutes int) string {
+	if minutes <= 0 {
+		return ""
+	}
+	if minutes < workingDay {
+		h := (minutes + 59) / 60
+		if lang == "en" {
+			return fmt.Sprintf("within %d working hour%s", h, plural(h, "", "s"))
+		}
+		return fmt.Sprintf("entro %d or%s lavorativ%s", h, plural(h, "a", "e"), plural(h, "a", "e"))
+	}
+	d := (minutes + workingDay - 1) / workingDay
+	if lang == "en" {
+		return fmt.Sprintf("within %d working day%s", d, plural(d, "", "s"))
+	}
+	return fmt.Sprintf("entro %d giorn%s lavorativ%s", d, plural(d, "o", "i"), plural(d, "o", "i"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -245,6 +245,13 @@ func jsonProblem(err error) string {
 	return "malformed JSON"
 }
 
+// Check trims the fields of s and reports every bad one, as a submission
+// is checked (the portal's summary step uses it). The error is the
+// catalogue's, when it could not be read.
+func (h *Handler) Check(ctx context.Context, s *Submission) ([]FieldViolation, error) {
+	return h.validate(ctx, s)
+}
+
 // validate trims the fields and reports every bad one.
 func (h *Handler) validate(ctx context.Context, s *Submission) ([]FieldViolation, error) {
 	s.Name = clean(s.Name)

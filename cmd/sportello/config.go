@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,6 +73,35 @@ type Config struct {
 	// CTI configures the call-centre webhook (channels/cti); no channels
 	// leaves it off.
 	CTI cti.Settings `yaml:"cti"`
+	// Web configures the pages (web/).
+	Web Web `yaml:"web"`
+}
+
+// Web configures the citizen portal's pages.
+type Web struct {
+	// Organization is the administration's name in the page header
+	// ("Comune di Esempio"); "Sportello" when empty.
+	Organization string `yaml:"organization"`
+	// PrivacyURL and AccessibilityURL are the privacy notice and the
+	// accessibility statement every page's footer links to: absolute
+	// http(s) URLs or paths on this server. A link left empty is not shown.
+	PrivacyURL       string `yaml:"privacy_url"`
+	AccessibilityURL string `yaml:"accessibility_url"`
+}
+
+// validate reports the problems of the section.
+func (w Web) validate() []error {
+	var errs []error
+	for key, v := range map[string]string{"web.privacy_url": w.PrivacyURL, "web.accessibility_url": w.AccessibilityURL} {
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http" && !(u.Scheme == "" && u.Host == "" && strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//"))) {
+			errs = append(errs, fmt.Errorf("%s: %q is neither an http(s) URL nor a path starting with /", key, v))
+		}
+	}
+	return errs
 }
 
 // Intake configures how inbound contacts become cases.
@@ -271,6 +301,7 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir must not be empty"))
 	}
+	errs = append(errs, c.Web.validate()...)
 	if c.NATS.Listen != "" {
 		if c.NATS.URL != "" {
 			errs = append(errs, errors.New("nats.listen applies to the embedded server only; unset it or nats.url"))

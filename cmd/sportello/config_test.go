@@ -64,6 +64,14 @@ func TestLoadConfig(t *testing.T) {
 		{name: "every problem at once", args: []string{"--listen", "nope", "--log-level", "loud", "--timezone", "Mars/Olympus"},
 			wantErr: []string{`listen "nope"`, `log_level "loud"`, `timezone "Mars/Olympus"`}},
 		{name: "external NATS needs a database", args: []string{"--nats-url", "nats://x:4222"}, wantErr: []string{"database.dsn is not"}},
+		{name: "web links", args: []string{"--config", file("web:\n  organization: Comune di Esempio\n  privacy_url: https://www.comune.example/privacy\n  accessibility_url: /accessibilita\n")},
+			check: func(t *testing.T, c Config) {
+				if c.Web.Organization != "Comune di Esempio" || c.Web.PrivacyURL != "https://www.comune.example/privacy" || c.Web.AccessibilityURL != "/accessibilita" {
+					t.Fatalf("%+v", c.Web)
+				}
+			}},
+		{name: "bad web links", args: []string{"--config", file("web:\n  privacy_url: javascript:alert(1)\n  accessibility_url: //evil.example/x\n")},
+			wantErr: []string{`web.privacy_url: "javascript:alert(1)"`, `web.accessibility_url: "//evil.example/x"`}},
 		{name: "bad demo", env: map[string]string{"SPORTELLO_DEMO": "maybe"}, wantErr: []string{"SPORTELLO_DEMO"}},
 		{name: "bad token", args: []string{"--config", file("auth:\n  tokens:\n    - {name: x, sha256: abc, role: operator}\n")}, wantErr: []string{"sha256 must be 64 hex digits"}},
 		{name: "stray argument", args: []string{"extra"}, wantErr: []string{"unexpected arguments"}},

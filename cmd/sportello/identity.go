@@ -180,7 +180,7 @@ func (a *app) startIdentity(cfg Config, base string, departments []string, site 
 		}
 		id.routes["GET "+staffLoginPath] = http.HandlerFunc(login.HandleLogin)
 		id.routes["GET "+login.CallbackPath()] = http.HandlerFunc(login.HandleCallback)
-		id.logins = append(id.logins, web.LoginLink{Label: "Accesso operatori (SSO)", Href: staffLoginPath, Staff: true})
+		id.logins = append(id.logins, web.LoginLink{Label: "Accesso operatori (SSO)", Href: staffLoginPath, Staff: true, Kind: "staff"})
 	}
 
 	if spidCfg.Enabled() {
@@ -200,25 +200,44 @@ func (a *app) startIdentity(cfg Config, base string, departments []string, site 
 		for pattern, h := range id.spid.Handlers() {
 			id.routes[pattern] = h
 		}
-		for _, p := range spidCfg.Providers {
-			label := "Entra con SPID"
-			if p.SchemeOf() == spid.SchemeCIE {
-				label = "Entra con CIE"
-			}
-			id.logins = append(id.logins, web.LoginLink{Label: label + " (" + p.Name + ")", Href: id.spid.LoginURL(p.Name), Scheme: p.SchemeOf()})
-		}
+		id.logins = append(id.logins, citizenLogins(spidCfg.Providers, id.spid.LoginURL, id.dev != nil && !cfg.SPID.Enabled())...)
 	}
 	id.authn = append(id.authn, id.sessions)
 	id.routes["POST "+logoutPath] = http.HandlerFunc(id.logout)
-	id.routes["GET "+accountPath] = http.HandlerFunc(site.Account)
 	site.SetAccounts(web.Accounts{Logins: id.logins, LogoutPath: logoutPath, Visitor: func(r *http.Request) (web.Visitor, bool) {
 		s, ok := id.sessions.Current(r)
 		if !ok {
 			return web.Visitor{}, false
 		}
-		return web.Visitor{Principal: s.Principal, Token: s.BearerToken(), CSRF: s.CSRFToken()}, true
+		email, _ := s.Secret("email")
+		return web.Visitor{Principal: s.Principal, Token: s.BearerToken(), CSRF: s.CSRFToken(), Email: email}, true
 	}})
 	return id, nil
+}
+
+// citizenLogins are the portal's "Entra con SPID" / "Entra con CIE"
+// buttons, by each provider's scheme; the OP's name is added where a
+// scheme has several. The development OP is registered for both.
+func citizenLogins(providers []spid.Provider, loginURL func(string) string, dev bool) []web.LoginLink {
+	per := map[string]int{}
+	for _, p := range providers {
+		per[p.SchemeOf()]++
+	}
+	var out []web.LoginLink
+	for _, p := range providers {
+		label := "Entra con SPID"
+		if p.SchemeOf() == spid.SchemeCIE {
+			label = "Entra con CIE"
+		}
+		switch {
+		case dev:
+			label += " (sviluppo)"
+		case per[p.SchemeOf()] > 1:
+			label += " (" + p.Name + ")"
+		}
+		out = append(out, web.LoginLink{Label: label, Href: loginURL(p.Name), Kind: p.SchemeOf()})
+	}
+	return out
 }
 
 // logout ends the session; after a SPID/CIE login it goes through the
@@ -256,7 +275,7 @@ func (a *app) citizenLogin(sessions *session.Manager) func(context.Context, http
 		}
 		p := citizenPrincipal(contact, name)
 		_, err = sessions.Start(w, r, session.Login{Principal: p, ContactID: contact, DisplayName: name, FiscalNumber: who.FiscalCode,
-			Provider: "spid:" + who.Provider, Secrets: map[string]string{"access_token": tok.AccessToken, "id_token": tok.IDToken}})
+			Provider: "spid:" + who.Provider, Secrets: map[string]string{"access_token": tok.AccessToken, "id_token": tok.IDToken, "email": who.Email}})
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -239,7 +238,19 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	caseServer := cases.NewServer(cases.Deps{ReopenWindow: portalReopen, Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
 		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log,
 		ReplyGate: replyGate(a.db, cfg.replyNow())})
-	site := web.New(a.db, log)
+	var wf *webform.Handler // the site checks a form as the channel will
+	site := web.New(web.Deps{Directory: a.db, SLAPolicies: a.db.ListSLAPolicies, Log: log, Drafts: portalDrafts{a.db},
+		Links: web.Links{PrivacyURL: cfg.Web.PrivacyURL, AccessibilityURL: cfg.Web.AccessibilityURL}, Organization: cfg.Web.Organization,
+		CaseOfInbound: func(ctx context.Context, contactID string) (cases.Case, error) {
+			return a.db.CaseOfInbound(ctx, webform.Kind, webform.Kind, contactID)
+		},
+		Check: func(ctx context.Context, s *webform.Submission) ([]webform.FieldViolation, error) {
+			return wf.Check(ctx, s)
+		},
+	})
+	if err := web.AssetsMissing(); err != nil {
+		log.Warn("the pages will have no styles or scripts", "err", err)
+	}
 	site.SetSurveys(surveyService)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
 	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }
@@ -262,16 +273,15 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		defer close(a.cleanupDone)
 		ident.cleanup(cleanupCtx, log)
 	}()
-	form := webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site})
+	wf = webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site})
+	form := wf
 	if err := checkQueues(cfg.CTI, codes); err != nil {
 		return nil, err
 	}
 	callService := calls.New(calls.Deps{Store: a.db, Contacts: a.db, Cases: a.db, Messages: a.db, Rules: a.db, Intake: ingester, Operators: a.db,
 		Notifier: events.CallNotifier{NC: a.nc}, Access: accessLog, Channels: ctiChannels(cfg.CTI), Log: log})
-	routes := map[string]http.Handler{
-		webform.Path: form,
-		"GET /{$}":   ident.wrap(http.HandlerFunc(site.Home)),
-	}
+	routes := site.Routes(ident.wrap)
+	routes[webform.Path] = wf
 	if a.social, err = a.openChannels(cfg, blobs, log); err != nil {
 		return nil, err
 	}

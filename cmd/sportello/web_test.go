@@ -19,7 +19,7 @@ func TestIntegrationBrowserForm(t *testing.T) {
 	if home.Status != 200 || !strings.Contains(home.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("home: %d %s", home.Status, home.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{`<html lang="it">`, `action="/v1/channels/webform/submissions?lang=it"`, `<option value="microdata"`, "File di microdati", `for="f-email"`} {
+	for _, want := range []string{`<html lang="it">`, `action="/request/review?lang=it"`, `<option value="microdata"`, "File di microdati", `for="f-email"`} {
 		contains(t, "home page", string(home.Body), want)
 	}
 	if en := s.do("GET", "/?lang=en", "", nil, nil); !strings.Contains(string(en.Body), "Send a request") {

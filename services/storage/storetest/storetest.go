@@ -55,6 +55,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, surveyTests...)
 	tests = append(tests, reportFactTests...)
 	tests = append(tests, callTests...)
+	tests = append(tests, portalTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
