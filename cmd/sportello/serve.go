@@ -241,6 +241,10 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	for pattern, h := range ident.routes {
 		routes[pattern] = ident.wrap(h)
 	}
+	operatorConsole, err := startConsole(ctx, js, cfg.NATS.Replicas, ident, routes, log)
+	if err != nil {
+		return nil, err
+	}
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: ident.authn,
 		Ready:       a.ready(js),
@@ -260,6 +264,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	site.SetCases(casesv1.NewCaseServiceClient(a.srv.Conn()))
+	operatorConsole.SetConn(a.srv.Conn(), caseServer)
 	a.serveDone, a.served = make(chan error, 1), make(chan struct{})
 	go func() {
 		defer close(a.served)

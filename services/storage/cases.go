@@ -76,7 +76,11 @@ func (db *DB) casesQuery(tx *gorm.DB, q cases.Query) (*gorm.DB, error) {
 	if q.Departments != nil {
 		tx = tx.Where("department_id IN ?", q.Departments)
 	}
-	if q.Status != "" {
+	switch q.Status {
+	case "":
+	case cases.StatusActive:
+		tx = tx.Where("status NOT IN ?", closedStatuses)
+	default:
 		tx = tx.Where("status = ?", string(q.Status))
 	}
 	if q.ContactID != "" {
