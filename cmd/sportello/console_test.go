@@ -139,7 +139,7 @@ func TestIntegrationConsole(t *testing.T) {
 	if c := getCase(t, s, mailCase.Id); c.Assignee != "operator-statistics" {
 		t.Fatalf("claimed case assignee = %q", c.Assignee)
 	}
-	contains(t, "case page", page, "anna.verdi@example.it")       // citizen panel
+	contains(t, "case page", page, "anna.verdi@example.it")            // citizen panel
 	contains(t, "case page", page, "popolazione residente per comune") // thread
 	contains(t, "case page", page, `id="channel-limits"`)
 

@@ -93,7 +93,7 @@ func TestTemplates(t *testing.T) {
 				Others:      []*casesv1.Case{cs},
 				Departments: []string{"it"}, Statuses: []string{"open", "closed"}, Priorities: priorityNames, Viewers: []Viewer{{ID: "x", Name: "Luca"}}},
 			"board.html": boardPage{page: base, Filter: f, Views: views, CSRF: "tok", Rows: []row{{C: cs, SLA: slaOf(cs, now)}},
-				Load: []*casesv1.DepartmentLoad{{Department: "statistics", Open: 3, Operators: []*casesv1.OperatorLoad{{Operator: "op", Presence: "online", OpenTotal: 3, Capacity: 4}}}},
+				Load:      []*casesv1.DepartmentLoad{{Department: "statistics", Open: 3, Operators: []*casesv1.OperatorLoad{{Operator: "op", Presence: "online", OpenTotal: 3, Capacity: 4}}}},
 				Operators: []*directoryv1.Operator{{Id: "op", DisplayName: "Op"}}, Departments: []string{"it"}},
 		}
 		for name, data := range pages {
