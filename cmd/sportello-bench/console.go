@@ -49,7 +49,7 @@ func runConsole(bin, pgDSN string, open int) (consoleResult, error) {
 	}
 	defer drop()
 	cfg := fmt.Sprintf("demo: true\nauth:\n  tokens:\n    - {name: bench, role: admin, sha256: %s}\n", auth.HashToken(token))
-	srv, err := startServer(bin, dir, cfg, "--database-dsn", dsn)
+	srv, err := startServer(bin, dir, cfg, "--database-dsn", dsn, "--smtp-listen", "off")
 	if err != nil {
 		return res, err
 	}
@@ -104,7 +104,7 @@ func runConsole(bin, pgDSN string, open int) (consoleResult, error) {
 		return res, err
 	}
 
-	if srv, err = startServer(bin, dir, cfg, "--database-dsn", dsn); err != nil {
+	if srv, err = startServer(bin, dir, cfg, "--database-dsn", dsn, "--smtp-listen", "off"); err != nil {
 		return res, err
 	}
 	defer srv.stop()

@@ -186,6 +186,27 @@ func TestIntegrationConsole(t *testing.T) {
 		}
 	}
 
+	// A canned response (administrators manage them over the API) fills
+	// its placeholders from the case and goes out as the reply.
+	r := s.do("POST", "/v1/canned-responses", jsonType, []byte(`{"department":"statistics","title":"Invio tavole",
+		"body":"Gentile {{nome}}, per la pratica {{riferimento}} alleghiamo le tavole. {{operatore}}"}`), map[string]string{"Authorization": "Bearer " + adminToken})
+	if r.Status != http.StatusOK {
+		t.Fatalf("create canned response: %d %s", r.Status, r.Body)
+	}
+	cannedID := r.JSON(t)["id"].(string)
+	if r := s.do("POST", "/v1/canned-responses", jsonType, []byte(`{"title":"x","body":"y"}`), map[string]string{"Authorization": "Bearer " + itToken}); r.Status != http.StatusForbidden {
+		t.Fatalf("operator creates a canned response: %d", r.Status)
+	}
+	_, page = op.get(casePath + "?canned=" + cannedID)
+	draft := regexp.MustCompile(`(?s)<textarea id="message-body"[^>]*>(.*?)</textarea>`).FindStringSubmatch(page)
+	if draft == nil || html.UnescapeString(draft[1]) != "Gentile Anna Verdi, per la pratica "+mailCase.Reference+" alleghiamo le tavole. Operatore statistics" {
+		t.Fatalf("canned draft: %q\n%s", draft, page)
+	}
+	code, _ = op.post(casePath+"/messages", url.Values{"csrf_token": {csrf}, "kind": {"reply"}, "body": {html.UnescapeString(draft[1])}})
+	if canned, _ := sentMessage(t, sink, 4); code != http.StatusOK || !strings.Contains(canned.FullText, "per la pratica "+mailCase.Reference) {
+		t.Fatalf("canned reply: %d %q", code, canned.FullText)
+	}
+
 	// Status, priority and tags.
 	etagRE := regexp.MustCompile(`name="etag" value="([^"]+)"`)
 	etag := func(page string) string { return html.UnescapeString(etagRE.FindStringSubmatch(page)[1]) }

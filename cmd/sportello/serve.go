@@ -255,6 +255,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		// other fields and framing.
 		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
 		Directory:      dirServer,
+		Canned:         &directory.CannedServer{Store: a.db, Departments: a.db.ListDepartments},
 		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
 		AccessLog:      accesslog.NewServer(a.db),
 		Routes:         routes,

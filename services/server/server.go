@@ -42,10 +42,12 @@ type Deps struct {
 	Authenticator auth.Authenticator
 	// Ready reports whether the process can do its work (database migrated,
 	// JetStream reachable); /readyz and the gRPC health service follow it.
-	Ready       func(context.Context) error
-	Cases       casesv1.CaseServiceServer
-	Contacts    contactsv1.ContactServiceServer
-	Directory   directoryv1.DirectoryServiceServer
+	Ready     func(context.Context) error
+	Cases     casesv1.CaseServiceServer
+	Contacts  contactsv1.ContactServiceServer
+	Directory directoryv1.DirectoryServiceServer
+	// Canned keeps the console's canned responses.
+	Canned      directoryv1.CannedResponseServiceServer
 	DeadLetters adminv1.DeadLetterServiceServer
 	AccessLog   adminv1.AccessLogServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
@@ -94,6 +96,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	casesv1.RegisterCaseServiceServer(s.grpc, d.Cases)
 	contactsv1.RegisterContactServiceServer(s.grpc, d.Contacts)
 	directoryv1.RegisterDirectoryServiceServer(s.grpc, d.Directory)
+	if d.Canned != nil {
+		directoryv1.RegisterCannedResponseServiceServer(s.grpc, d.Canned)
+	}
 	adminv1.RegisterDeadLetterServiceServer(s.grpc, d.DeadLetters)
 	adminv1.RegisterAccessLogServiceServer(s.grpc, d.AccessLog)
 	s.health = health.NewServer()
@@ -118,6 +123,11 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	}
 	if err := contactsv1.RegisterContactServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
+	}
+	if d.Canned != nil {
+		if err := directoryv1.RegisterCannedResponseServiceHandler(ctx, gw, conn); err != nil {
+			return nil, err
+		}
 	}
 	if err := directoryv1.RegisterDirectoryServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err

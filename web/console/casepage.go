@@ -12,7 +12,9 @@ import (
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
+	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/directory"
 )
 
 type casePage struct {
@@ -33,6 +35,9 @@ type casePage struct {
 	Viewers     []Viewer
 	Base        string // the case's console path
 	Mine        bool   // assigned to the visitor
+	Canned      []*directoryv1.CannedResponse
+	CannedID    string // the canned response inserted in Draft
+	Draft       string // the reply's text, prefilled from a canned response
 }
 
 // channelLimit is what a reply on a channel may carry.
@@ -105,6 +110,16 @@ func (c *Console) caseView(w http.ResponseWriter, r *http.Request, rq *request) 
 						p.Others = append(p.Others, o)
 					}
 				}
+			}
+		}
+	}
+	if canned, err := rq.cl.canned.ListCannedResponses(rq.ctx, &directoryv1.ListCannedResponsesRequest{Department: cs.GetDepartment()}); err == nil {
+		p.Canned = canned.GetCannedResponses()
+		p.CannedID = r.URL.Query().Get("canned")
+		for _, cr := range p.Canned {
+			if cr.GetId() == p.CannedID {
+				p.Draft = directory.Fill(cr.GetBody(), map[string]string{"nome": p.Contact.GetDisplayName(), "riferimento": cs.GetReference(),
+					"oggetto": cs.GetSubject(), "ufficio": cs.GetDepartment(), "operatore": viewerOf(rq).Name})
 			}
 		}
 	}

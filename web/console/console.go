@@ -77,6 +77,7 @@ type clients struct {
 	cases     casesv1.CaseServiceClient
 	contacts  contactsv1.ContactServiceClient
 	directory directoryv1.DirectoryServiceClient
+	canned    directoryv1.CannedResponseServiceClient
 }
 
 // New parses the templates.
@@ -93,7 +94,7 @@ func New(cfg Config) *Console {
 // content reader.
 func (c *Console) SetConn(conn grpc.ClientConnInterface, files Attachments) {
 	c.clients.Store(&clients{cases: casesv1.NewCaseServiceClient(conn), contacts: contactsv1.NewContactServiceClient(conn),
-		directory: directoryv1.NewDirectoryServiceClient(conn)})
+		directory: directoryv1.NewDirectoryServiceClient(conn), canned: directoryv1.NewCannedResponseServiceClient(conn)})
 	if files != nil {
 		c.files.Store(&files)
 	}

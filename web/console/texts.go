@@ -44,6 +44,8 @@ var texts = map[string]map[string]string{
 		"err.unavailable": "Servizio non disponibile, riprova tra poco", "err.NotFound": "Non trovata", "err.PermissionDenied": "Non consentito",
 		"err.InvalidArgument": "Dati non validi", "err.FailedPrecondition": "Operazione non possibile ora", "err.Aborted": "La pratica è stata modificata nel frattempo: ricarica e riprova",
 		"err.Unauthenticated": "Sessione scaduta: accedi di nuovo", "err.ResourceExhausted": "Limite raggiunto", "err.AlreadyExists": "Già presente",
+		"canned": "Risposte predefinite", "cannedInsert": "Inserisci nel testo",
+		"cannedHelp":         "I segnaposto {{nome}}, {{riferimento}}, {{oggetto}}, {{ufficio}} e {{operatore}} sono sostituiti con i dati della pratica.",
 		"err.supervisorOnly": "Il quadro è riservato a supervisori e amministratori.", "err.batch": "Alcune pratiche non sono state modificate:",
 	},
 	"en": {
@@ -88,6 +90,8 @@ var texts = map[string]map[string]string{
 		"err.unavailable": "Service unavailable, try again shortly", "err.NotFound": "Not found", "err.PermissionDenied": "Not allowed",
 		"err.InvalidArgument": "Invalid data", "err.FailedPrecondition": "Not possible now", "err.Aborted": "The case changed meanwhile: reload and retry",
 		"err.Unauthenticated": "Session expired: sign in again", "err.ResourceExhausted": "Limit reached", "err.AlreadyExists": "Already there",
+		"canned": "Canned responses", "cannedInsert": "Insert in the text",
+		"cannedHelp":         "The placeholders {{nome}}, {{riferimento}}, {{oggetto}}, {{ufficio}} and {{operatore}} are replaced with the case's data.",
 		"err.supervisorOnly": "The board is for supervisors and administrators.", "err.batch": "Some cases were not changed:",
 	},
 }

@@ -11,7 +11,22 @@ CREATE INDEX cases_active_department_id ON cases (department_id, id) WHERE statu
 -- nearest deadline first; the department filter is applied on the way.
 CREATE INDEX cases_active_due ON cases (sla_due_at, id) WHERE status NOT IN ('resolved', 'closed');
 
+-- Canned responses (directory.CannedResponse): reply templates that
+-- administrators keep per department ('' for every department); the
+-- console fills their placeholders ({{nome}}, {{riferimento}}, ...).
+CREATE TABLE canned_responses (
+    id            TEXT PRIMARY KEY,
+    department_id TEXT NOT NULL DEFAULT '',
+    title         TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    language      TEXT NOT NULL DEFAULT 'it',
+    created_at    TIMESTAMP NOT NULL,
+    updated_at    TIMESTAMP NOT NULL
+);
+CREATE INDEX canned_responses_department ON canned_responses (department_id, title);
+
 -- +goose Down
+DROP TABLE canned_responses;
 DROP INDEX cases_active_due;
 DROP INDEX cases_active_department_id;
 DROP INDEX cases_active_department_priority;
