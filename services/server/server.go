@@ -96,9 +96,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	casesv1.RegisterCaseServiceServer(s.grpc, d.Cases)
 	contactsv1.RegisterContactServiceServer(s.grpc, d.Contacts)
 	directoryv1.RegisterDirectoryServiceServer(s.grpc, d.Directory)
-	if d.Canned != nil {
-		directoryv1.RegisterCannedResponseServiceServer(s.grpc, d.Canned)
-	}
+	directoryv1.RegisterCannedResponseServiceServer(s.grpc, d.Canned)
 	adminv1.RegisterDeadLetterServiceServer(s.grpc, d.DeadLetters)
 	adminv1.RegisterAccessLogServiceServer(s.grpc, d.AccessLog)
 	s.health = health.NewServer()
@@ -124,10 +122,8 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if err := contactsv1.RegisterContactServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
-	if d.Canned != nil {
-		if err := directoryv1.RegisterCannedResponseServiceHandler(ctx, gw, conn); err != nil {
-			return nil, err
-		}
+	if err := directoryv1.RegisterCannedResponseServiceHandler(ctx, gw, conn); err != nil {
+		return nil, err
 	}
 	if err := directoryv1.RegisterDirectoryServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
