@@ -259,10 +259,16 @@ func TestIntegrationConsole(t *testing.T) {
 	}
 
 	// Two people on one case: each sees the other.
-	_, page = sup.get(s.base + "/console/cases/" + press.Id)
-	adm, page := staffBrowser(t, s, "admin", "/console/cases/"+press.Id)
+	if code, _ := sup.get(s.base + "/console/cases/" + press.Id); code != http.StatusOK {
+		t.Fatalf("supervisor opens the case: %d", code)
+	}
+	_, page = staffBrowser(t, s, "admin", "/console/cases/"+press.Id)
 	contains(t, "collision notice", page, "Supervisore")
-	_ = adm
+	// The open page's refresh (console.js) answers with the others.
+	code, page = sup.post(s.base+"/console/cases/"+press.Id+"/viewing", url.Values{"csrf_token": {supCSRF}})
+	if code != http.StatusOK || !strings.Contains(page, "Amministratore") || strings.Contains(page, "Supervisore") {
+		t.Fatalf("viewing refresh: %d %q", code, page)
+	}
 }
 
 // waitLine returns the next line from lines with this prefix, within 10 s.

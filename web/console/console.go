@@ -132,8 +132,6 @@ type request struct {
 	cl   *clients
 }
 
-func (r *request) staffRole() string { return string(r.v.Principal.Role) }
-
 // supervisor reports whether the visitor may use the board.
 func (r *request) supervisor() bool {
 	role := r.v.Principal.Role
