@@ -30,6 +30,7 @@ type consoleResult struct {
 	cases, active, activeStats int
 	copySecs, indexSecs        float64
 	pages                      []latencies
+	server                     []latencies // the same requests, as the server's Server-Timing header reports them
 	explains                   []explainedQuery
 }
 
@@ -126,12 +127,13 @@ func runConsole(bin, pgDSN string, open int) (consoleResult, error) {
 		{"supervisor, four departments, nearest deadline first", "", supervisor, false},
 		{"supervisor, four departments, unassigned", "view=unassigned", supervisor, false},
 	} {
-		l, err := measurePage(ctx, client, srv.base, p.title, p.query, p.who, p.next)
+		l, st, err := measurePage(ctx, client, srv.base, p.title, p.query, p.who, p.next)
 		if err != nil {
 			return res, err
 		}
-		fmt.Printf("console: %-60s p50 %v p99 %v\n", p.title, ms(l.p50), ms(l.p99))
+		fmt.Printf("console: %-60s p50 %v p99 %v (server %v, %v)\n", p.title, ms(l.p50), ms(l.p99), ms(st.p50), ms(st.p99))
 		res.pages = append(res.pages, l)
+		res.server = append(res.server, st)
 	}
 	for _, e := range []struct {
 		title string
@@ -150,13 +152,24 @@ func runConsole(bin, pgDSN string, open int) (consoleResult, error) {
 	return res, nil
 }
 
+// loadAverage is /proc/loadavg's first three fields, "" where there is none.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
 var nextLinkRE = regexp.MustCompile(`href="(/console/\?[^"]*)" id="next-page"`)
 
 // measurePage GETs the queue page rounds times, one at a time; with next,
 // the page its "next page" link names.
-func measurePage(ctx context.Context, client *http.Client, base, title, query string, who *http.Cookie, next bool) (latencies, error) {
-	l := latencies{name: title}
+func measurePage(ctx context.Context, client *http.Client, base, title, query string, who *http.Cookie, next bool) (latencies, latencies, error) {
+	l, sl := latencies{name: title}, latencies{name: title}
 	u := base + "/console/?" + query
+	var serverTimes []time.Duration
 	get := func(u string) (string, time.Duration, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		req.AddCookie(who)
@@ -168,6 +181,10 @@ func measurePage(ctx context.Context, client *http.Client, base, title, query st
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		d := time.Since(t0)
+		var dur float64
+		if _, e := fmt.Sscanf(resp.Header.Get("Server-Timing"), "app;dur=%g", &dur); e == nil {
+			serverTimes = append(serverTimes, time.Duration(dur*float64(time.Millisecond)))
+		}
 		if err == nil && resp.StatusCode != http.StatusOK {
 			err = fmt.Errorf("%s: %d %.300s", u, resp.StatusCode, body)
 		}
@@ -175,21 +192,22 @@ func measurePage(ctx context.Context, client *http.Client, base, title, query st
 	}
 	page, _, err := get(u) // warm-up
 	if err != nil {
-		return l, err
+		return l, sl, err
 	}
 	if next {
 		m := nextLinkRE.FindStringSubmatch(page)
 		if m == nil || m[1] == "" {
-			return l, fmt.Errorf("%s: no next page link", title)
+			return l, sl, fmt.Errorf("%s: no next page link", title)
 		}
 		u = base + strings.ReplaceAll(m[1], "&amp;", "&")
 	}
+	serverTimes = serverTimes[:0]
 	var ds []time.Duration
 	rows := 0
 	for i := 0; i < consoleRounds; i++ {
 		page, d, err := get(u)
 		if err != nil {
-			return l, err
+			return l, sl, err
 		}
 		ds = append(ds, d)
 		rows += strings.Count(page, `data-case-id="`)
@@ -197,7 +215,9 @@ func measurePage(ctx context.Context, client *http.Client, base, title, query st
 	l.n = len(ds)
 	l.p50, l.p95, l.p99, l.max = percentile(ds, 50), percentile(ds, 95), percentile(ds, 99), percentile(ds, 100)
 	l.rows = float64(rows) / float64(l.n)
-	return l, nil
+	sl.n, sl.rows = len(serverTimes), l.rows
+	sl.p50, sl.p95, sl.p99, sl.max = percentile(serverTimes, 50), percentile(serverTimes, 95), percentile(serverTimes, 99), percentile(serverTimes, 100)
+	return l, sl, nil
 }
 
 func (r consoleResult) report() string {
@@ -208,9 +228,12 @@ func (r consoleResult) report() string {
 	fmt.Fprintf(&b, "- Data: %d cases, **%d active** (not resolved nor closed; %d of them in statistics), the synthetic institute of the queue benchmark; loaded by COPY in %.0f s, indexes rebuilt in %.0f s, then `VACUUM ANALYZE`.\n",
 		r.cases, r.active, r.activeStats, r.copySecs, r.indexSecs)
 	fmt.Fprintf(&b, "- Client: one HTTP client on the same machine with a staff web session cookie, pages one at a time (%d rounds, after one warm-up); latency is the whole GET of the server-rendered page (session lookup, ListCases over the in-process gRPC connection with its interceptors, template), 50 cases a page.\n\n", consoleRounds)
-	b.WriteString("| page | requests | rows | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, l := range r.pages {
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %v | %v | %v | %v |\n", l.name, l.n, l.rows, ms(l.p50), ms(l.p95), ms(l.p99), ms(l.max))
+	fmt.Fprintf(&b, "- Load average at the end of the run: %s (other work shares the two cores; latencies include waiting for a core).\n\n", loadAverage())
+	b.WriteString("Server time is the console handler's own `Server-Timing` (session loaded, ListCases through the in-process gRPC connection and its interceptors, page rendered); client time is the whole GET as the client saw it.\n\n")
+	b.WriteString("| page | requests | rows | server p50 | server p95 | server p99 | client p50 | client p99 | client max |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i, l := range r.pages {
+		st := r.server[i]
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %v | %v | **%v** | %v | %v | %v |\n", l.name, l.n, l.rows, ms(st.p50), ms(st.p95), ms(st.p99), ms(l.p50), ms(l.p99), ms(l.max))
 	}
 	b.WriteString("\n#### Plans (`EXPLAIN (ANALYZE, BUFFERS)` of the queue's ListCases statements)\n")
 	for _, e := range r.explains {

@@ -134,6 +134,7 @@ func TestConsoleQueueUsesPartialIndexes(t *testing.T) {
 				{cases.Query{Departments: []string{"it"}, Status: cases.StatusActive, Order: cases.OrderPriority, Limit: 51}, "cases_active_department_priority"},
 				{cases.Query{Departments: []string{"it"}, Status: cases.StatusActive, Order: cases.OrderCreated, Limit: 51}, "cases_active_department_id"},
 				{cases.Query{Status: cases.StatusActive, Order: cases.OrderSLADue, Limit: 51}, "cases_active_due"},
+				{cases.Query{Departments: []string{"it"}, Assignee: "op-1", Status: cases.StatusActive, Order: cases.OrderSLADue, Limit: 51}, "cases_active_assignee_due"},
 			} {
 				tx, err := db.casesQuery(db.gorm.WithContext(ctx), tc.q)
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -141,7 +142,8 @@ func (r *request) supervisor() bool {
 // staff requires a staff session: without one a browser goes to the staff
 // sign-in and back; a citizen is refused.
 func (c *Console) staff(f func(http.ResponseWriter, *http.Request, *request)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w := &timed{ResponseWriter: rw, start: time.Now()}
 		w.Header().Set("Cache-Control", "no-store")
 		v, ok := web.Visitor{}, false
 		if c.cfg.Visitor != nil {
@@ -172,6 +174,40 @@ func (c *Console) staff(f func(http.ResponseWriter, *http.Request, *request)) ht
 		f(w, r, &request{v: v, lang: l, t: texts[l], ctx: ctx, cl: cl})
 	})
 }
+
+// timed adds a Server-Timing header ("app;dur=<ms>") when the response
+// starts: the handler's time, call to the services and rendering included,
+// as the benchmark and a browser's developer tools read it.
+type timed struct {
+	http.ResponseWriter
+	start time.Time
+	wrote bool
+}
+
+func (t *timed) WriteHeader(code int) {
+	if !t.wrote {
+		t.wrote = true
+		t.Header().Set("Server-Timing", fmt.Sprintf("app;dur=%.2f", float64(time.Since(t.start).Microseconds())/1000))
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *timed) Write(b []byte) (int, error) {
+	if !t.wrote {
+		t.WriteHeader(http.StatusOK)
+	}
+	return t.ResponseWriter.Write(b)
+}
+
+// Flush lets the event stream through.
+func (t *timed) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (t *timed) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // page is what every template gets.
 type page struct {

@@ -7,6 +7,8 @@
 CREATE INDEX cases_active_department_due ON cases (department_id, sla_due_at, id) WHERE status NOT IN ('resolved', 'closed');
 CREATE INDEX cases_active_department_priority ON cases (department_id, priority DESC, id) WHERE status NOT IN ('resolved', 'closed');
 CREATE INDEX cases_active_department_id ON cases (department_id, id) WHERE status NOT IN ('resolved', 'closed');
+-- "Assigned to me", nearest deadline first.
+CREATE INDEX cases_active_assignee_due ON cases (assignee_id, sla_due_at, id) WHERE status NOT IN ('resolved', 'closed');
 -- Staff of several departments (and administrators): every active case,
 -- nearest deadline first; the department filter is applied on the way.
 CREATE INDEX cases_active_due ON cases (sla_due_at, id) WHERE status NOT IN ('resolved', 'closed');
@@ -28,6 +30,7 @@ CREATE INDEX canned_responses_department ON canned_responses (department_id, tit
 -- +goose Down
 DROP TABLE canned_responses;
 DROP INDEX cases_active_due;
+DROP INDEX cases_active_assignee_due;
 DROP INDEX cases_active_department_id;
 DROP INDEX cases_active_department_priority;
 DROP INDEX cases_active_department_due;
