@@ -5,13 +5,18 @@ import (
 	"context"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/auth/devidp"
+	"github.com/sportello/sportello/auth/session"
 	"github.com/sportello/sportello/channels/email/emailtest"
 	"github.com/sportello/sportello/services/directory"
 	"github.com/sportello/sportello/services/storage/storetest"
@@ -21,6 +26,9 @@ import (
 // browser and the page it lands on (return_to).
 func staffBrowser(t *testing.T, s *testServer, identity, returnTo string) (*browser, string) {
 	t.Helper()
+	if !s.app.devIdP {
+		return staffSession(t, s, identity, returnTo)
+	}
 	b := newBrowser(t, s.base)
 	code, page := b.get(s.base + staffLoginPath + "?return_to=" + url.QueryEscape(returnTo))
 	if code != http.StatusOK {
@@ -29,6 +37,62 @@ func staffBrowser(t *testing.T, s *testServer, identity, returnTo string) (*brow
 	code, page = b.pick(page, identity)
 	if code != http.StatusOK {
 		t.Fatalf("after login as %s: %d\n%s", identity, code, page)
+	}
+	return b, page
+}
+
+// staffSession is staffBrowser where the development OP does not run
+// (beside PostgreSQL): what the staff SSO callback does for the same
+// identity — provision the operator, start a session — done directly.
+func staffSession(t *testing.T, s *testServer, identity, returnTo string) (*browser, string) {
+	t.Helper()
+	ctx := context.Background()
+	depts, err := s.app.db.ListDepartments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, d := range depts {
+		codes = append(codes, d.ID)
+	}
+	i := slices.IndexFunc(devidp.DefaultIdentities(codes), func(id devidp.Identity) bool { return id.ID == identity })
+	if i < 0 {
+		t.Fatalf("no identity %s", identity)
+	}
+	who := devidp.DefaultIdentities(codes)[i]
+	p := auth.Principal{Subject: "sso:" + who.ID, Operator: who.ID, Name: who.Name()}
+	for _, g := range who.Groups {
+		switch {
+		case g == devidp.GroupOperator:
+			p.Role = auth.RoleOperator
+		case g == devidp.GroupSupervisor:
+			p.Role = auth.RoleSupervisor
+		case g == devidp.GroupAdmin:
+			p.Role = auth.RoleAdmin
+		case strings.HasPrefix(g, devidp.GroupDeptPrefix):
+			p.Departments = append(p.Departments, strings.TrimPrefix(g, devidp.GroupDeptPrefix))
+		}
+	}
+	op, err := directory.Provision(ctx, s.app.db, depts, directory.SSOUser{Operator: p.Operator, Name: who.Name(), Email: who.Email,
+		Role: string(p.Role), Departments: p.Departments})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Departments, p.Name = op.Departments, op.DisplayName
+	sessions, err := session.New(session.Config{Store: s.app.db, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	if _, err := sessions.Start(w, httptest.NewRequest(http.MethodGet, s.base+"/", nil), session.Login{Principal: p, DisplayName: op.DisplayName, Provider: "staff-sso"}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, s.base)
+	u, _ := url.Parse(s.base)
+	b.c.Jar.SetCookies(u, w.Result().Cookies())
+	code, page := b.get(s.base + returnTo)
+	if code != http.StatusOK {
+		t.Fatalf("%s as %s: %d\n%s", returnTo, identity, code, page)
 	}
 	return b, page
 }
@@ -60,7 +124,10 @@ var errorsRE = regexp.MustCompile(`(?s)<div class="alert alert-danger"[^>]*>.*?<
 // real server, with staff signed in through the development OP and the
 // e-mail channel sending to an SMTP sink.
 func TestIntegrationConsole(t *testing.T) {
-	b0 := storetest.Backends()[0]
+	forEachBackend(t, testConsole)
+}
+
+func testConsole(t *testing.T, b0 storetest.Backend) {
 	sink := emailtest.Start(t)
 	s := startServer(t, mailConfig(t, b0, sink))
 	ctx := context.Background()
