@@ -42,14 +42,15 @@ type Deps struct {
 	Authenticator auth.Authenticator
 	// Ready reports whether the process can do its work (database migrated,
 	// JetStream reachable); /readyz and the gRPC health service follow it.
-	Ready     func(context.Context) error
-	Cases     casesv1.CaseServiceServer
-	Contacts  contactsv1.ContactServiceServer
-	Directory directoryv1.DirectoryServiceServer
-	// Canned keeps the console's canned responses.
-	Canned      directoryv1.CannedResponseServiceServer
+	Ready       func(context.Context) error
+	Cases       casesv1.CaseServiceServer
+	Contacts    contactsv1.ContactServiceServer
+	Directory   directoryv1.DirectoryServiceServer
 	DeadLetters adminv1.DeadLetterServiceServer
 	AccessLog   adminv1.AccessLogServiceServer
+
+	// Canned keeps the operator console's canned responses.
+	Canned directoryv1.CannedResponseServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
