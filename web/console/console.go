@@ -224,9 +224,9 @@ type page struct {
 }
 
 // assets are the stylesheet, scripts and icons the pages reference.
-type assets struct{ CSS, JS, Sprite, HTMX, Console string }
+type assets struct{ CSS, JS, Sprite, Console string }
 
-var pageAssets = assets{CSS: cssPath, JS: jsPath, Sprite: spritePath, HTMX: htmxPath, Console: Path + "/console.js"}
+var pageAssets = assets{CSS: cssPath, JS: jsPath, Sprite: spritePath, Console: Path + "/console.js"}
 
 func (c *Console) newPage(rq *request, r *http.Request, nav, title string) page {
 	p := page{Lang: rq.lang, T: rq.t, Visitor: rq.v, Supervisor: rq.supervisor(), Nav: nav, Title: title, ReportPath: ReportPath,

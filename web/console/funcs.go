@@ -134,12 +134,12 @@ var funcs = template.FuncMap{
 	"kb": func(n int64) string { return fmt.Sprintf("%.1f KB", float64(n)/1024) },
 }
 
-// Where the bootstrap-italia and htmx assets are served (by the portal).
+// Where the bootstrap-italia assets are served (by the portal). The
+// console's own few lines of script (console.js) do what htmx would.
 const (
 	cssPath    = "/static/bootstrap-italia/dist/css/bootstrap-italia.min.css"
 	jsPath     = "/static/bootstrap-italia/dist/js/bootstrap-italia.bundle.min.js"
 	spritePath = "/static/bootstrap-italia/dist/svg/sprites.svg"
-	htmxPath   = "/static/htmx/htmx.min.js"
 )
 
 // httpStatus is the page status for a failed call.
