@@ -2,8 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"html"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -251,6 +255,35 @@ func testConsole(t *testing.T, b0 storetest.Backend) {
 		if strings.Contains(string(m.Data), "Nota riservata") {
 			t.Fatal("the internal note was e-mailed to the citizen")
 		}
+	}
+
+	// A reply with a file (multipart, as the form sends it): the file is
+	// on the message and downloadable through the console.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("csrf_token", csrf)
+	_ = mw.WriteField("kind", "note")
+	_ = mw.WriteField("body", "Modulo firmato in allegato.")
+	fw, _ := mw.CreateFormFile("file", "modulo.pdf")
+	pdf, _ := base64.StdEncoding.DecodeString(pdfBase64)
+	_, _ = fw.Write(pdf)
+	_ = mw.Close()
+	upload, _ := http.NewRequest(http.MethodPost, casePath+"/messages", &body)
+	upload.Header.Set("Content-Type", mw.FormDataContentType())
+	upload.Header.Set("Origin", s.base)
+	resp, err = op.c.Do(upload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploaded, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	link := regexp.MustCompile(`href="(/console/attachments/[^"]+)">modulo.pdf</a>`).FindAllStringSubmatch(string(uploaded), -1)
+	if resp.StatusCode != http.StatusOK || len(link) < 2 { // the citizen's and the operator's
+		t.Fatalf("upload: %d %d links\n%s", resp.StatusCode, len(link), uploaded)
+	}
+	code, file := op.get(s.base + link[len(link)-1][1])
+	if code != http.StatusOK || file != string(pdf) {
+		t.Fatalf("attachment download: %d %q", code, file)
 	}
 
 	// A canned response (administrators manage them over the API) fills
