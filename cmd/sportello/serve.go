@@ -311,6 +311,10 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		routes[pattern] = h // anonymous by design: no session is read
 	}
 	reporting.route(ident, routes)
+	operatorConsole, err := startConsole(ctx, js, cfg.NATS.Replicas, ident, routes, log)
+	if err != nil {
+		return nil, err
+	}
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: ident.authn,
 		Ready:       a.ready(js),
@@ -322,6 +326,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		// other fields and framing.
 		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
 		Directory:      dirServer,
+		Canned:         &directory.CannedServer{Store: a.db, Departments: a.db.ListDepartments},
 		DeadLetters:    deadletters.NewServer(&events.DeadLetters{JS: js}),
 		AccessLog:      accesslog.NewServer(a.db),
 		Surveys:        &surveys.Server{Service: surveyService, Administration: cfg.Surveys.AdministrationID(), MinGroupSize: cfg.Surveys.K(), Log: log},
@@ -335,6 +340,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	site.SetCases(casesv1.NewCaseServiceClient(a.srv.Conn()))
 	reporting.page.SetClient(reportsv1.NewReportServiceClient(a.srv.Conn()))
+	operatorConsole.SetConn(a.srv.Conn(), caseServer)
 	a.serveDone, a.served = make(chan error, 1), make(chan struct{})
 	go func() {
 		defer close(a.served)

@@ -124,6 +124,10 @@ func ParseOrder(s string) (Order, error) {
 	return "", fmt.Errorf("%w: unsupported order_by %q (want \"create_time\", \"create_time desc\", \"priority desc\" or \"sla_due\")", ErrInvalidArgument, s)
 }
 
+// StatusActive is the Query.Status filter value that selects the cases
+// still being worked: any status but resolved and closed. No case has it.
+const StatusActive Status = "active"
+
 // Unassigned is the Assignee filter value that selects unassigned cases.
 const Unassigned = "none"
 

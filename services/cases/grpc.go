@@ -147,7 +147,9 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		return nil, status.Error(codes.InvalidArgument, "query longer than 500 bytes")
 	}
 	var err error
-	if req.GetStatus() != "" {
+	if strings.EqualFold(strings.TrimSpace(req.GetStatus()), string(StatusActive)) {
+		q.Status = StatusActive
+	} else if req.GetStatus() != "" {
 		if q.Status, err = ParseStatus(req.GetStatus()); err != nil {
 			return nil, toStatus(err)
 		}

@@ -59,6 +59,8 @@ type Deps struct {
 	Channels adminv1.ChannelServiceServer
 	// Calls is the call centre's call log (services/calls).
 	Calls callsv1.CallServiceServer
+	// Canned keeps the operator console's canned responses.
+	Canned directoryv1.CannedResponseServiceServer
 	// Routes are extra HTTP handlers by pattern (channels' webhooks, web).
 	Routes map[string]http.Handler
 	// OpenAPI fragments (Swagger 2.0 paths and definitions) documenting
@@ -105,6 +107,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	casesv1.RegisterCaseServiceServer(s.grpc, d.Cases)
 	contactsv1.RegisterContactServiceServer(s.grpc, d.Contacts)
 	directoryv1.RegisterDirectoryServiceServer(s.grpc, d.Directory)
+	directoryv1.RegisterCannedResponseServiceServer(s.grpc, d.Canned)
 	adminv1.RegisterDeadLetterServiceServer(s.grpc, d.DeadLetters)
 	adminv1.RegisterAccessLogServiceServer(s.grpc, d.AccessLog)
 	if d.Surveys != nil {
@@ -139,6 +142,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	if err := contactsv1.RegisterContactServiceHandler(ctx, gw, conn); err != nil {
+		return nil, err
+	}
+	if err := directoryv1.RegisterCannedResponseServiceHandler(ctx, gw, conn); err != nil {
 		return nil, err
 	}
 	if err := directoryv1.RegisterDirectoryServiceHandler(ctx, gw, conn); err != nil {

@@ -35,7 +35,7 @@ func newServer(t *testing.T) *server.Server {
 	srv, err := server.New(context.Background(), server.Deps{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 		Authenticator: tokens, Ready: func(context.Context) error { return nil },
-		Cases: cases.NewServer(cases.Deps{}), Contacts: &contacts.Server{}, Directory: directory.NewServer(nil, nil, nil), DeadLetters: deadletters.NewServer(nil),
+		Cases: cases.NewServer(cases.Deps{}), Contacts: &contacts.Server{}, Directory: directory.NewServer(nil, nil, nil), Canned: &directory.CannedServer{}, DeadLetters: deadletters.NewServer(nil),
 		AccessLog: accesslog.NewServer(nil), Surveys: &surveys.Server{}, Reports: &reports.Server{},
 	})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/sportello/sportello/services/cases"
+
 	"github.com/sportello/sportello/services/storage/testdb"
 )
 
@@ -102,6 +104,58 @@ func TestRunningCasesMatchesClosedStatuses(t *testing.T) {
 	want := "status NOT IN ('" + strings.Join(closedStatuses, "', '") + "') AND sla_paused_at IS NULL"
 	if runningCases != want {
 		t.Fatalf("runningCases = %q, want %q (the partial indexes of migration 00012 must change too)", runningCases, want)
+	}
+}
+
+// TestConsoleQueueUsesPartialIndexes guards the operator console's queue
+// on PostgreSQL: the active cases of a department in each order the
+// console offers are read from migration 00022's partial indexes, not
+// sorted after reading every active case.
+func TestConsoleQueueUsesPartialIndexes(t *testing.T) {
+	for _, b := range testdb.Backends() {
+		if b.Name != "postgres" {
+			continue
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := Open(ctx, b.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Migrate(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				q    cases.Query
+				want string
+			}{
+				{cases.Query{Departments: []string{"it"}, Status: cases.StatusActive, Order: cases.OrderSLADue, Limit: 51}, "cases_active_department_due"},
+				{cases.Query{Departments: []string{"it"}, Status: cases.StatusActive, Order: cases.OrderPriority, Limit: 51}, "cases_active_department_priority"},
+				{cases.Query{Departments: []string{"it"}, Status: cases.StatusActive, Order: cases.OrderCreated, Limit: 51}, "cases_active_department_id"},
+				{cases.Query{Status: cases.StatusActive, Order: cases.OrderSLADue, Limit: 51}, "cases_active_due"},
+				{cases.Query{Departments: []string{"it"}, Assignee: "op-1", Status: cases.StatusActive, Order: cases.OrderSLADue, Limit: 51}, "cases_active_assignee_due"},
+			} {
+				tx, err := db.casesQuery(db.gorm.WithContext(ctx), tc.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e, err := db.explain(ctx, tx.Session(&gorm.Session{DryRun: true}).Find(&[]caseRow{}).Statement, false, "SET LOCAL enable_seqscan = off")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(e.Plan, tc.want) || strings.Contains(e.Plan, "Sort") {
+					t.Errorf("%+v does not read %s in order:\n%s\n%s", tc.q, tc.want, e.SQL, e.Plan)
+				}
+			}
+		})
+	}
+}
+
+func TestActiveCasesMatchesClosedStatuses(t *testing.T) {
+	want := "status NOT IN ('" + strings.Join(closedStatuses, "', '") + "')"
+	if activeCases != want {
+		t.Fatalf("activeCases = %q, want %q (the partial indexes of migration 00022 must change too)", activeCases, want)
 	}
 }
 

@@ -865,7 +865,7 @@ type ListCasesRequest struct {
 	Department string `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
 	// Only cases in this status: "new", "open", "pending_citizen", "on_hold",
 	// "resolved", "closed" (the enum names, such as "STATUS_NEW", are accepted
-	// too).
+	// too); "active" for every status but resolved and closed (a work queue).
 	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	// Only cases assigned to this operator id; "none" for unassigned cases.
 	Assignee string `protobuf:"bytes,3,opt,name=assignee,proto3" json:"assignee,omitempty"`

@@ -1,0 +1,111 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
+)
+
+type boardPage struct {
+	page
+	Load        []*casesv1.DepartmentLoad
+	Filter      queueFilter
+	Views       []string
+	Rows        []row
+	Next        string
+	Operators   []*directoryv1.Operator
+	Departments []string
+	CSRF        string
+	Results     []*casesv1.BatchCaseResult
+}
+
+// board serves GET /console/board: workload per department and operator
+// (GetWorkload) and a case list to select cases for bulk reassignment or
+// transfer. Supervisors and administrators only (the services refuse the
+// others too).
+func (c *Console) board(w http.ResponseWriter, r *http.Request, rq *request) {
+	p := boardPage{page: c.newPage(rq, r, "board", rq.t["board"]), CSRF: rq.v.CSRF, Views: views}
+	if !rq.supervisor() {
+		p.Errors = append(p.Errors, rq.t["err.supervisorOnly"])
+		c.render(w, http.StatusForbidden, "board.html", p)
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("view") == "" {
+		q.Set("view", "unassigned")
+	}
+	p.Filter = parseQueueFilter(q)
+	wl, err := rq.cl.cases.GetWorkload(rq.ctx, &casesv1.GetWorkloadRequest{Department: p.Filter.Department})
+	if err != nil {
+		p.Errors = append(p.Errors, explain(rq.t, err))
+		c.render(w, httpStatus(err), "board.html", p)
+		return
+	}
+	p.Load = wl.GetDepartments()
+	list, err := rq.cl.cases.ListCases(rq.ctx, p.Filter.request(rq.v.Principal.Operator, 100))
+	if err != nil {
+		p.Errors = append(p.Errors, explain(rq.t, err))
+	}
+	now := c.now()
+	for _, cs := range list.GetCases() {
+		p.Rows = append(p.Rows, row{C: cs, SLA: slaOf(cs, now)})
+	}
+	if t := list.GetNextPageToken(); t != "" {
+		p.Next = BoardPath + strings.TrimPrefix(p.Filter.Link("page", t), Path+"/")
+	}
+	if ops, err := rq.cl.directory.ListOperators(rq.ctx, &directoryv1.ListOperatorsRequest{Department: p.Filter.Department}); err == nil {
+		p.Operators = ops.GetOperators()
+	}
+	if d, err := rq.cl.directory.ListDepartments(rq.ctx, nil); err == nil {
+		for _, dep := range d.GetDepartments() {
+			p.Departments = append(p.Departments, dep.GetId())
+		}
+	}
+	c.render(w, http.StatusOK, "board.html", p)
+}
+
+// bulkAssign serves POST /console/board/assign: BatchAssignCases on the
+// selected cases ("ids"), to "assignee" ("none" unassigns), with a reason.
+func (c *Console) bulkAssign(w http.ResponseWriter, r *http.Request, rq *request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	resp, err := rq.cl.cases.BatchAssignCases(rq.ctx, &casesv1.BatchAssignCasesRequest{Ids: r.PostForm["ids"],
+		Assignee: r.PostFormValue("assignee"), Reason: r.PostFormValue("reason")})
+	c.batchDone(w, r, rq, resp, err)
+}
+
+// bulkTransfer serves POST /console/board/transfer: BatchTransferCases.
+func (c *Console) bulkTransfer(w http.ResponseWriter, r *http.Request, rq *request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	resp, err := rq.cl.cases.BatchTransferCases(rq.ctx, &casesv1.BatchTransferCasesRequest{Ids: r.PostForm["ids"],
+		Department: r.PostFormValue("department"), Reason: r.PostFormValue("reason")})
+	c.batchDone(w, r, rq, resp, err)
+}
+
+// batchDone goes back to the board; cases the batch could not change are
+// listed as errors at the top.
+func (c *Console) batchDone(w http.ResponseWriter, r *http.Request, rq *request, resp *casesv1.BatchCasesResponse, err error) {
+	if err != nil {
+		c.fail(w, r, rq, BoardPath, err)
+		return
+	}
+	var failed []string
+	for _, res := range resp.GetResults() {
+		if res.GetCode() != "" && res.GetCode() != "OK" {
+			failed = append(failed, res.GetId()+": "+res.GetMessage())
+		}
+	}
+	if len(failed) > 0 {
+		http.Redirect(w, r, BoardPath+"?error="+url.QueryEscape(rq.t["err.batch"]+" "+strings.Join(failed, "; ")), http.StatusSeeOther)
+		return
+	}
+	done(w, r, BoardPath, "batch")
+}
