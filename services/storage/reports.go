@@ -17,8 +17,10 @@ import (
 
 var _ reports.Store = (*DB)(nil)
 
-// openStatuses are the statuses of the queue, in lifecycle order.
-var openStatuses = []string{string(cases.StatusNew), string(cases.StatusOpen), string(cases.StatusPendingCitizen), string(cases.StatusOnHold)}
+// openCases selects the statuses of the queue. A literal, not a bound
+// parameter, so PostgreSQL can match the partial index cases_report_open
+// whatever plan it caches.
+const openCases = "status IN ('new', 'open', 'pending_citizen', 'on_hold')"
 
 // Compliance of the cases of a report at @now: a target is met when the
 // reply (resolution) came by its deadline; a case still waiting past the
@@ -26,7 +28,7 @@ var openStatuses = []string{string(cases.StatusNew), string(cases.StatusOpen), s
 const (
 	frTotal  = "first_response_due_at IS NOT NULL AND (first_responded_at IS NOT NULL OR first_response_due_at <= @now)"
 	frMet    = "first_response_due_at IS NOT NULL AND first_responded_at IS NOT NULL AND first_responded_at <= first_response_due_at"
-	resTotal = "sla_due_at < @never AND (resolved_at IS NOT NULL OR (sla_due_at <= @now AND status IN @open))"
+	resTotal = "sla_due_at < @never AND (resolved_at IS NOT NULL OR (sla_due_at <= @now AND " + openCases + "))"
 	resMet   = "sla_due_at < @never AND resolved_at IS NOT NULL AND resolved_at <= sla_due_at"
 )
 
@@ -44,7 +46,7 @@ func (db *DB) reportScope(ctx context.Context, f reports.Filter) *gorm.DB {
 }
 
 func reportArgs(now time.Time) []any {
-	return []any{sql.Named("now", now.UTC()), sql.Named("never", cases.NoDeadline.Add(-24*time.Hour)), sql.Named("open", openStatuses)}
+	return []any{sql.Named("now", now.UTC()), sql.Named("never", cases.NoDeadline.Add(-24*time.Hour))}
 }
 
 // Buckets implements reports.Store with one GROUP BY over the
@@ -216,7 +218,7 @@ func (db *DB) Backlog(ctx context.Context, departments []string, now time.Time) 
 		}
 		sums[i] = sumIf(strings.Join(cond, " AND "), "a"+fmt.Sprint(i))
 	}
-	q := db.gorm.WithContext(ctx).Model(&caseRow{}).Select("department_id, "+strings.Join(sums, ", "), args...).Where("status IN ?", openStatuses)
+	q := db.gorm.WithContext(ctx).Model(&caseRow{}).Select("department_id, "+strings.Join(sums, ", "), args...).Where(openCases)
 	if departments != nil {
 		q = q.Where("department_id IN ?", departments)
 	}
@@ -254,7 +256,7 @@ func (db *DB) Operators(ctx context.Context, f reports.Filter) ([]reports.Operat
 		return nil, fmt.Errorf("report operators: %w", err)
 	}
 	g = db.gorm.WithContext(ctx).Model(&caseRow{})
-	if err := scope(g.Where("status IN ?", openStatuses)).Scan(&open).Error; err != nil {
+	if err := scope(g.Where(openCases)).Scan(&open).Error; err != nil {
 		return nil, fmt.Errorf("report operators: %w", err)
 	}
 	byKey := map[[2]string]*reports.OperatorLoad{}
@@ -294,14 +296,14 @@ func (db *DB) Live(ctx context.Context, now time.Time) (reports.Live, error) {
 		DepartmentID, Status string
 		N                    int
 	}
-	if err := g.Select("department_id, status, COUNT(*) AS n").Where("status IN ?", openStatuses).Group("department_id, status").Scan(&queue).Error; err != nil {
+	if err := g.Select("department_id, status, COUNT(*) AS n").Where(openCases).Group("department_id, status").Scan(&queue).Error; err != nil {
 		return live, fmt.Errorf("live queue: %w", err)
 	}
 	for _, q := range queue {
 		live.Queue[[2]string{q.DepartmentID, q.Status}] = q.N
 	}
 	g = db.gorm.WithContext(ctx).Model(&caseRow{})
-	rows, err := g.Select("department_id, MIN(created_at) AS oldest").Where("assignee_id = '' AND status IN ?", openStatuses).
+	rows, err := g.Select("department_id, MIN(created_at) AS oldest").Where("assignee_id = '' AND " + openCases).
 		Group("department_id").Rows()
 	if err != nil {
 		return live, fmt.Errorf("live oldest: %w", err)
@@ -329,7 +331,7 @@ func (db *DB) Live(ctx context.Context, now time.Time) (reports.Live, error) {
 		N            int
 	}
 	g = db.gorm.WithContext(ctx).Model(&caseRow{})
-	if err := g.Select("department_id, COUNT(*) AS n").Where("status IN ? AND sla_paused_at IS NULL AND sla_due_at <= ?", openStatuses, now.UTC()).
+	if err := g.Select("department_id, COUNT(*) AS n").Where(openCases+" AND sla_paused_at IS NULL AND sla_due_at <= ?", now.UTC()).
 		Group("department_id").Scan(&breached).Error; err != nil {
 		return live, fmt.Errorf("live breached: %w", err)
 	}
