@@ -87,6 +87,10 @@ type Web struct {
 	// http(s) URLs or paths on this server. A link left empty is not shown.
 	PrivacyURL       string `yaml:"privacy_url"`
 	AccessibilityURL string `yaml:"accessibility_url"`
+	// ReplyMailbox is the e-mail mailbox (its name) staff replies to
+	// web-form and portal requests go out from, to the address the
+	// citizen gave; default the first mailbox of the email section.
+	ReplyMailbox string `yaml:"reply_mailbox"`
 }
 
 // validate reports the problems of the section.
@@ -302,6 +306,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("data_dir must not be empty"))
 	}
 	errs = append(errs, c.Web.validate()...)
+	if mb := c.Web.ReplyMailbox; mb != "" && !slices.ContainsFunc(c.Email.Mailboxes, func(m email.Mailbox) bool { return m.Name == mb }) {
+		errs = append(errs, fmt.Errorf("web.reply_mailbox %q: no e-mail mailbox has that name", mb))
+	}
 	if c.NATS.Listen != "" {
 		if c.NATS.URL != "" {
 			errs = append(errs, errors.New("nats.listen applies to the embedded server only; unset it or nats.url"))

@@ -299,8 +299,10 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	reg.MustRegister(channeladmin.Collector{List: listed.Adapters})
 	openAPI := [][]byte{webform.OpenAPI}
+	routers := replyRouters{webReplies{contacts: a.db, mailbox: cfg.webReplyMailbox()}}
+	caseServer.Replies = routers
 	if len(cfg.CTI.Channels) > 0 {
-		caseServer.Replies = callService
+		caseServer.Replies = append(routers, callService)
 		routes[cti.Pattern] = cti.New(cti.Config{Channels: ctiSecrets(cfg.CTI), Backend: callService, Replays: a.db.Replays(nil), Logger: log})
 		openAPI = append(openAPI, cti.OpenAPI)
 	}

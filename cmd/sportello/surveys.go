@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -47,7 +48,7 @@ func startSurveys(ctx context.Context, cfg Config, db *storage.DB, js jetstream.
 		return service, []func(context.Context){sweep}, nil
 	}
 	ttl, _ := cfg.Surveys.TTL() // validated with the config
-	inviter := &surveys.Inviter{Cases: db, Contacts: db, Store: db, BaseURL: publicURL, EmailChannel: cfg.Surveys.EmailChannel,
+	inviter := &surveys.Inviter{Cases: db, Contacts: db, Store: db, BaseURL: publicURL, EmailChannel: cmp.Or(cfg.Surveys.EmailChannel, cfg.webReplyMailbox()),
 		TTL: ttl, Log: log, Counted: func(o string) { invitations.WithLabelValues(o).Inc() }}
 	consumer := &events.SurveyInvitations{JS: js, Invite: inviter.Invite, Log: log}
 	if err := consumer.Declare(ctx); err != nil {

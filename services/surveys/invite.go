@@ -27,6 +27,10 @@ var CloseTags = []string{"spam", "duplicate"}
 // their citizens are invited by e-mail when their address is known.
 var CallCentreKinds = []string{"phone", "call_centre", "cti"}
 
+// WebKinds are the channel kinds of requests made on the web (the form,
+// the portal): invited by e-mail when the citizen gave an address.
+var WebKinds = []string{"webform", "portal"}
+
 // DefaultLinkTTL is how long a survey link stays valid.
 const DefaultLinkTTL = 30 * 24 * time.Hour
 
@@ -109,6 +113,10 @@ func (iv *Inviter) invite(ctx context.Context, caseID string) (string, error) {
 		m.ChannelKind, m.ChannelID, channel = "email", iv.EmailChannel, "email"
 	case c.ChannelKind == "email" && who.Email == "":
 		return "skipped_no_address", nil
+	case slices.Contains(WebKinds, c.ChannelKind) && who.Email != "" && iv.EmailChannel != "":
+		// The web form has no way back of its own; without an address
+		// the invitation stays on the case (the portal's banner).
+		m.ChannelKind, m.ChannelID, channel = "email", iv.EmailChannel, "email"
 	}
 	now := time.Now()
 	if iv.Now != nil {

@@ -190,12 +190,16 @@ func TestInviter(t *testing.T) {
 	phoneNoMail := add(resolved("0190a5a0-0000-7000-8000-000000000006", "phone", nil))
 	phone := add(resolved("0190a5a0-0000-7000-8000-000000000007", "phone", func(c *cases.Case) { c.Language = "en" }))
 	ppl["contact-"+phone] = contacts.Contact{Email: "p@example.it"}
+	web := add(resolved("0190a5a0-0000-7000-8000-000000000008", "webform", nil))
+	ppl["contact-"+web] = contacts.Contact{Email: "w@example.it"}
+	webNoMail := add(resolved("0190a5a0-0000-7000-8000-000000000009", "portal", nil)) // a SPID citizen without e-mail
 	var counted []string
 	iv := &Inviter{Cases: cs, Contacts: ppl, Store: store, BaseURL: "https://sportello.example.it/", EmailChannel: "contatti",
 		Counted: func(o string) { counted = append(counted, o) }}
 	tests := []struct{ id, want string }{
 		{ok, "sent"}, {ok, "skipped_already_invited"}, {merged, "skipped_spam_or_duplicate"}, {spam, "skipped_spam_or_duplicate"},
 		{reopened, "skipped_reopened"}, {out, "skipped_opted_out"}, {phoneNoMail, "skipped_no_address"}, {phone, "sent"},
+		{web, "sent"}, {webNoMail, "sent"},
 		{"0190a5a0-0000-7000-8000-000000000099", "skipped_no_case"},
 	}
 	for _, tt := range tests {
@@ -203,7 +207,7 @@ func TestInviter(t *testing.T) {
 			t.Errorf("Invite(%s) = %q, %v; want %q", tt.id, got, err, tt.want)
 		}
 	}
-	if len(counted) != len(tests) || len(store.messages) != 2 {
+	if len(counted) != len(tests) || len(store.messages) != 4 {
 		t.Fatalf("counted %v, %d messages", counted, len(store.messages))
 	}
 	m := store.messages[0]
@@ -214,6 +218,15 @@ func TestInviter(t *testing.T) {
 	if inv := store.invited[phone]; store.messages[1].ChannelKind != "email" || store.messages[1].ChannelID != "contatti" || inv.Channel != "email" ||
 		inv.CaseChannel != "phone" || !strings.Contains(store.messages[1].Body, "?lang=en") {
 		t.Fatalf("call-centre invitation = %+v, %+v", store.messages[1], inv)
+	}
+
+	// A web-form request is invited by e-mail; a portal one without an
+	// address stays on the case, for the portal's banner.
+	if m := store.messages[2]; m.ChannelKind != "email" || m.ChannelID != "contatti" || store.invited[web].CaseChannel != "webform" {
+		t.Fatalf("web-form invitation = %+v", m)
+	}
+	if m := store.messages[3]; m.ChannelKind != "" || store.invited[webNoMail].Channel != "portal" {
+		t.Fatalf("portal invitation without e-mail = %+v, %+v", m, store.invited[webNoMail])
 	}
 
 	// The citizen answers with the link's token; the response carries
