@@ -112,6 +112,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		fmt.Fprintf(stdout, "  sign in:           %s/account (test citizens and staff of the development identity provider)\n", base)
 		fmt.Fprintf(stdout, "  as a test user:    curl -H \"Authorization: Bearer $(sportello dev-token --data-dir %s --as operator-statistics)\" %s/v1/cases\n", cfg.DataDir, base)
 	}
+	fmt.Fprintf(stdout, "  operator console:  %s/console/   supervisor board: %s/console/board   reports: %s/supervisor/reports\n", base, base, base)
 	fmt.Fprintf(stdout, "  categories: %s/v1/categories   OpenAPI: %s/openapi.json   metrics: %s/metrics\n\n", base, base, base)
 	select {
 	case <-ctx.Done():
