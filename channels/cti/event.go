@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/phone"
 	"slices"
 	"strings"
 	"time"
@@ -239,6 +240,11 @@ func number(field, v string, required bool) (string, error) {
 	digits := len(strings.TrimPrefix(n, "+"))
 	if digits < 2 || digits > 20 {
 		return "", fmt.Errorf("field %q must have 2 to 20 digits", field)
+	}
+	// A public number is written as every channel writes it (national
+	// numbers get +39), so the caller is found; an extension stays as is.
+	if e164 := phone.Normalise(n); e164 != "" {
+		return e164, nil
 	}
 	return n, nil
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/phone"
 	"io"
 	"log/slog"
 	"net/http"
@@ -296,18 +297,7 @@ func MessageID(chat, message, edited int64) string {
 	return s
 }
 
-func normalisePhone(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	if b.Len() == 0 {
-		return ""
-	}
-	return "+" + b.String()
-}
+func normalisePhone(p string) string { return phone.Normalise(p) }
 
 func validPhone(p string) bool { return len(p) >= 5 && len(p) <= 20 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/phone"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -158,8 +160,19 @@ type blockedRow struct {
 
 func (blockedRow) TableName() string { return "blocked_numbers" }
 
+// blockedKey is how a blocked number is stored and looked up: normalised
+// (channels/phone), so "0039 333 1234567" blocks the caller id
+// "3331234567"; as given when it is no number ("anonymous").
+func blockedKey(number string) string {
+	if n := phone.Normalise(number); n != "" {
+		return n
+	}
+	return strings.TrimSpace(number)
+}
+
 // IsBlocked implements calls.Store.
 func (db *DB) IsBlocked(ctx context.Context, number string) (bool, error) {
+	number = blockedKey(number)
 	var n int64
 	err := db.gorm.WithContext(ctx).Model(&blockedRow{}).Where("number = ?", number).Count(&n).Error
 	return n > 0, err
@@ -168,6 +181,7 @@ func (db *DB) IsBlocked(ctx context.Context, number string) (bool, error) {
 // BlockNumber implements calls.Store: a number blocked again gets the
 // new reason.
 func (db *DB) BlockNumber(ctx context.Context, b calls.Blocked) (calls.Blocked, error) {
+	b.Number = blockedKey(b.Number)
 	r := blockedRow{Number: b.Number, Reason: b.Reason, CreatedBy: b.CreatedBy, CreatedAt: b.CreatedAt.UTC()}
 	err := db.gorm.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "number"}},
 		DoUpdates: clause.AssignmentColumns([]string{"reason"})}).Create(&r).Error
@@ -182,6 +196,7 @@ func (db *DB) BlockNumber(ctx context.Context, b calls.Blocked) (calls.Blocked, 
 
 // UnblockNumber implements calls.Store.
 func (db *DB) UnblockNumber(ctx context.Context, number string) error {
+	number = blockedKey(number)
 	res := db.gorm.WithContext(ctx).Where("number = ?", number).Delete(&blockedRow{})
 	if res.Error != nil {
 		return res.Error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/phone"
 	"strings"
 	"time"
 
@@ -341,23 +342,10 @@ func identityOf(c intake.Contact) identity {
 	return id
 }
 
-// normalisePhone keeps a leading "+" and the digits ("+39 06 1234-567" is
-// "+39061234567"); "" when there are no digits.
-func normalisePhone(s string) string {
-	var b strings.Builder
-	for i, r := range strings.TrimSpace(s) {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' && i == 0:
-			b.WriteRune(r)
-		}
-	}
-	if strings.Trim(b.String(), "+") == "" {
-		return ""
-	}
-	return b.String()
-}
+// normalisePhone writes a number one way for every channel (see
+// channels/phone): "+39 333 1234567", "3331234567" and WhatsApp's
+// "393331234567" are one contact's phone.
+func normalisePhone(s string) string { return phone.Normalise(s) }
 
 type handleKey struct{ kind, handle string }
 
