@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels"
 	"io"
 	"log/slog"
 	"mime"
@@ -125,14 +126,46 @@ type Config struct {
 }
 
 // Handler serves the webhook.
-type Handler struct{ cfg Config }
+type Handler struct {
+	cfg    Config
+	health map[string]*adapter
+}
 
 // New returns the webhook's handler.
 func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg, health: map[string]*adapter{}}
+	for id := range cfg.Channels {
+		h.health[id] = &adapter{id: id, h: h}
+	}
+	return h
+}
+
+// adapter is one configured PBX as the channel list shows it: the
+// webhook's events it stored and refused.
+type adapter struct {
+	channels.Monitor
+	id string
+	h  *Handler
+}
+
+func (a *adapter) Kind() string          { return Kind }
+func (a *adapter) ID() string            { return a.id }
+func (a *adapter) Close() error          { return nil }
+func (a *adapter) WebhookPath() string   { return "/v1/channels/cti/" + a.id }
+func (a *adapter) Webhook() http.Handler { return a.h } // served at Pattern, for every PBX
+
+// Adapters lists the configured PBXs with their health, for the channel
+// list (GET /v1/admin/channels) and /metrics. The webhook itself is the
+// one Handler at Pattern.
+func (h *Handler) Adapters() []channels.Adapter {
+	out := make([]channels.Adapter, 0, len(h.health))
+	for _, a := range h.health {
+		out = append(out, a)
+	}
+	return out
 }
 
 const readTimeout = 10 * time.Second
@@ -150,6 +183,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no CTI channel %q is configured", truncate(channelID, 64)))
 		return
 	}
+	mon := h.health[channelID]
+	defer mon.Begin(1)()
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return
@@ -167,6 +202,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := h.cfg.Now()
 	at, mac, err := verify(ch.Secret, r.Header.Get(TimestampHeader), r.Header.Get(SignatureHeader), body, now)
 	if err != nil {
+		mon.Failed(fmt.Errorf("refused: %w", err))
 		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
@@ -174,6 +210,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// good, however often it is sent.
 	e, err := Decode(body)
 	if err != nil {
+		mon.Failed(fmt.Errorf("undecodable event: %w", err))
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -201,6 +238,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ans, err = h.cfg.Backend.HungUp(ctx, channelID, at, e)
 	}
 	if err != nil {
+		mon.Failed(err)
 		// The same bytes may come again: do not call them a replay.
 		if rerr := h.cfg.Replays.Release(context.WithoutCancel(ctx), key); rerr != nil {
 			h.cfg.Logger.Warn("cti: could not release a replay key", "err", rerr)
@@ -215,6 +253,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	mon.Received(1)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

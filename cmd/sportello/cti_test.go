@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
+	adminv1 "github.com/sportello/sportello/api/sportello/admin/v1"
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/channels/cti"
@@ -309,6 +312,23 @@ func testCTI(t *testing.T, b storetest.Backend) {
 		cti.TimestampHeader: fmt.Sprint(ts), cti.SignatureHeader: cti.Sign([]byte("wrong-secret-wrong-secret-wrong-secret"), ts, []byte(`{"event":"newCall","callId":"x","from":"+3906"}`))})
 	if forged.Status != 401 {
 		t.Fatalf("forged: %d %s", forged.Status, forged.Body)
+	}
+
+	// The PBX is listed among the channels, with what it saw.
+	r = s.get("/v1/admin/channels", adminToken)
+	var list adminv1.ListChannelsResponse
+	if r.Status != 200 || protojson.Unmarshal(r.Body, &list) != nil {
+		t.Fatalf("ListChannels: %d %s", r.Status, r.Body)
+	}
+	var pbx *adminv1.Channel
+	for _, c := range list.Channels {
+		if c.Kind == "cti" && c.Id == "centralino" {
+			pbx = c
+		}
+	}
+	if pbx == nil || pbx.Health.ReceivedTotal < 10 || !strings.Contains(pbx.Health.LastError, "refused") || pbx.Health.Backlog != 0 ||
+		pbx.WebhookPath != "/v1/channels/cti/centralino" {
+		t.Fatalf("cti channel = %+v", pbx)
 	}
 }
 

@@ -303,7 +303,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	caseServer.Replies = routers
 	if len(cfg.CTI.Channels) > 0 {
 		caseServer.Replies = append(routers, callService)
-		routes[cti.Pattern] = cti.New(cti.Config{Channels: ctiSecrets(cfg.CTI), Backend: callService, Replays: a.db.Replays(nil), Logger: log})
+		pbx := cti.New(cti.Config{Channels: ctiSecrets(cfg.CTI), Backend: callService, Replays: a.db.Replays(nil), Logger: log})
+		routes[cti.Pattern] = pbx
+		listed.Add(pbx.Adapters()...)
 		openAPI = append(openAPI, cti.OpenAPI)
 	}
 	for pattern, h := range ident.routes {
