@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -50,7 +52,11 @@ func (c Config) channelEntries() []channels.Entry {
 			if node.Kind == 0 {
 				return nil
 			}
-			data, err := yaml.Marshal(&node)
+			resolved, err := secretFiles(node)
+			if err != nil {
+				return fmt.Errorf("config (from line %d of the file): %w", node.Line, err)
+			}
+			data, err := yaml.Marshal(&resolved)
 			if err != nil {
 				return err
 			}
@@ -64,6 +70,43 @@ func (c Config) channelEntries() []channels.Entry {
 		}}
 	}
 	return out
+}
+
+// secretFiles returns a copy of a channel's config section where every
+// "<key>_file: <path>" became "<key>: <the file's content>" (without the
+// trailing newline), so secrets (app_secret, access_token, token,
+// secret_token ...) can live in files only the service reads (mounted
+// secrets) instead of the configuration file. Giving both is an error.
+func secretFiles(node yaml.Node) (yaml.Node, error) {
+	if node.Kind != yaml.MappingNode {
+		return node, nil
+	}
+	out := node
+	out.Content = make([]*yaml.Node, 0, len(node.Content))
+	have := map[string]bool{}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		have[node.Content[i].Value] = true
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, v := node.Content[i], node.Content[i+1]
+		key, ok := strings.CutSuffix(k.Value, "_file")
+		if !ok || key == "" || v.Kind != yaml.ScalarNode {
+			out.Content = append(out.Content, k, v)
+			continue
+		}
+		if have[key] {
+			return node, fmt.Errorf("%s and %s are both set: give one", key, k.Value)
+		}
+		b, err := os.ReadFile(v.Value)
+		if err != nil {
+			return node, fmt.Errorf("%s: %w", k.Value, err)
+		}
+		nk, nv := *k, *v
+		nk.Value = key
+		nv.Value, nv.Tag, nv.Style = strings.TrimRight(string(b), "\r\n"), "!!str", 0
+		out.Content = append(out.Content, &nk, &nv)
+	}
+	return out, nil
 }
 
 // validateChannels opens the configured channels without dependencies to

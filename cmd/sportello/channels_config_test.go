@@ -1,10 +1,14 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sportello/sportello/channels/telegram"
 )
 
 func TestChannelsConfig(t *testing.T) {
@@ -67,6 +71,42 @@ func TestChannelsConfig(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q lacks %q", err, want)
 				}
+			}
+		})
+	}
+}
+
+// TestChannelSecretFiles: "<key>_file" reads a secret from a file (a
+// mounted secret) instead of the configuration.
+func TestChannelSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("123:from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, config, err string
+	}{
+		{"from a file", `{token_file: ` + token + `, secret_token: abc}`, ""},
+		{"both given", `{token: "1:x", token_file: ` + token + `, secret_token: abc}`, "token and token_file are both set"},
+		{"missing file", `{token_file: ` + filepath.Join(dir, "nope") + `, secret_token: abc}`, "token_file: open"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := defaults()
+			if err := yaml.Unmarshal([]byte("- {type: telegram, id: bot, config: "+tt.config+"}"), &cfg.Channels); err != nil {
+				t.Fatal(err)
+			}
+			var got telegram.Config
+			err := cfg.channelEntries()[0].Decode(&got)
+			if tt.err == "" {
+				if err != nil || got.Token != "123:from-file" {
+					t.Fatalf("token %q, err %v", got.Token, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("err = %v, want %q", err, tt.err)
 			}
 		})
 	}
