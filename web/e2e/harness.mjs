@@ -46,21 +46,51 @@ export class Harness {
       viewport: viewports.desktop, locale: 'it-IT',
     });
     this.page = this.context.pages()[0] || await this.context.newPage();
-    // Console errors (a CSP refusal among them) and failed loads of the
-    // server's own URLs are problems of the page.
-    // (A page answered with an error status is logged as "Failed to load
-    // resource"; the scenarios expect some, such as a form's 400.)
-    this.page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) this.problems.push(`console: ${m.text().slice(0, 300)}`);
-    });
-    this.page.on('response', (r) => { if (r.status() === 404 && r.url().startsWith(this.base) && r.request().resourceType() !== 'document') this.problems.push(`HTTP 404: ${r.url()}`); });
-    this.page.on('pageerror', (e) => this.problems.push(`page error: ${e.message}`));
-    this.page.on('requestfailed', (r) => { if (r.url().startsWith(this.base)) this.problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`); });
-    this.page.on('response', (r) => { if (r.url().startsWith(this.base) && r.status() >= 500) this.problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+    this.watch(this.page);
+    this.others = [];
     return this.page;
   }
 
+  // watch records a page's problems: console errors (a CSP refusal among
+  // them) and failed loads of the server's own URLs. (A page answered with
+  // an error status is logged as "Failed to load resource"; the scenarios
+  // expect some, such as a form's 400.)
+  watch(page, who = '') {
+    const tag = who ? `[${who}] ` : '';
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) this.problems.push(`${tag}console: ${m.text().slice(0, 300)}`);
+    });
+    page.on('response', (r) => { if (r.status() === 404 && r.url().startsWith(this.base) && r.request().resourceType() !== 'document') this.problems.push(`${tag}HTTP 404: ${r.url()}`); });
+    page.on('pageerror', (e) => this.problems.push(`${tag}page error: ${e.message}`));
+    page.on('requestfailed', (r) => {
+      // An EventSource cut when its page navigates or closes is not a failure.
+      if (r.url().startsWith(this.base) && !(r.resourceType() === 'eventsource' && r.failure()?.errorText === 'net::ERR_ABORTED')) {
+        this.problems.push(`${tag}request failed: ${r.url()} ${r.failure()?.errorText}`);
+      }
+    });
+    page.on('response', (r) => { if (r.url().startsWith(this.base) && r.status() >= 500) this.problems.push(`${tag}HTTP ${r.status()}: ${r.url()}`); });
+  }
+
+  // newBrowser starts a second, independent browser (its own fresh
+  // profile, so its own cookies) for scenarios with two people at once;
+  // its pages are watched like the first one's and it is closed by stop().
+  async newBrowser(who) {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sportello-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath, headless: true, args: chromiumArgs,
+      viewport: viewports.desktop, locale: 'it-IT',
+    });
+    this.others.push({ context, profile });
+    const page = context.pages()[0] || await context.newPage();
+    this.watch(page, who);
+    return page;
+  }
+
   async stop() {
+    for (const o of this.others || []) {
+      await o.context.close();
+      fs.rmSync(o.profile, { recursive: true, force: true });
+    }
     await this.context?.close();
     if (this.profile) fs.rmSync(this.profile, { recursive: true, force: true });
   }
@@ -105,6 +135,41 @@ export class Harness {
       page.waitForURL(/\/account$/),
       page.locator(`form:has(input[name="identity"][value="${identity}"]) button`).click(),
     ]);
+  }
+
+  // loginStaff signs a member of staff in through the staff SSO login
+  // (/auth/staff/login) and the development OP's identity picker
+  // (operator-<department>, supervisor, admin), landing on returnTo.
+  async loginStaff(identity, { page = this.page, returnTo = '/console/' } = {}) {
+    await page.goto(this.url('/auth/staff/login?return_to=' + encodeURIComponent(returnTo)));
+    await page.waitForURL(/\/dev-idp\//);
+    const target = this.url(returnTo);
+    await Promise.all([
+      page.waitForURL((u) => u.href === target),
+      page.locator(`form:has(input[name="identity"][value="${identity}"]) button`).click(),
+    ]);
+  }
+
+  // checkPageOf is checkPage for a page of another browser (newBrowser).
+  async checkPageOf(page, name) {
+    const first = this.page;
+    this.page = page;
+    try { await this.checkPage(name); } finally { this.page = first; }
+  }
+
+  // sendRequest sends a request through the public web form as a citizen
+  // who has not signed in, on page, and returns the case reference.
+  async sendRequest(page, { name, email, topic, subject, message }) {
+    await page.goto(this.url('/'));
+    await page.getByLabel(/Nome e cognome/).fill(name);
+    await page.getByLabel(/^E-mail/).fill(email);
+    if (topic) await page.getByLabel('Argomento').selectOption({ label: topic });
+    await page.getByLabel(/Oggetto/).fill(subject);
+    await page.getByLabel(/Messaggio/).fill(message);
+    await page.locator('label[for="f-privacy"]').click(); // bootstrap-italia draws the box on the label
+    await page.getByRole('button', { name: 'Avanti' }).click();
+    await page.getByRole('button', { name: 'Invia la richiesta' }).click();
+    return (await page.locator('#reference').innerText({ timeout: 15000 })).trim();
   }
 
   expect(cond, what) {
