@@ -18,6 +18,7 @@ import (
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/storage"
+	"github.com/sportello/sportello/web/console"
 )
 
 // ChannelEntry is one item of the channels list: a channel instance of a
@@ -173,4 +174,14 @@ func (a *app) replyTemplate(_ context.Context, c cases.Case, name string, params
 		}
 	}
 	return "", fmt.Errorf("%w: %q is not an approved message template of WhatsApp channel %s", cases.ErrInvalidArgument, name, c.ChannelID)
+}
+
+// consoleTemplates are the channel instance's message templates as the
+// operator console lists them.
+func (a *app) consoleTemplates(kind, id string) []console.ReplyTemplate {
+	var out []console.ReplyTemplate
+	for _, t := range a.channelTemplates(kind, id) {
+		out = append(out, console.ReplyTemplate{Name: t.Name, Language: t.Language, Body: t.Body, Params: t.Params})
+	}
+	return out
 }

@@ -317,6 +317,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
+	operatorConsole.SetReplyTemplates(a.consoleTemplates)
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: ident.authn,
 		Ready:       a.ready(js),

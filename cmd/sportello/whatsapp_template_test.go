@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,6 +126,27 @@ func TestIntegrationWhatsAppTemplates(t *testing.T) {
 			`"language":{"code":"it"},"name":"aggiornamento_pratica"},"to":"16505551234","type":"template"}`
 		if got, _ := json.Marshal(calls[0].JSON); calls[0].Path != "/"+waPhoneID+"/messages" || string(got) != want {
 			t.Fatalf("sent to %s:\n%s\nwant\n%s", calls[0].Path, got, want)
+		}
+
+		// The console offers the channel's templates on the case page: free
+		// text is refused with the reason, a template goes.
+		admin, page := staffBrowser(t, s, "admin", "/console/cases/"+wa.Id)
+		contains(t, "case page", page, `id="reply-templates"`)
+		contains(t, "case page", page, `id="template-promemoria"`)
+		csrf := csrfOf(t, page)
+		casePath := s.base + "/console/cases/" + wa.Id
+		code, page := admin.post(casePath+"/messages", url.Values{"csrf_token": {csrf}, "kind": {"reply"}, "body": {"Ancora lì?"}})
+		if code != http.StatusOK || !errorsRE.MatchString(page) || !strings.Contains(page, "approved templates") {
+			t.Fatalf("console free text after the window: %d\n%s", code, page)
+		}
+		code, page = admin.post(casePath+"/messages", url.Values{"csrf_token": {csrf}, "template": {"aggiornamento_pratica"},
+			"param": {"Sheena", "X-1"}})
+		if code != http.StatusOK || errorsRE.MatchString(page) {
+			t.Fatalf("console template: %d\n%s", code, page)
+		}
+		eventually(t, "the console's template send", func() bool { return len(graph.Sent()) == 2 })
+		if got, _ := json.Marshal(graph.Sent()[1].JSON["template"]); !strings.Contains(string(got), `{"text":"X-1","type":"text"}`) {
+			t.Fatalf("console template sent %s", got)
 		}
 
 		// Templates are for WhatsApp cases only.
