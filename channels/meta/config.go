@@ -10,8 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Kinds of channel this package opens.
@@ -54,6 +57,10 @@ type Config struct {
 	ConversationDays int `yaml:"conversation_days"`
 	// Category is the category hint of new cases ("" for routing rules).
 	Category string `yaml:"category"`
+	// Templates are the message templates approved by Meta that operators
+	// may send (WhatsApp only); they are the only replies allowed once the
+	// 24-hour customer-service window is closed.
+	Templates []Template `yaml:"templates"`
 }
 
 // ReplyWindow is how long after the citizen's last message free-form
@@ -105,5 +112,108 @@ func (c Config) Validate(kind string) error {
 	if c.ConversationDays < 0 || c.ConversationDays > 365 {
 		errs = append(errs, fmt.Errorf("conversation_days %d: want 0 to 365", c.ConversationDays))
 	}
+	if len(c.Templates) > 0 && kind != KindWhatsApp {
+		errs = append(errs, errors.New("templates: only WhatsApp channels send message templates"))
+	}
+	names := map[string]bool{}
+	for i, t := range c.Templates {
+		if err := t.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("templates[%d]: %w", i, err))
+		}
+		if names[t.Name] {
+			errs = append(errs, fmt.Errorf("templates[%d]: name %q is listed twice", i, t.Name))
+		}
+		names[t.Name] = true
+	}
 	return errors.Join(errs...)
+}
+
+// Template is a WhatsApp message template the administration had approved
+// by Meta: replies outside the 24-hour window may only be templates.
+type Template struct {
+	// Name is the template's name at Meta (lowercase letters, digits and
+	// underscores).
+	Name string `yaml:"name"`
+	// Language is the approved translation's code ("it", "en_US").
+	Language string `yaml:"language"`
+	// Body is the template's body text as approved, with placeholders
+	// {{1}} ... {{n}}: what the thread records as sent.
+	Body string `yaml:"body"`
+	// Params is the number of placeholders of Body.
+	Params int `yaml:"params"`
+}
+
+var (
+	templateName     = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+	templateLanguage = regexp.MustCompile(`^[a-z]{2,3}(_[A-Za-z]{2,4})?$`)
+	placeholder      = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
+)
+
+// validate reports the problems of template t.
+func (t Template) validate() error {
+	var errs []error
+	if !templateName.MatchString(t.Name) {
+		errs = append(errs, fmt.Errorf("name %q: want lowercase letters, digits and underscores", t.Name))
+	}
+	if !templateLanguage.MatchString(t.Language) {
+		errs = append(errs, fmt.Errorf("language %q: want a language code such as it or en_US", t.Language))
+	}
+	if strings.TrimSpace(t.Body) == "" {
+		errs = append(errs, errors.New("body is required"))
+	} else if n := utf8.RuneCountInString(t.Body); n > 1024 {
+		errs = append(errs, fmt.Errorf("body has %d characters; WhatsApp takes at most 1024", n))
+	}
+	seen := map[int]bool{}
+	for _, m := range placeholder.FindAllStringSubmatch(t.Body, -1) {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n < 1 || n > t.Params {
+			errs = append(errs, fmt.Errorf("body placeholder %s: want {{1}} to {{%d}} (params: %d)", m[0], max(t.Params, 1), t.Params))
+			continue
+		}
+		seen[n] = true
+	}
+	if t.Params < 0 || t.Params > 100 {
+		errs = append(errs, fmt.Errorf("params %d: want 0 to 100", t.Params))
+	} else if len(errs) == 0 && len(seen) != t.Params {
+		errs = append(errs, fmt.Errorf("params is %d but the body has %d distinct placeholders", t.Params, len(seen)))
+	}
+	return errors.Join(errs...)
+}
+
+// ErrTemplate: a template reply that does not match an approved template
+// of the channel (unknown name, wrong number of parameters).
+var ErrTemplate = errors.New("not an approved message template")
+
+// Fill returns t's body with params in place of its placeholders; an
+// error wrapping ErrTemplate when the count differs or a parameter is
+// empty or unusable (WhatsApp refuses new lines, tabs and more than four
+// consecutive spaces in parameters).
+func (t Template) Fill(params []string) (string, error) {
+	if len(params) != t.Params {
+		return "", fmt.Errorf("%w: template %q takes %d parameters, got %d", ErrTemplate, t.Name, t.Params, len(params))
+	}
+	for i, p := range params {
+		switch {
+		case strings.TrimSpace(p) == "":
+			return "", fmt.Errorf("%w: parameter %d of template %q is empty", ErrTemplate, i+1, t.Name)
+		case strings.ContainsAny(p, "\n\r\t") || strings.Contains(p, "     "):
+			return "", fmt.Errorf("%w: parameter %d of template %q has a new line, a tab or more than four spaces in a row", ErrTemplate, i+1, t.Name)
+		case utf8.RuneCountInString(p) > 1024:
+			return "", fmt.Errorf("%w: parameter %d of template %q is longer than 1024 characters", ErrTemplate, i+1, t.Name)
+		}
+	}
+	return placeholder.ReplaceAllStringFunc(t.Body, func(s string) string {
+		n, _ := strconv.Atoi(placeholder.FindStringSubmatch(s)[1]) // checked by validate
+		return params[n-1]
+	}), nil
+}
+
+// Template returns the approved template name of the channel.
+func (c Config) Template(name string) (Template, bool) {
+	for _, t := range c.Templates {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Template{}, false
 }

@@ -221,6 +221,9 @@ func (a *Adapter) send(ctx context.Context, m *outboundv1.OutboundMessage) (chan
 	if !ok || user == "" {
 		return channels.Receipt{}, channels.Permanent(fmt.Errorf("the citizen has no %s id to answer", kindNames[a.kind]))
 	}
+	if t := m.GetTemplate(); t != nil {
+		return a.sendTemplate(ctx, user, m)
+	}
 	last := m.GetLastInboundTime()
 	if last == nil || time.Since(last.AsTime()) > ReplyWindow {
 		when := "never wrote on this channel"
@@ -257,6 +260,42 @@ func (a *Adapter) send(ctx context.Context, m *outboundv1.OutboundMessage) (chan
 	}
 	return rc, nil
 }
+
+// sendTemplate sends m as an approved message template, which WhatsApp
+// takes outside the 24-hour window too.
+func (a *Adapter) sendTemplate(ctx context.Context, user string, m *outboundv1.OutboundMessage) (channels.Receipt, error) {
+	t := m.GetTemplate()
+	if a.kind != KindWhatsApp {
+		return channels.Receipt{}, channels.Permanent(fmt.Errorf("%w: %s has no message templates", ErrTemplate, kindNames[a.kind]))
+	}
+	if len(m.GetAttachments()) > 0 {
+		return channels.Receipt{}, channels.Permanent(fmt.Errorf("%w: a template reply carries no files", ErrTemplate))
+	}
+	tpl, ok := a.cfg.Template(t.GetName())
+	if !ok {
+		return channels.Receipt{}, channels.Permanent(fmt.Errorf("%w: %q is not among the channel's templates", ErrTemplate, t.GetName()))
+	}
+	if _, err := tpl.Fill(t.GetParams()); err != nil {
+		return channels.Receipt{}, channels.Permanent(err)
+	}
+	body := map[string]any{"name": tpl.Name, "language": map[string]string{"code": tpl.Language}}
+	if len(t.GetParams()) > 0 {
+		params := make([]map[string]string, len(t.GetParams()))
+		for i, p := range t.GetParams() {
+			params[i] = map[string]string{"type": "text", "text": p}
+		}
+		body["components"] = []map[string]any{{"type": "body", "parameters": params}}
+	}
+	id, err := a.whatsApp(ctx, map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": user,
+		"type": "template", "template": body})
+	if err != nil {
+		return channels.Receipt{}, classify(err)
+	}
+	return channels.Receipt{ExternalID: id}, nil
+}
+
+// Templates returns the channel's approved message templates.
+func (a *Adapter) Templates() []Template { return a.cfg.Templates }
 
 // classify marks the errors no retry mends as permanent.
 func classify(err error) error {

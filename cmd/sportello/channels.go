@@ -20,6 +20,7 @@ import (
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/storage"
+	"github.com/sportello/sportello/web/console"
 )
 
 // ChannelEntry is one item of the channels list: a channel instance of a
@@ -177,4 +178,53 @@ func replyGate(db *storage.DB, now func() time.Time) func(context.Context, cases
 		return fmt.Errorf("%w: the citizen %s; %s accepts free-form replies only within 24 hours of the citizen's last message "+
 			"(after that only approved templates): answer on another channel or wait for the citizen to write", cases.ErrReplyWindowClosed, when, c.ChannelKind)
 	}
+}
+
+// templater is a channel instance with approved message templates
+// (meta.Adapter of kind WhatsApp).
+type templater interface {
+	Templates() []meta.Template
+}
+
+// channelTemplates returns the approved message templates of the channel
+// instance kind/id; none for other kinds or before the channels open.
+func (a *app) channelTemplates(kind, id string) []meta.Template {
+	if a.social == nil || kind != meta.KindWhatsApp {
+		return nil
+	}
+	for _, ch := range a.social.Adapters() {
+		if t, ok := ch.(templater); ok && ch.Kind() == kind && ch.ID() == id {
+			return t.Templates()
+		}
+	}
+	return nil
+}
+
+// replyTemplate checks a staff reply by message template on case c
+// against the approved templates of the case's channel instance and
+// returns the text the citizen receives.
+func (a *app) replyTemplate(_ context.Context, c cases.Case, name string, params []string) (string, error) {
+	if c.ChannelKind != meta.KindWhatsApp {
+		return "", fmt.Errorf("%w: message templates are for WhatsApp cases; this case's channel is %s", cases.ErrInvalidArgument, c.ChannelKind)
+	}
+	for _, t := range a.channelTemplates(c.ChannelKind, c.ChannelID) {
+		if t.Name == name {
+			body, err := t.Fill(params)
+			if err != nil {
+				return "", fmt.Errorf("%w: %v", cases.ErrInvalidArgument, err)
+			}
+			return body, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %q is not an approved message template of WhatsApp channel %s", cases.ErrInvalidArgument, name, c.ChannelID)
+}
+
+// consoleTemplates are the channel instance's message templates as the
+// operator console lists them.
+func (a *app) consoleTemplates(kind, id string) []console.ReplyTemplate {
+	var out []console.ReplyTemplate
+	for _, t := range a.channelTemplates(kind, id) {
+		out = append(out, console.ReplyTemplate{Name: t.Name, Language: t.Language, Body: t.Body, Params: t.Params})
+	}
+	return out
 }

@@ -237,7 +237,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	caseServer := cases.NewServer(cases.Deps{ReopenWindow: portalReopen, Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
 		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log,
-		ReplyGate: replyGate(a.db, cfg.replyNow())})
+		ReplyGate: replyGate(a.db, cfg.replyNow()), ReplyTemplate: a.replyTemplate})
 	var wf *webform.Handler // the site checks a form as the channel will
 	site := web.New(web.Deps{Directory: a.db, SLAPolicies: a.db.ListSLAPolicies, Log: log, Drafts: portalDrafts{a.db},
 		Links: web.Links{PrivacyURL: cfg.Web.PrivacyURL, AccessibilityURL: cfg.Web.AccessibilityURL}, Organization: cfg.Web.Organization,
@@ -319,6 +319,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
+	operatorConsole.SetReplyTemplates(a.consoleTemplates)
 	a.srv, err = server.New(ctx, server.Deps{
 		Logger: log, Registry: reg, Authenticator: ident.authn,
 		Ready:       a.ready(js),

@@ -57,6 +57,13 @@ type Deps struct {
 	// last message (WhatsApp, Messenger, Instagram: 24 hours) refuses
 	// with an error wrapping ErrReplyWindowClosed. Nil allows all.
 	ReplyGate func(ctx context.Context, c Case) error
+	// ReplyTemplate checks a staff reply by message template on case c
+	// (AddMessage's template_name): it returns the template's text with
+	// params filled in, or an error wrapping ErrInvalidArgument when the
+	// case's channel has no such approved template or the parameter count
+	// differs. Such a reply is not asked to ReplyGate: templates may be
+	// sent outside the reply window. Nil refuses every template reply.
+	ReplyTemplate func(ctx context.Context, c Case, name string, params []string) (string, error)
 	// Replies, when set, picks the channel of staff replies on cases
 	// whose own channel cannot carry them (a phone call).
 	Replies ReplyRouter
@@ -533,7 +540,12 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 	for _, id := range req.GetAttachmentIds() {
 		m.Attachments = append(m.Attachments, attachments.Attachment{ID: id})
 	}
-	if p.Staff() && m.Direction == Outbound && s.Replies != nil {
+	if req.GetTemplateName() != "" {
+		if err := s.templateReply(ctx, p, req, &m); err != nil {
+			return nil, err
+		}
+	}
+	if p.Staff() && m.Direction == Outbound && m.Template == nil && s.Replies != nil {
 		// Outside the case's transaction: routing may open a callback
 		// case; a reply refused here stores nothing.
 		if c, err := s.Store.GetCase(ctx, req.GetCaseId()); err == nil && mayRead(p, c) {
@@ -547,7 +559,7 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 		}
 	}
 	mutate := MessageAdded(p.Subject, m)
-	if p.Staff() && m.Direction == Outbound && s.ReplyGate != nil {
+	if p.Staff() && m.Direction == Outbound && m.Template == nil && s.ReplyGate != nil {
 		if err := s.replyGate(ctx, p, req.GetCaseId()); err != nil {
 			return nil, err
 		}
@@ -569,6 +581,35 @@ func (s *Server) AddMessage(ctx context.Context, req *casesv1.AddMessageRequest)
 		return nil, toStatus(err)
 	}
 	return messageToProto(added), nil
+}
+
+// templateReply fills m from a reply by message template: only staff
+// replies, without text or files, on a case whose channel has the
+// template. A case the caller may not read is NotFound.
+func (s *Server) templateReply(ctx context.Context, p auth.Principal, req *casesv1.AddMessageRequest, m *Message) error {
+	switch {
+	case !p.Staff() || m.Direction != Outbound:
+		return status.Error(codes.InvalidArgument, "template_name is for staff replies (direction DIRECTION_OUTBOUND) only")
+	case m.Body != "" || len(m.Attachments) > 0:
+		return status.Error(codes.InvalidArgument, "a template reply takes template_params, not body_text or attachment_ids")
+	}
+	c, err := s.Store.GetCase(ctx, req.GetCaseId())
+	if err != nil {
+		return toStatus(err)
+	}
+	if !mayRead(p, c) {
+		return status.Errorf(codes.NotFound, "case %s not found", req.GetCaseId())
+	}
+	if s.ReplyTemplate == nil {
+		return status.Errorf(codes.InvalidArgument, "the case's channel (%s) has no message templates", c.ChannelKind)
+	}
+	params := slices.Clone(req.GetTemplateParams())
+	body, err := s.ReplyTemplate(ctx, c, req.GetTemplateName(), params)
+	if err != nil {
+		return toStatus(err)
+	}
+	m.Body, m.Template = body, &Template{Name: req.GetTemplateName(), Params: params}
+	return nil
 }
 
 // replyGate asks the case's channel whether a reply may go now. A case
@@ -649,6 +690,9 @@ func messageToProto(m Message) *casesv1.Message {
 	pm := &casesv1.Message{Id: m.ID, CaseId: m.CaseID, Direction: d, ChannelKind: m.ChannelKind, ChannelId: m.ChannelID,
 		AuthorName: m.AuthorName, BodyText: m.Body, CreateTime: timestamppb.New(m.CreatedAt), DeliveryStatus: m.DeliveryStatus,
 		DeliveryError: m.DeliveryError, ExternalId: m.ExternalID, Kind: m.Kind}
+	if m.Template != nil {
+		pm.TemplateName = m.Template.Name
+	}
 	for _, a := range m.Attachments {
 		pm.Attachments = append(pm.Attachments, attachmentToProto(a))
 	}

@@ -42,6 +42,16 @@ type Message struct {
 	// Attachments, oldest first. On AddMessage only their IDs are read: the
 	// uploads of the same case to attach, returned complete.
 	Attachments []attachments.Attachment
+	// Template is set on a reply sent as a platform's approved message
+	// template (WhatsApp); Body is then its text as filled in.
+	Template *Template
+}
+
+// Template is a reply by message template: the template's name and its
+// body parameters in order.
+type Template struct {
+	Name   string   `json:"name"`
+	Params []string `json:"params"`
 }
 
 // OutboundReply is a queued reply with what a channel needs to send it.

@@ -61,6 +61,9 @@ func (r *OutboundRelay) publish(replies []cases.OutboundReply) error {
 			BodyText: o.Body, InReplyTo: o.InReplyTo, AuthorName: o.AuthorName, CreateTime: timestamppb.New(o.CreatedAt),
 			Kind: o.Kind,
 		}
+		if o.Template != nil {
+			msg.Template = &outboundv1.OutboundTemplate{Name: o.Template.Name, Params: o.Template.Params}
+		}
 		if !o.LastInboundAt.IsZero() {
 			msg.LastInboundTime = timestamppb.New(o.LastInboundAt)
 		}

@@ -2,8 +2,10 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -64,6 +66,9 @@ func (db *DB) addMessage(tx *gorm.DB, caseID string, m cases.Message, fn cases.M
 	}
 	row := messageRow{ID: m.ID, CaseID: c.ID, Direction: string(m.Direction), ChannelKind: m.ChannelKind, ChannelID: m.ChannelID,
 		AuthorName: m.AuthorName, BodyText: m.Body, ReceivedAt: now, CreatedAt: now, DeliveryStatus: m.DeliveryStatus, Kind: m.Kind}
+	if m.Template != nil {
+		row.Kind = encodeTemplate(*m.Template)
+	}
 	if err := tx.Create(&row).Error; err != nil {
 		return m, c, err
 	}
@@ -141,6 +146,9 @@ func (r messageRow) toMessage() cases.Message {
 	m := cases.Message{ID: r.ID, CaseID: r.CaseID, Direction: cases.Direction(r.Direction), ChannelKind: r.ChannelKind,
 		ChannelID: r.ChannelID, AuthorName: r.AuthorName, Body: r.BodyText, CreatedAt: r.CreatedAt.UTC(), DeliveryStatus: r.DeliveryStatus,
 		DeliveryError: r.DeliveryError, Kind: r.Kind}
+	if t, ok := decodeTemplate(r.Kind); ok {
+		m.Kind, m.Template = "", &t
+	}
 	if r.ExternalID != nil {
 		m.ExternalID = *r.ExternalID
 	}
@@ -404,4 +412,24 @@ func (db *DB) LastInbound(ctx context.Context, contactID, kind, channelID string
 		return time.Time{}, err
 	}
 	return got[0].ReceivedAt.UTC(), nil
+}
+
+// templateKindPrefix marks, in the messages.kind column, a reply sent as
+// a message template: the prefix is followed by the template's name and
+// parameters as JSON. Kept there so templates need no schema change;
+// cases.Message exposes it as Template with Kind "".
+const templateKindPrefix = "template:"
+
+func encodeTemplate(t cases.Template) string {
+	data, _ := json.Marshal(t)
+	return templateKindPrefix + string(data)
+}
+
+func decodeTemplate(kind string) (cases.Template, bool) {
+	js, ok := strings.CutPrefix(kind, templateKindPrefix)
+	var t cases.Template
+	if !ok || json.Unmarshal([]byte(js), &t) != nil || t.Name == "" {
+		return cases.Template{}, false
+	}
+	return t, true
 }

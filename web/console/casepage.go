@@ -38,6 +38,9 @@ type casePage struct {
 	Canned      []*directoryv1.CannedResponse
 	CannedID    string // the canned response inserted in Draft
 	Draft       string // the reply's text, prefilled from a canned response
+	// Templates are the case's channel's approved message templates
+	// (WhatsApp: the only replies after 24 hours).
+	Templates []ReplyTemplate
 }
 
 // channelLimit is what a reply on a channel may carry.
@@ -80,6 +83,9 @@ func (c *Console) caseView(w http.ResponseWriter, r *http.Request, rq *request) 
 		return
 	}
 	p.C, p.SLA, p.Limit = cs, slaOf(cs, c.now()), limitOf(cs.GetChannelKind())
+	if c.cfg.ReplyTemplates != nil {
+		p.Templates = c.cfg.ReplyTemplates(cs.GetChannelKind(), cs.GetChannelId())
+	}
 	p.Title = cs.GetReference() + " – " + cs.GetSubject()
 	p.Mine = cs.GetAssignee() != "" && cs.GetAssignee() == rq.v.Principal.Operator
 	if p.Tab == "history" {
@@ -157,6 +163,12 @@ func (c *Console) addMessage(w http.ResponseWriter, r *http.Request, rq *request
 		dir, notice = casesv1.Direction_DIRECTION_INTERNAL_NOTE, "noted"
 	}
 	req := &casesv1.AddMessageRequest{CaseId: id, Direction: dir, BodyText: r.PostFormValue("body")}
+	if name := r.PostFormValue("template"); name != "" {
+		// A message template (reply_templates.html): its parameters only.
+		req = &casesv1.AddMessageRequest{CaseId: id, Direction: casesv1.Direction_DIRECTION_OUTBOUND, TemplateName: name,
+			TemplateParams: r.PostForm["param"]}
+		notice = "replied"
+	}
 	if r.MultipartForm != nil {
 		for _, fh := range r.MultipartForm.File["file"] {
 			if fh.Size == 0 && fh.Filename == "" {

@@ -63,6 +63,29 @@ type Config struct {
 	// Presence records who is looking at a case (nil: no collision notice).
 	Presence Presence
 	Log      *slog.Logger
+	// ReplyTemplates returns the approved message templates of a channel
+	// instance (WhatsApp), offered on its cases; nil offers none.
+	ReplyTemplates func(kind, id string) []ReplyTemplate
+}
+
+// ReplyTemplate is a message template an operator may reply with.
+type ReplyTemplate struct {
+	Name, Language, Body string
+	Params               int
+}
+
+// Numbers are the template's parameter numbers, 1 to Params.
+func (t ReplyTemplate) Numbers() []int {
+	out := make([]int, t.Params)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}
+
+// SetReplyTemplates sets Config.ReplyTemplates; call it before serving.
+func (c *Console) SetReplyTemplates(f func(kind, id string) []ReplyTemplate) {
+	c.cfg.ReplyTemplates = f
 }
 
 // Console is the operator console and supervisor board.
@@ -85,7 +108,11 @@ type clients struct {
 func New(cfg Config) *Console {
 	c := &Console{cfg: cfg, tmpl: map[string]*template.Template{}, now: time.Now}
 	for _, page := range []string{"queue.html", "case.html", "board.html"} {
-		c.tmpl[page] = template.Must(template.New(page).Funcs(funcs).ParseFS(templates, "templates/layout.html", "templates/"+page))
+		files := []string{"templates/layout.html", "templates/" + page}
+		if page == "case.html" {
+			files = append(files, "templates/reply_templates.html")
+		}
+		c.tmpl[page] = template.Must(template.New(page).Funcs(funcs).ParseFS(templates, files...))
 	}
 	return c
 }

@@ -115,6 +115,17 @@ func TestTemplates(t *testing.T) {
 		if err := c.tmpl["case.html"].ExecuteTemplate(&b, "case.html", cp); err != nil || !strings.Contains(b.String(), "perché") {
 			t.Fatalf("history: %v", err)
 		}
+		// A WhatsApp case lists its channel's templates, one parameter
+		// field per placeholder.
+		cp.Tab, cp.Templates = "thread", []ReplyTemplate{{Name: "aggiornamento_pratica", Language: "it", Body: "Gentile {{1}}, pratica {{2}}", Params: 2}}
+		b.Reset()
+		if err := c.tmpl["case.html"].ExecuteTemplate(&b, "case.html", cp); err != nil {
+			t.Fatalf("templates: %v", err)
+		}
+		if out := b.String(); !strings.Contains(out, `id="template-aggiornamento_pratica"`) || strings.Count(out, `name="param"`) != 2 ||
+			!strings.Contains(out, "Gentile {{1}}, pratica {{2}}") || !strings.Contains(out, texts[l]["tpl.send"]) {
+			t.Errorf("%s: template form missing:\n%s", l, out)
+		}
 		b.Reset()
 		if err := c.tmpl["queue.html"].ExecuteTemplate(&b, "queue-table", pages["queue.html"]); err != nil || strings.Contains(b.String(), "<html") {
 			t.Fatalf("partial: %v", err)

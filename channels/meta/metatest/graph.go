@@ -38,6 +38,10 @@ type Graph struct {
 	Token string
 	// Media are the downloadable files by media id.
 	Media map[string][]byte
+	// Templates are the approved message templates by name, with their
+	// body parameter count; a template send naming another is refused
+	// (error 132001), one with another count too (error 132000).
+	Templates map[string]int
 
 	mu       sync.Mutex
 	requests []Request
@@ -47,7 +51,7 @@ type Graph struct {
 
 // NewGraph starts a fake accepting token.
 func NewGraph(token string) *Graph {
-	g := &Graph{Token: token, Media: map[string][]byte{}}
+	g := &Graph{Token: token, Media: map[string][]byte{}, Templates: map[string]int{}}
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	return g
 }
@@ -149,13 +153,60 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"id": fmt.Sprintf("media%d", n)})
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "messages" && req.JSON != nil && req.JSON["messaging_product"] == "whatsapp":
 		to, _ := req.JSON["to"].(string)
+		msg := map[string]any{"id": fmt.Sprintf("wamid.FAKE%06d", n)}
+		if req.JSON["type"] == "template" {
+			if code, text := g.checkTemplate(req.JSON["template"]); code != 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": fmt.Sprintf("(#%d) %s", code, text),
+					"type": "OAuthException", "code": code, "fbtrace_id": "Afake"}})
+				return
+			}
+			msg["message_status"] = "accepted"
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"messaging_product": "whatsapp",
 			"contacts": []any{map[string]any{"input": to, "wa_id": to}},
-			"messages": []any{map[string]any{"id": fmt.Sprintf("wamid.FAKE%06d", n)}}})
+			"messages": []any{msg}})
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "messages":
 		writeJSON(w, http.StatusOK, map[string]any{"recipient_id": "psid", "message_id": fmt.Sprintf("m_FAKE%06d", n)})
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "Unknown path components: " + r.URL.Path,
 			"type": "OAuthException", "code": 2500, "fbtrace_id": "Afake"}})
 	}
+}
+
+// checkTemplate checks a template message object as the Cloud API does:
+// a known name, a language code, body parameters of type text in the
+// template's number. It returns the error code and message, 0 if valid.
+func (g *Graph) checkTemplate(v any) (int, string) {
+	t, _ := v.(map[string]any)
+	name, _ := t["name"].(string)
+	lang, _ := t["language"].(map[string]any)
+	if code, _ := lang["code"].(string); name == "" || code == "" {
+		return 100, "Invalid parameter: template name and language.code are required"
+	}
+	g.mu.Lock()
+	want, ok := g.Templates[name]
+	g.mu.Unlock()
+	if !ok {
+		return 132001, "Template name does not exist in the translation"
+	}
+	got := 0
+	comps, _ := t["components"].([]any)
+	for _, c := range comps {
+		c, _ := c.(map[string]any)
+		if c["type"] != "body" {
+			continue
+		}
+		params, _ := c["parameters"].([]any)
+		for _, p := range params {
+			p, _ := p.(map[string]any)
+			if text, _ := p["text"].(string); p["type"] != "text" || text == "" {
+				return 100, "Invalid parameter: body parameters must be of type text with a text"
+			}
+			got++
+		}
+	}
+	if got != want {
+		return 132000, "Number of parameters does not match the expected number of params"
+	}
+	return 0, ""
 }

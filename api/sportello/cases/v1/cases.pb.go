@@ -2155,7 +2155,10 @@ type Message struct {
 	ExternalId string `protobuf:"bytes,12,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
 	// "" for a person's message; "acknowledgement" for the automatic
 	// acknowledgement of a new case.
-	Kind          string `protobuf:"bytes,13,opt,name=kind,proto3" json:"kind,omitempty"`
+	Kind string `protobuf:"bytes,13,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The WhatsApp message template an outbound message was sent as, "" for
+	// free text; body_text is then the template's text as filled in.
+	TemplateName  string `protobuf:"bytes,14,opt,name=template_name,json=templateName,proto3" json:"template_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2277,6 +2280,13 @@ func (x *Message) GetExternalId() string {
 func (x *Message) GetKind() string {
 	if x != nil {
 		return x.Kind
+	}
+	return ""
+}
+
+func (x *Message) GetTemplateName() string {
+	if x != nil {
+		return x.TemplateName
 	}
 	return ""
 }
@@ -2513,8 +2523,17 @@ type AddMessageRequest struct {
 	// Uploads of this case (UploadAttachment) not attached to a message yet;
 	// at most 20.
 	AttachmentIds []string `protobuf:"bytes,10,rep,name=attachment_ids,json=attachmentIds,proto3" json:"attachment_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// A WhatsApp message template to reply with instead of free text: the
+	// name of an approved template of the case's channel instance (its
+	// `templates` config). Allowed outside the 24-hour customer-service
+	// window; body_text and attachment_ids must then be empty. The stored
+	// message's body is the template's text with the parameters filled in.
+	TemplateName string `protobuf:"bytes,11,opt,name=template_name,json=templateName,proto3" json:"template_name,omitempty"`
+	// The template's body parameters ({{1}}, {{2}}, ...), in order; as many
+	// as the template has.
+	TemplateParams []string `protobuf:"bytes,12,rep,name=template_params,json=templateParams,proto3" json:"template_params,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AddMessageRequest) Reset() {
@@ -2571,6 +2590,20 @@ func (x *AddMessageRequest) GetBodyText() string {
 func (x *AddMessageRequest) GetAttachmentIds() []string {
 	if x != nil {
 		return x.AttachmentIds
+	}
+	return nil
+}
+
+func (x *AddMessageRequest) GetTemplateName() string {
+	if x != nil {
+		return x.TemplateName
+	}
+	return ""
+}
+
+func (x *AddMessageRequest) GetTemplateParams() []string {
+	if x != nil {
+		return x.TemplateParams
 	}
 	return nil
 }
@@ -3331,7 +3364,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"open_total\x18\x05 \x01(\x05R\topenTotal\x12\x1a\n" +
 	"\bcapacity\x18\x06 \x01(\x05R\bcapacity\x12\x19\n" +
 	"\bdue_soon\x18\a \x01(\x05R\adueSoon\x12\x1a\n" +
-	"\bbreached\x18\b \x01(\x05R\bbreached\"\xf3\x03\n" +
+	"\bbreached\x18\b \x01(\x05R\bbreached\"\x98\x04\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12;\n" +
@@ -3350,7 +3383,8 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x0edelivery_error\x18\v \x01(\tR\rdeliveryError\x12\x1f\n" +
 	"\vexternal_id\x18\f \x01(\tR\n" +
 	"externalId\x12\x12\n" +
-	"\x04kind\x18\r \x01(\tR\x04kind\"\x9e\x02\n" +
+	"\x04kind\x18\r \x01(\tR\x04kind\x12#\n" +
+	"\rtemplate_name\x18\x0e \x01(\tR\ftemplateName\"\x9e\x02\n" +
 	"\n" +
 	"Attachment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
@@ -3370,13 +3404,15 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x18\n" +
 	"\acontent\x18\x03 \x01(\fR\acontent\"&\n" +
 	"\x14GetAttachmentRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xad\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xfb\x01\n" +
 	"\x11AddMessageRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12;\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x1d.sportello.cases.v1.DirectionR\tdirection\x12\x1b\n" +
 	"\tbody_text\x18\x03 \x01(\tR\bbodyText\x12%\n" +
 	"\x0eattachment_ids\x18\n" +
-	" \x03(\tR\rattachmentIds\"j\n" +
+	" \x03(\tR\rattachmentIds\x12#\n" +
+	"\rtemplate_name\x18\v \x01(\tR\ftemplateName\x12'\n" +
+	"\x0ftemplate_params\x18\f \x03(\tR\x0etemplateParams\"j\n" +
 	"\x13ListMessagesRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +

@@ -52,8 +52,12 @@ type OutboundMessage struct {
 	// social platforms only allow free-form replies within a window after
 	// it (WhatsApp, Messenger and Instagram: 24 hours). Unset when unknown.
 	LastInboundTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_inbound_time,json=lastInboundTime,proto3" json:"last_inbound_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Set when the reply is an approved WhatsApp message template rather
+	// than free text (body_text is then the template's text as filled in,
+	// for the record); platforms take templates outside their reply window.
+	Template      *OutboundTemplate `protobuf:"bytes,15,opt,name=template,proto3" json:"template,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OutboundMessage) Reset() {
@@ -184,6 +188,68 @@ func (x *OutboundMessage) GetLastInboundTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *OutboundMessage) GetTemplate() *OutboundTemplate {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+// OutboundTemplate is a message template by name with its body parameters;
+// the channel instance's config gives its language.
+type OutboundTemplate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The body parameters {{1}}, {{2}}, ... in order.
+	Params        []string `protobuf:"bytes,2,rep,name=params,proto3" json:"params,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboundTemplate) Reset() {
+	*x = OutboundTemplate{}
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboundTemplate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboundTemplate) ProtoMessage() {}
+
+func (x *OutboundTemplate) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboundTemplate.ProtoReflect.Descriptor instead.
+func (*OutboundTemplate) Descriptor() ([]byte, []int) {
+	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *OutboundTemplate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OutboundTemplate) GetParams() []string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
 // OutboundAttachment names a file of the blob store to send.
 type OutboundAttachment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -198,7 +264,7 @@ type OutboundAttachment struct {
 
 func (x *OutboundAttachment) Reset() {
 	*x = OutboundAttachment{}
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[1]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +276,7 @@ func (x *OutboundAttachment) String() string {
 func (*OutboundAttachment) ProtoMessage() {}
 
 func (x *OutboundAttachment) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[1]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +289,7 @@ func (x *OutboundAttachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboundAttachment.ProtoReflect.Descriptor instead.
 func (*OutboundAttachment) Descriptor() ([]byte, []int) {
-	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{1}
+	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *OutboundAttachment) GetSha256() string {
@@ -269,7 +335,7 @@ type Recipient struct {
 
 func (x *Recipient) Reset() {
 	*x = Recipient{}
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +347,7 @@ func (x *Recipient) String() string {
 func (*Recipient) ProtoMessage() {}
 
 func (x *Recipient) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +360,7 @@ func (x *Recipient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recipient.ProtoReflect.Descriptor instead.
 func (*Recipient) Descriptor() ([]byte, []int) {
-	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{2}
+	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Recipient) GetName() string {
@@ -329,7 +395,7 @@ var File_sportello_outbound_v1_outbound_proto protoreflect.FileDescriptor
 
 const file_sportello_outbound_v1_outbound_proto_rawDesc = "" +
 	"\n" +
-	"$sportello/outbound/v1/outbound.proto\x12\x15sportello.outbound.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x04\n" +
+	"$sportello/outbound/v1/outbound.proto\x12\x15sportello.outbound.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x05\n" +
 	"\x0fOutboundMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12%\n" +
@@ -348,7 +414,11 @@ const file_sportello_outbound_v1_outbound_proto_rawDesc = "" +
 	"createTime\x12K\n" +
 	"\vattachments\x18\f \x03(\v2).sportello.outbound.v1.OutboundAttachmentR\vattachments\x12\x12\n" +
 	"\x04kind\x18\r \x01(\tR\x04kind\x12F\n" +
-	"\x11last_inbound_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0flastInboundTime\"\x80\x01\n" +
+	"\x11last_inbound_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0flastInboundTime\x12C\n" +
+	"\btemplate\x18\x0f \x01(\v2'.sportello.outbound.v1.OutboundTemplateR\btemplate\">\n" +
+	"\x10OutboundTemplate\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06params\x18\x02 \x03(\tR\x06params\"\x80\x01\n" +
 	"\x12OutboundAttachment\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1b\n" +
 	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12!\n" +
@@ -372,23 +442,25 @@ func file_sportello_outbound_v1_outbound_proto_rawDescGZIP() []byte {
 	return file_sportello_outbound_v1_outbound_proto_rawDescData
 }
 
-var file_sportello_outbound_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_sportello_outbound_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_sportello_outbound_v1_outbound_proto_goTypes = []any{
 	(*OutboundMessage)(nil),       // 0: sportello.outbound.v1.OutboundMessage
-	(*OutboundAttachment)(nil),    // 1: sportello.outbound.v1.OutboundAttachment
-	(*Recipient)(nil),             // 2: sportello.outbound.v1.Recipient
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*OutboundTemplate)(nil),      // 1: sportello.outbound.v1.OutboundTemplate
+	(*OutboundAttachment)(nil),    // 2: sportello.outbound.v1.OutboundAttachment
+	(*Recipient)(nil),             // 3: sportello.outbound.v1.Recipient
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 }
 var file_sportello_outbound_v1_outbound_proto_depIdxs = []int32{
-	2, // 0: sportello.outbound.v1.OutboundMessage.to:type_name -> sportello.outbound.v1.Recipient
-	3, // 1: sportello.outbound.v1.OutboundMessage.create_time:type_name -> google.protobuf.Timestamp
-	1, // 2: sportello.outbound.v1.OutboundMessage.attachments:type_name -> sportello.outbound.v1.OutboundAttachment
-	3, // 3: sportello.outbound.v1.OutboundMessage.last_inbound_time:type_name -> google.protobuf.Timestamp
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3, // 0: sportello.outbound.v1.OutboundMessage.to:type_name -> sportello.outbound.v1.Recipient
+	4, // 1: sportello.outbound.v1.OutboundMessage.create_time:type_name -> google.protobuf.Timestamp
+	2, // 2: sportello.outbound.v1.OutboundMessage.attachments:type_name -> sportello.outbound.v1.OutboundAttachment
+	4, // 3: sportello.outbound.v1.OutboundMessage.last_inbound_time:type_name -> google.protobuf.Timestamp
+	1, // 4: sportello.outbound.v1.OutboundMessage.template:type_name -> sportello.outbound.v1.OutboundTemplate
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_sportello_outbound_v1_outbound_proto_init() }
@@ -402,7 +474,7 @@ func file_sportello_outbound_v1_outbound_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_outbound_v1_outbound_proto_rawDesc), len(file_sportello_outbound_v1_outbound_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
