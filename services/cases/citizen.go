@@ -16,12 +16,13 @@ import (
 const PortalChannel = "portal"
 
 // mayRead reports whether p may see case c: staff the cases of their
-// departments, a citizen the cases of their own contact record.
+// departments, a citizen the cases of their own contact record, the
+// holder of a follow link that one case.
 func mayRead(p auth.Principal, c Case) bool {
 	if p.Staff() {
 		return p.InDepartment(c.Department)
 	}
-	return p.OwnsContact(c.ContactID)
+	return p.OwnsContact(c.ContactID) || p.FollowsCase(c.ID)
 }
 
 // citizenView removes from a case what only staff may see: who works it,

@@ -178,6 +178,10 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		q.Limit = maxPageSize
 	}
 	if !p.Staff() {
+		if !p.Citizen() {
+			// A follow link shows one case; it lists nothing.
+			return nil, status.Error(codes.PermissionDenied, "a follow link gives access to its case only")
+		}
 		// A citizen lists their own cases, from every channel and
 		// department, and filters only by what they can see.
 		if id := req.GetContactId(); id != "" && id != p.Contact {
