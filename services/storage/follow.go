@@ -55,6 +55,10 @@ func (db *DB) CreateFollowLink(ctx context.Context, l follow.Link, m cases.Messa
 		return fmt.Errorf("%w: %s", cases.ErrNotFound, l.CaseID)
 	}
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The message first: it reads the case (ErrNotFound without one).
+		if _, _, err := db.addMessage(tx, l.CaseID, m, fn); err != nil {
+			return err
+		}
 		now := l.CreatedAt.UTC()
 		if err := tx.Model(&followLinkRow{}).Where("case_id = ? AND revoked_at IS NULL", l.CaseID).Update("revoked_at", now).Error; err != nil {
 			return err
@@ -66,8 +70,7 @@ func (db *DB) CreateFollowLink(ctx context.Context, l follow.Link, m cases.Messa
 			ExpiresAt: l.ExpiresAt.UTC()}).Error; err != nil {
 			return err
 		}
-		_, _, err := db.addMessage(tx, l.CaseID, m, fn)
-		return err
+		return nil
 	})
 	return retryable(err)
 }
