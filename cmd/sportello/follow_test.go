@@ -84,6 +84,19 @@ func TestIntegrationFollowWithoutLogin(t *testing.T) {
 		t.Fatalf("link mail body: %q", msg.TextBody)
 	}
 	token := m[1]
+	// Staff see that a link was sent, never the link: it is a credential.
+	masked := 0
+	for _, msg := range s.messages(mine) {
+		if strings.Contains(msg.GetBodyText(), token) {
+			t.Fatalf("the thread shows staff the token: %q", msg.GetBodyText())
+		}
+		if msg.GetKind() == follow.LinkKind && strings.Contains(msg.GetBodyText(), "/follow/…") {
+			masked++
+		}
+	}
+	if masked != 1 {
+		t.Fatalf("%d masked link messages on the case, want 1", masked)
+	}
 
 	t.Run("a wrong address or an unknown reference gets the same page and no mail", func(t *testing.T) {
 		for _, in := range [][2]string{{ref, "mario.bianchi@example.org"}, {"2099-999999", "lucia.neri@example.org"}, {ref, "x@example.org"}} {

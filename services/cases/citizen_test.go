@@ -66,3 +66,13 @@ func TestMayReadFollowLink(t *testing.T) {
 		t.Error("a citizen without contact or case reads a case without contact")
 	}
 }
+
+func TestMaskFollowLink(t *testing.T) {
+	body := "Link:\n\nhttps://x.example/follow/fl1_AbC-_9?lang=en\n"
+	if got := maskFollowLink(Message{Kind: FollowLinkKind, Body: body}); got != "Link:\n\nhttps://x.example/follow/…?lang=en\n" {
+		t.Errorf("masked = %q", got)
+	}
+	if got := maskFollowLink(Message{Body: body}); got != body {
+		t.Errorf("a citizen's message was changed: %q", got)
+	}
+}

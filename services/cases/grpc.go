@@ -651,7 +651,7 @@ func messageToProto(m Message) *casesv1.Message {
 		}
 	}
 	pm := &casesv1.Message{Id: m.ID, CaseId: m.CaseID, Direction: d, ChannelKind: m.ChannelKind, ChannelId: m.ChannelID,
-		AuthorName: m.AuthorName, BodyText: m.Body, CreateTime: timestamppb.New(m.CreatedAt), DeliveryStatus: m.DeliveryStatus,
+		AuthorName: m.AuthorName, BodyText: maskFollowLink(m), CreateTime: timestamppb.New(m.CreatedAt), DeliveryStatus: m.DeliveryStatus,
 		DeliveryError: m.DeliveryError, ExternalId: m.ExternalID, Kind: m.Kind}
 	for _, a := range m.Attachments {
 		pm.Attachments = append(pm.Attachments, attachmentToProto(a))

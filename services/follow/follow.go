@@ -23,8 +23,9 @@ import (
 	"github.com/sportello/sportello/services/cases"
 )
 
-// LinkKind is the Kind of the message that carries a follow link.
-const LinkKind = "follow_link"
+// LinkKind is the Kind of the message that carries a follow link; the
+// CaseService masks the token in it (cases.FollowLinkKind).
+const LinkKind = cases.FollowLinkKind
 
 // DefaultTTL is how long a link stays valid.
 const DefaultTTL = 7 * 24 * time.Hour

@@ -45,7 +45,7 @@ func FuzzParseToken(f *testing.F) {
 			}
 			return
 		}
-		if len(s) != tokenLen || !strings.HasPrefix(s, TokenPrefix) || h != HashToken(s) || strings.ContainsAny(s[len(TokenPrefix):], "+/=") {
+		if len(s) != tokenLen || !strings.HasPrefix(s, TokenPrefix) || h != HashToken(s) || strings.ContainsAny(s[len(TokenPrefix):], "+/=\r\n") {
 			t.Fatalf("accepted %q", s)
 		}
 	})
