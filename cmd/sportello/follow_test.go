@@ -154,7 +154,7 @@ func TestIntegrationFollowWithoutLogin(t *testing.T) {
 				got = m
 			}
 		}
-		if got == nil || got.GetDirection() != casesv1.Direction_DIRECTION_INBOUND || got.GetChannelKind() != cases.PortalChannel {
+		if got == nil || got.GetDirection() != casesv1.Direction_DIRECTION_INBOUND || got.GetChannelKind() != cases.PortalChannel || got.GetAuthorName() != "Lucia Neri" {
 			t.Fatalf("reply on the case: %v", got)
 		}
 		if _, page := plainGet(t, http.DefaultClient, s.base+"/follow/"+token); !strings.Contains(page, "Grazie, attendo.") {

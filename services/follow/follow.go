@@ -52,6 +52,9 @@ type Link struct {
 	MessageID string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// ContactName is the case's citizen as the contact record names them
+	// (read by FollowLink; the author of the holder's replies).
+	ContactName string
 }
 
 // Store keeps links and request counts. services/storage implements it.
@@ -206,7 +209,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (auth.Principa
 	if err != nil {
 		return auth.Principal{}, fmt.Errorf("%w: follow link: %v", auth.ErrUnavailable, err)
 	}
-	return auth.FollowPrincipal(l.CaseID), nil
+	p := auth.FollowPrincipal(l.CaseID)
+	p.Name = l.ContactName
+	return p, nil
 }
 
 // Open returns the valid link of token; ErrInvalidToken when it is

@@ -85,7 +85,16 @@ func (db *DB) FollowLink(ctx context.Context, hash string, now time.Time) (follo
 	if err != nil {
 		return follow.Link{}, err
 	}
-	return follow.Link{TokenHash: r.TokenHash, CaseID: r.CaseID, MessageID: r.MessageID, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}, nil
+	var names []string
+	if err := db.gorm.WithContext(ctx).Raw("SELECT ct.display_name FROM cases c JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = ?", r.CaseID).
+		Scan(&names).Error; err != nil {
+		return follow.Link{}, err
+	}
+	l := follow.Link{TokenHash: r.TokenHash, CaseID: r.CaseID, MessageID: r.MessageID, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
+	if len(names) == 1 {
+		l.ContactName = names[0]
+	}
+	return l, nil
 }
 
 // CountFollowRequest implements follow.Store: one upsert, atomic on both

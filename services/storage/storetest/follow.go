@@ -57,7 +57,7 @@ func testFollowLinks(t *testing.T, db *storage.DB) {
 	now := time.Now().UTC()
 	first, m := followLink(t, db, id, now, time.Hour)
 	l, err := db.FollowLink(ctx, follow.HashToken(first), now)
-	if err != nil || l.CaseID != id || l.MessageID != m.ID || l.ExpiresAt.Sub(now.Add(time.Hour)).Abs() > time.Millisecond {
+	if err != nil || l.CaseID != id || l.MessageID != m.ID || l.ContactName != "Maria Rossi" || l.ExpiresAt.Sub(now.Add(time.Hour)).Abs() > time.Millisecond {
 		t.Fatalf("FollowLink = %+v, %v", l, err)
 	}
 	// The link's message is an outbound message queued for the e-mail
