@@ -69,6 +69,17 @@ func TestIntegrationFollowWithoutLogin(t *testing.T) {
 		t.Fatalf("GET /follow: %d %s", code, form)
 	}
 
+	if code, en := b.get(s.base + "/follow?lang=en"); code != 200 || !strings.Contains(en, "Follow your request") || !strings.Contains(en, `lang="en"`) {
+		t.Fatalf("GET /follow?lang=en: %d", code)
+	}
+	for _, bad := range []FollowLinks{{LinkTTL: "10m"}, {LinkTTL: "seven days"}, {LinkTTL: "721h"}, {PerAddress: -1}} {
+		c := cfg
+		c.Web.Follow = bad
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "web.follow") {
+			t.Errorf("web.follow %+v: err = %v", bad, err)
+		}
+	}
+
 	// The right reference and address (as typed, with capitals and spaces).
 	code, sent := ask(" "+ref+" ", " Lucia.Neri@Example.org ")
 	if code != 200 || !strings.Contains(sent, followSentTxt) {
