@@ -54,6 +54,21 @@ type Principal struct {
 	// Scopes narrow a service account to the methods they name (see
 	// Scope); empty means the role's full access.
 	Scopes []string
+	// Case, for a citizen without Contact, is the one case the principal
+	// may see and reply on: the holder of a follow link (FollowPrincipal).
+	Case string
+}
+
+// FollowPrincipal is the holder of a follow link for case id: a citizen
+// with no contact record, confined to that case's citizen view and to the
+// cases:read and cases:write scopes.
+func FollowPrincipal(id string) Principal {
+	return Principal{Subject: "follow:" + id, Role: RoleCitizen, Case: id, Scopes: []string{"cases:read", "cases:write"}}
+}
+
+// FollowsCase reports whether p is the holder of a follow link for case id.
+func (p Principal) FollowsCase(id string) bool {
+	return p.Role == RoleCitizen && p.Contact == "" && p.Case != "" && p.Case == id
 }
 
 // Citizen reports whether the principal is a citizen with a contact record.

@@ -60,3 +60,39 @@ func TestAccessAllows(t *testing.T) {
 		t.Error("a citizen with departments works cases")
 	}
 }
+
+// TestFollowPrincipal: the holder of a follow link may call the
+// CaseService's owner methods (the service then confines it to its case)
+// and nothing else of the permission table.
+func TestFollowPrincipal(t *testing.T) {
+	p := FollowPrincipal("case-1")
+	if p.Citizen() || p.OwnsContact("") || p.Staff() || !p.FollowsCase("case-1") || p.FollowsCase("case-2") || p.FollowsCase("") {
+		t.Fatalf("principal %+v: wrong predicates", p)
+	}
+	allowed := 0
+	for method, rule := range Permissions {
+		got := rule.Allows(&p)
+		want := rule.Access == Public || (rule.Access == Owner && strings.HasPrefix(method, "/sportello.cases.v1.CaseService/"))
+		if got != want {
+			t.Errorf("%s: allowed = %v, want %v", method, got, want)
+		}
+		if got && rule.Access == Owner {
+			allowed++
+		}
+	}
+	if allowed == 0 {
+		t.Fatal("a follow link reaches no CaseService method")
+	}
+	// Without its scopes, or with a contact (a real citizen), it is not
+	// a follow principal.
+	unscoped := p
+	unscoped.Scopes = nil
+	if Owner.Allows(&unscoped) {
+		t.Error("an unscoped case principal is an owner")
+	}
+	withContact := p
+	withContact.Contact = "contact-1"
+	if withContact.FollowsCase("case-1") {
+		t.Error("a citizen with a contact follows a case by link")
+	}
+}

@@ -145,7 +145,9 @@ func (a Access) Allows(p *Principal) bool {
 	case Public:
 		return true
 	case Owner:
-		return p != nil && (p.Staff() || p.Citizen())
+		// A follow link's holder (FollowsCase) is an owner of one case;
+		// its scopes keep it to the CaseService.
+		return p != nil && (p.Staff() || p.Citizen() || (p.Role == RoleCitizen && p.Case != "" && len(p.Scopes) > 0))
 	case Staff:
 		return p != nil && p.Staff()
 	case Admin:

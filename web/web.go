@@ -23,6 +23,7 @@ import (
 	"github.com/sportello/sportello/channels/webform"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/directory"
+	"github.com/sportello/sportello/services/follow"
 	"github.com/sportello/sportello/services/sla"
 	"github.com/sportello/sportello/services/surveys"
 )
@@ -64,6 +65,7 @@ type Site struct {
 	accounts Accounts
 	cases    atomic.Pointer[casesv1.CaseServiceClient] // set once the server runs
 	surveys  *surveys.Service                          // nil: no survey pages
+	follow   *follow.Service                           // nil: no follow pages
 }
 
 // New parses the templates.

@@ -82,8 +82,11 @@ func (r *Replier) Compose(m *outboundv1.OutboundMessage, mb *Mailbox, w io.Write
 		h.SetMsgIDList("In-Reply-To", refs[len(refs)-1:])
 		h.SetMsgIDList("References", refs)
 	}
-	if m.GetKind() == "acknowledgement" {
+	switch m.GetKind() {
+	case "acknowledgement":
 		h.Set("Auto-Submitted", "auto-replied")
+	case "follow_link", "survey_invitation":
+		h.Set("Auto-Submitted", "auto-generated")
 	}
 	// Ask Exchange and others not to answer our mail automatically.
 	h.Set("X-Auto-Response-Suppress", "All")

@@ -25,6 +25,7 @@ import (
 	"github.com/sportello/sportello/channels/cti"
 	"github.com/sportello/sportello/channels/email"
 	"github.com/sportello/sportello/services/attachments"
+	"github.com/sportello/sportello/services/follow"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/sla"
 	"github.com/sportello/sportello/services/surveys"
@@ -91,11 +92,43 @@ type Web struct {
 	// web-form and portal requests go out from, to the address the
 	// citizen gave; default the first mailbox of the email section.
 	ReplyMailbox string `yaml:"reply_mailbox"`
+	// Follow configures the links that let a citizen without a login
+	// follow one request (/follow, services/follow).
+	Follow FollowLinks `yaml:"follow"`
+}
+
+// FollowLinks configures the follow links; zero values take the defaults.
+type FollowLinks struct {
+	// LinkTTL is how long a link is valid ("168h", the default); at most
+	// 30 days.
+	LinkTTL string `yaml:"link_ttl"`
+	// PerAddress and PerClient bound the link requests per hour for one
+	// e-mail address (default 3) and one client IP address (default 20).
+	PerAddress int `yaml:"per_address"`
+	PerClient  int `yaml:"per_client"`
+}
+
+// ttl is the links' validity; DefaultTTL when unset.
+func (f FollowLinks) ttl() (time.Duration, error) {
+	if f.LinkTTL == "" {
+		return follow.DefaultTTL, nil
+	}
+	d, err := time.ParseDuration(f.LinkTTL)
+	if err != nil || d < time.Hour || d > 30*24*time.Hour {
+		return 0, fmt.Errorf("web.follow.link_ttl: %q is not a duration between 1h and 720h", f.LinkTTL)
+	}
+	return d, nil
 }
 
 // validate reports the problems of the section.
 func (w Web) validate() []error {
 	var errs []error
+	if _, err := w.Follow.ttl(); err != nil {
+		errs = append(errs, err)
+	}
+	if w.Follow.PerAddress < 0 || w.Follow.PerClient < 0 {
+		errs = append(errs, fmt.Errorf("web.follow: per_address and per_client must not be negative"))
+	}
 	for key, v := range map[string]string{"web.privacy_url": w.PrivacyURL, "web.accessibility_url": w.AccessibilityURL} {
 		if v == "" {
 			continue

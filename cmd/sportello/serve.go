@@ -22,6 +22,7 @@ import (
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	reportsv1 "github.com/sportello/sportello/api/sportello/reports/v1"
+	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/channels"
 	"github.com/sportello/sportello/channels/cti"
 	"github.com/sportello/sportello/channels/email"
@@ -35,6 +36,7 @@ import (
 	"github.com/sportello/sportello/services/deadletters"
 	"github.com/sportello/sportello/services/directory"
 	"github.com/sportello/sportello/services/events"
+	"github.com/sportello/sportello/services/follow"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/server"
 	"github.com/sportello/sportello/services/sla"
@@ -252,6 +254,13 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		log.Warn("the pages will have no styles or scripts", "err", err)
 	}
 	site.SetSurveys(surveyService)
+	followTTL, err := cfg.Web.Follow.ttl()
+	if err != nil {
+		return nil, err
+	}
+	followLinks := &follow.Service{Store: a.db, BaseURL: publicURL, Mailbox: cfg.webReplyMailbox(), TTL: followTTL,
+		PerAddress: cfg.Web.Follow.PerAddress, PerClient: cfg.Web.Follow.PerClient, Log: log}
+	site.SetFollow(followLinks)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
 	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }
 	depts, err := a.db.ListDepartments(ctx)
@@ -267,6 +276,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	a.devIdP = ident.dev != nil
+	// Follow links first: they are recognised by their prefix, without a
+	// lookup, and confined to one case.
+	ident.authn = append(auth.Chain{followLinks}, ident.authn...)
 	cleanupCtx, stopCleanup := context.WithCancel(context.Background())
 	a.stopCleanup, a.cleanupDone = stopCleanup, make(chan struct{})
 	go func() {
@@ -310,6 +322,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	for pattern, h := range ident.routes {
 		routes[pattern] = ident.wrap(h)
+	}
+	for pattern, h := range site.FollowRoutes(ident.wrap) {
+		routes[pattern] = h
 	}
 	for pattern, h := range site.SurveyRoutes() {
 		routes[pattern] = h // anonymous by design: no session is read

@@ -3,6 +3,7 @@ package cases
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -16,12 +17,30 @@ import (
 const PortalChannel = "portal"
 
 // mayRead reports whether p may see case c: staff the cases of their
-// departments, a citizen the cases of their own contact record.
+// departments, a citizen the cases of their own contact record, the
+// holder of a follow link that one case.
 func mayRead(p auth.Principal, c Case) bool {
 	if p.Staff() {
 		return p.InDepartment(c.Department)
 	}
-	return p.OwnsContact(c.ContactID)
+	return p.OwnsContact(c.ContactID) || p.FollowsCase(c.ID)
+}
+
+// FollowLinkKind is the Kind of the automatic message that carries a
+// follow link (services/follow.LinkKind).
+const FollowLinkKind = "follow_link"
+
+// followToken finds the token of a follow link in a message.
+var followToken = regexp.MustCompile(`/follow/[A-Za-z0-9_-]+`)
+
+// maskFollowLink is the body of m as the API shows it: a follow link's
+// token is a credential for the case, so nobody reading the thread (staff
+// included) sees it; the e-mail channel sends the stored body.
+func maskFollowLink(m Message) string {
+	if m.Kind != FollowLinkKind {
+		return m.Body
+	}
+	return followToken.ReplaceAllString(m.Body, "/follow/…")
 }
 
 // citizenView removes from a case what only staff may see: who works it,

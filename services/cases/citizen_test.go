@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/sportello/sportello/auth"
 )
 
 func TestCitizenReplied(t *testing.T) {
@@ -41,5 +43,36 @@ func TestCitizenReplied(t *testing.T) {
 				t.Fatalf("events = %+v", evs)
 			}
 		})
+	}
+}
+
+// TestMayReadFollowLink: a follow link's holder reads its case only.
+func TestMayReadFollowLink(t *testing.T) {
+	p := auth.FollowPrincipal("c1")
+	for _, tt := range []struct {
+		c    Case
+		want bool
+	}{
+		{Case{ID: "c1", ContactID: "k1"}, true},
+		{Case{ID: "c2", ContactID: "k1"}, false},
+		{Case{ID: "c2", ContactID: ""}, false},
+		{Case{ID: "", ContactID: ""}, false},
+	} {
+		if got := mayRead(p, tt.c); got != tt.want {
+			t.Errorf("mayRead(%+v) = %v", tt.c, got)
+		}
+	}
+	if mayRead(auth.Principal{Role: auth.RoleCitizen}, Case{ID: "", ContactID: ""}) {
+		t.Error("a citizen without contact or case reads a case without contact")
+	}
+}
+
+func TestMaskFollowLink(t *testing.T) {
+	body := "Link:\n\nhttps://x.example/follow/fl1_AbC-_9?lang=en\n"
+	if got := maskFollowLink(Message{Kind: FollowLinkKind, Body: body}); got != "Link:\n\nhttps://x.example/follow/…?lang=en\n" {
+		t.Errorf("masked = %q", got)
+	}
+	if got := maskFollowLink(Message{Body: body}); got != body {
+		t.Errorf("a citizen's message was changed: %q", got)
 	}
 }

@@ -185,6 +185,10 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 		q.Limit = maxPageSize
 	}
 	if !p.Staff() {
+		if !p.Citizen() {
+			// A follow link shows one case; it lists nothing.
+			return nil, status.Error(codes.PermissionDenied, "a follow link gives access to its case only")
+		}
 		// A citizen lists their own cases, from every channel and
 		// department, and filters only by what they can see.
 		if id := req.GetContactId(); id != "" && id != p.Contact {
@@ -688,7 +692,7 @@ func messageToProto(m Message) *casesv1.Message {
 		}
 	}
 	pm := &casesv1.Message{Id: m.ID, CaseId: m.CaseID, Direction: d, ChannelKind: m.ChannelKind, ChannelId: m.ChannelID,
-		AuthorName: m.AuthorName, BodyText: m.Body, CreateTime: timestamppb.New(m.CreatedAt), DeliveryStatus: m.DeliveryStatus,
+		AuthorName: m.AuthorName, BodyText: maskFollowLink(m), CreateTime: timestamppb.New(m.CreatedAt), DeliveryStatus: m.DeliveryStatus,
 		DeliveryError: m.DeliveryError, ExternalId: m.ExternalID, Kind: m.Kind}
 	if m.Template != nil {
 		pm.TemplateName = m.Template.Name

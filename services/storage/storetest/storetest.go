@@ -56,6 +56,7 @@ func RunTests(t *testing.T, b Backend) {
 	tests = append(tests, reportFactTests...)
 	tests = append(tests, callTests...)
 	tests = append(tests, portalTests...)
+	tests = append(tests, followTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
