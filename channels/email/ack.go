@@ -1,6 +1,7 @@
 package email
 
 import (
+	"github.com/sportello/sportello/channels/clip"
 	"strings"
 	"text/template"
 	"unicode"
@@ -82,7 +83,7 @@ func words(s string) map[string]bool {
 // of the first 2,000 bytes.
 func guessLanguage(text string) string {
 	if len(text) > 2000 {
-		text = truncate(text, 2000)
+		text = clip.Bytes(text, 2000)
 	}
 	it, en := 0, 0
 	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }) {

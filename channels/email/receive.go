@@ -3,6 +3,7 @@ package email
 import (
 	"context"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"io"
 	"log/slog"
 	"slices"
@@ -170,7 +171,7 @@ func (r *Receiver) contact(msg *mailparse.Message, raw attachments.Blob, t Targe
 		text = "(no text: see the attachments)"
 	}
 	if len(text) > maxBodyBytes {
-		text = truncate(text, maxBodyBytes)
+		text = clip.Bytes(text, maxBodyBytes)
 		notes = append(notes, fmt.Sprintf("The text was cut at %d KiB; the full original message is attached.", maxBodyBytes>>10))
 	}
 	sender := strings.ToLower(from.Address)
@@ -185,13 +186,13 @@ func (r *Receiver) contact(msg *mailparse.Message, raw attachments.Blob, t Targe
 		md["original_to"] = msg.XOriginalTo[0].Address
 	}
 	if env.MailFrom != "" {
-		md["mail_from"] = truncate(env.MailFrom, 320)
+		md["mail_from"] = clip.Bytes(env.MailFrom, 320)
 	}
 	if msg.MessageID != "" {
-		md["message_id"] = truncate(msg.MessageID, 512)
+		md["message_id"] = clip.Bytes(msg.MessageID, 512)
 	}
 	if msg.Auto.Automatic() {
-		md["auto_reasons"] = truncate(strings.Join(msg.Auto.Reasons, "; "), 512)
+		md["auto_reasons"] = clip.Bytes(strings.Join(msg.Auto.Reasons, "; "), 512)
 	}
 
 	files := []*inboundv1.BlobRef{{Sha256: raw.SHA256, Size: raw.Size, ContentType: "message/rfc822",
@@ -217,13 +218,13 @@ func (r *Receiver) contact(msg *mailparse.Message, raw attachments.Blob, t Targe
 			notes = append(notes, fmt.Sprintf("%d more parts were not kept as attachments.", len(refused)-10))
 			break
 		}
-		notes = append(notes, "Not kept as an attachment: "+truncate(p, 300)+".")
+		notes = append(notes, "Not kept as an attachment: "+clip.Bytes(p, 300)+".")
 	}
 	if left > 0 {
 		notes = append(notes, fmt.Sprintf("%d more attachments are only in the original message.", left))
 	}
 	if len(msg.Problems) > 0 {
-		notes = append(notes, "The message was not read in full: "+truncate(strings.Join(msg.Problems, "; "), 4000)+".")
+		notes = append(notes, "The message was not read in full: "+clip.Bytes(strings.Join(msg.Problems, "; "), 4000)+".")
 	}
 	if len(refused) > 0 || len(msg.Problems) > 0 || left > 0 {
 		notes = append(notes, "The original message is attached exactly as received.")
@@ -238,8 +239,8 @@ func (r *Receiver) contact(msg *mailparse.Message, raw attachments.Blob, t Targe
 	c := &inboundv1.InboundContact{
 		Id:          uuid.NewSHA1(contactNS, []byte(t.Mailbox.Name+"\x00"+ext)).String(),
 		ChannelKind: Kind, ChannelId: t.Mailbox.Name, ExternalId: ext, ThreadKeys: keys,
-		Sender:     &inboundv1.Sender{Name: truncate(from.Name, 200), Email: truncate(sender, 254)},
-		Subject:    truncate(subject, 1000),
+		Sender:     &inboundv1.Sender{Name: clip.Bytes(from.Name, 200), Email: clip.Bytes(sender, 254)},
+		Subject:    clip.Bytes(subject, 1000),
 		BodyText:   text,
 		ReceivedAt: timestamppb.New(r.now()),
 		Metadata:   md, Attachments: files, Notes: notes,
@@ -282,18 +283,7 @@ func originalName(subject string) string {
 	if name == "" {
 		name = "message"
 	}
-	return truncate(name, 100) + ".eml"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return clip.Bytes(name, 100) + ".eml"
 }
 
 func rawBlob(sha string, size int64) attachments.Blob {

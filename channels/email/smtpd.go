@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"io"
 	"log/slog"
 	"net"
@@ -123,7 +124,7 @@ type session struct {
 // Policy rejections: clear 5xx answers.
 func errNoMailbox(to string) error {
 	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
-		Message: fmt.Sprintf("<%s>: no such mailbox here", truncate(to, 254))}
+		Message: fmt.Sprintf("<%s>: no such mailbox here", clip.Bytes(to, 254))}
 }
 
 func (l *Listener) errTooBig() error {
@@ -216,7 +217,7 @@ func (c *counter) Read(p []byte) (int, error) {
 
 // headerSafe keeps a value that goes into a trace header on one line.
 func headerSafe(v string) string {
-	return truncate(strings.Map(func(r rune) rune {
+	return clip.Bytes(strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r == '<' || r == '>' {
 			return -1
 		}

@@ -8,13 +8,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -271,7 +271,7 @@ func (a *Adapter) contact(ctx context.Context, m Message) (*inboundv1.InboundCon
 		ChannelId:    a.id,
 		ExternalId:   m.ExternalID,
 		Sender:       &inboundv1.Sender{Name: channels.CleanName(m.Name), Handle: handle},
-		BodyText:     truncate(channels.CleanText(m.Text), maxTextBytes),
+		BodyText:     clip.Bytes(channels.CleanText(m.Text), maxTextBytes),
 		ReceivedAt:   timestamppb.Now(),
 		Notes:        m.Notes,
 		Metadata:     map[string]string{"message_type": m.Type},
@@ -289,7 +289,7 @@ func (a *Adapter) contact(ctx context.Context, m Message) (*inboundv1.InboundCon
 	if k := threadkey.Subject("conversation "+a.kind+":"+a.id+":"+m.UserID, a.cfg.ConversationDays); k != "" {
 		c.ThreadKeys = append(c.ThreadKeys, k)
 	}
-	c.Subject = subject(a.kind, c.Sender.Name, c.BodyText)
+	c.Subject = channels.ChatSubject(kindNames[a.kind], c.Sender.Name, c.BodyText)
 	for _, md := range m.Media {
 		ref, err := a.fetch(ctx, md)
 		var perm *permanentMediaError
@@ -315,29 +315,3 @@ func validPhone(p string) bool {
 }
 
 var kindNames = map[string]string{KindWhatsApp: "WhatsApp", KindMessenger: "Messenger", KindInstagram: "Instagram"}
-
-// subject is a new case's subject: the platform and the start of the text.
-func subject(kind, name, text string) string {
-	s := kindNames[kind]
-	if name != "" {
-		s += " – " + name
-	}
-	if first := strings.TrimSpace(strings.SplitN(text, "\n", 2)[0]); first != "" {
-		s += ": " + first
-	}
-	if r := []rune(s); len(r) > 120 {
-		s = string(r[:119]) + "…"
-	}
-	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}

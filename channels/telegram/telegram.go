@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"github.com/sportello/sportello/channels/phone"
 	"io"
 	"log/slog"
@@ -19,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -236,7 +236,7 @@ func (b *Bot) contact(ctx context.Context, u Update) (*inboundv1.InboundContact,
 		ChannelId:    b.id,
 		ExternalId:   MessageID(m.Chat.ID, m.MessageID, u.Edited),
 		Sender:       &inboundv1.Sender{Name: name, Handle: Kind + ":" + user},
-		BodyText:     truncate(channels.CleanText(m.text()), maxTextBytes),
+		BodyText:     clip.Bytes(channels.CleanText(m.text()), maxTextBytes),
 		ReceivedAt:   timestamppb.Now(),
 		CategoryHint: b.cfg.Category,
 		Metadata:     map[string]string{"update_id": strconv.FormatInt(u.UpdateID, 10), "chat_id": strconv.FormatInt(m.Chat.ID, 10)},
@@ -267,7 +267,7 @@ func (b *Bot) contact(ctx context.Context, u Update) (*inboundv1.InboundContact,
 	if k := threadkey.Subject("conversation "+Kind+":"+b.id+":"+strconv.FormatInt(m.Chat.ID, 10), b.cfg.ConversationDays); k != "" {
 		c.ThreadKeys = append(c.ThreadKeys, k)
 	}
-	c.Subject = subject(name, c.BodyText)
+	c.Subject = channels.ChatSubject("Telegram", name, c.BodyText)
 	for _, f := range m.files() {
 		ref, err := b.fetch(ctx, f)
 		var perm *permanentError
@@ -300,31 +300,6 @@ func MessageID(chat, message, edited int64) string {
 func normalisePhone(p string) string { return phone.Normalise(p) }
 
 func validPhone(p string) bool { return len(p) >= 5 && len(p) <= 20 }
-
-func subject(name, text string) string {
-	s := "Telegram"
-	if name != "" {
-		s += " – " + name
-	}
-	if first := strings.TrimSpace(strings.SplitN(text, "\n", 2)[0]); first != "" {
-		s += ": " + first
-	}
-	if r := []rune(s); len(r) > 120 {
-		s = string(r[:119]) + "…"
-	}
-	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
 
 // permanentError: a file no retry will fetch.
 type permanentError struct{ msg string }

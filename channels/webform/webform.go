@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"io"
 	"log/slog"
 	"mime"
@@ -335,7 +336,7 @@ func (h *Handler) contact(s Submission, key string, r *http.Request) *inboundv1.
 	}
 	md := map[string]string{}
 	if ua := r.UserAgent(); ua != "" {
-		md["user_agent"] = truncate(ua, 256)
+		md["user_agent"] = clip.Bytes(ua, 256)
 	}
 	if key != "" {
 		md["idempotency_key"] = key
@@ -353,17 +354,6 @@ func (h *Handler) contact(s Submission, key string, r *http.Request) *inboundv1.
 		CategoryHint: s.Category,
 		Metadata:     md,
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // writeError answers in the shape the REST gateway uses for gRPC errors

@@ -18,11 +18,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"hash"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/grpc/metadata"
 
@@ -202,7 +202,7 @@ func (r *Recorder) Record(ctx context.Context, action, caseID, contactID, detail
 		return errors.New("access log: action is required")
 	}
 	e := Entry{Actor: p.Subject, ActorRole: string(p.Role), Operator: p.Operator, Action: action,
-		CaseID: caseID, ContactID: contactID, Detail: cut(detail, MaxDetail), RequestID: RequestID(ctx)}
+		CaseID: caseID, ContactID: contactID, Detail: clip.Bytes(detail, MaxDetail), RequestID: RequestID(ctx)}
 	if err := r.log.AppendAccess(ctx, e); err != nil {
 		return fmt.Errorf("access log: %w", err)
 	}
@@ -235,15 +235,4 @@ func RequestID(ctx context.Context) string {
 		return ""
 	}
 	return id
-}
-
-// cut shortens s to at most n bytes without splitting a character.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

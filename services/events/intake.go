@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"log/slog"
 	"strings"
 	"time"
@@ -248,7 +249,7 @@ func (in *Intake) deadLetter(m jetstream.Msg, data []byte, reason string) {
 		_ = m.NakWithDelay(in.backoff()[len(in.backoff())-1])
 		return
 	}
-	if err := m.TermWithReason(truncate(reason, 200)); err != nil {
+	if err := m.TermWithReason(clip.Bytes(reason, 200)); err != nil {
 		in.Log.Warn("intake: term failed", "err", err)
 	}
 }
@@ -256,7 +257,7 @@ func (in *Intake) deadLetter(m jetstream.Msg, data []byte, reason string) {
 func (in *Intake) publishDeadLetter(m jetstream.Msg, data []byte, reason, suffix string) bool {
 	dl := nats.NewMsg(DeadLetterPrefix + strings.TrimPrefix(m.Subject(), "sportello.inbound."))
 	dl.Data = data
-	dl.Header.Set("Sportello-Dlq-Reason", truncate(reason, 1000))
+	dl.Header.Set("Sportello-Dlq-Reason", clip.Bytes(reason, 1000))
 	dl.Header.Set("Sportello-Original-Subject", m.Subject())
 	if md, err := m.Metadata(); err == nil {
 		dl.Header.Set("Sportello-Original-Sequence", fmt.Sprint(md.Sequence.Stream))
@@ -306,13 +307,6 @@ func (in *Intake) backoff() []time.Duration {
 		return DefaultBackoff
 	}
 	return in.Backoff
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 func toContact(c *inboundv1.InboundContact) intake.Contact {

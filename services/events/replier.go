@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"log/slog"
 	"time"
 
@@ -211,7 +212,7 @@ func (r *Replies) record(ctx context.Context, log *slog.Logger, d cases.Delivery
 func (r *Replies) deadLetter(m jetstream.Msg, reason string) {
 	dl := nats.NewMsg(DeadLetterOutboundPrefix + m.Subject()[len(OutboundPrefix):])
 	dl.Data = m.Data()
-	dl.Header.Set("Sportello-Dlq-Reason", truncate(reason, 1000))
+	dl.Header.Set("Sportello-Dlq-Reason", clip.Bytes(reason, 1000))
 	dl.Header.Set("Sportello-Original-Subject", m.Subject())
 	if md, err := m.Metadata(); err == nil {
 		dl.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dlq-outbound:%d", md.Sequence.Stream))
@@ -223,5 +224,5 @@ func (r *Replies) deadLetter(m jetstream.Msg, reason string) {
 		_ = m.NakWithDelay(r.backoff()[len(r.backoff())-1])
 		return
 	}
-	_ = m.TermWithReason(truncate(reason, 200))
+	_ = m.TermWithReason(clip.Bytes(reason, 200))
 }

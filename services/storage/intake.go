@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"github.com/sportello/sportello/channels/phone"
 	"strings"
 	"time"
@@ -966,7 +967,7 @@ func (db *DB) recordBounce(tx *gorm.DB, nc intake.NewCase, m messageRow) (intake
 	ext := nc.ExternalID
 	row := messageRow{ID: msgID, CaseID: c.ID, Direction: string(cases.System), ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID,
 		ExternalID: &ext, InboundID: nc.ID, AuthorName: nc.SenderName, AuthorEmail: nc.SenderEmail,
-		BodyText: truncateText(b.String(), 1<<20), ReceivedAt: nc.ReceivedAt.UTC(), CreatedAt: now}
+		BodyText: clip.Bytes(b.String(), 1<<20), ReceivedAt: nc.ReceivedAt.UTC(), CreatedAt: now}
 	if err := tx.Create(&row).Error; err != nil {
 		return intake.Outcome{}, err
 	}

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -318,7 +318,7 @@ func (db *DB) RecordDeliveryByExternalID(ctx context.Context, kind, channelID, e
 // setDelivery writes d on message m and, when m newly failed, records the
 // failure in its case's history.
 func (db *DB) setDelivery(tx *gorm.DB, m messageRow, d cases.Delivery) error {
-	set := map[string]any{"delivery_status": d.Status, "delivery_error": truncateText(d.Error, 2000)}
+	set := map[string]any{"delivery_status": d.Status, "delivery_error": clip.Bytes(d.Error, 2000)}
 	if d.Attempts > m.DeliveryAttempts {
 		set["delivery_attempts"] = d.Attempts
 	}
@@ -336,22 +336,10 @@ func (db *DB) setDelivery(tx *gorm.DB, m messageRow, d cases.Delivery) error {
 		return err
 	}
 	_, err := db.apply(tx, r, func(*cases.Case) ([]cases.Event, error) {
-		return []cases.Event{{Type: cases.EventDeliveryFailed, Actor: cases.SystemActor, Reason: truncateText(d.Error, 500),
+		return []cases.Event{{Type: cases.EventDeliveryFailed, Actor: cases.SystemActor, Reason: clip.Bytes(d.Error, 500),
 			Changes: map[string]cases.Change{"message": {After: m.ID}, "delivery_status": {Before: m.DeliveryStatus, After: cases.DeliveryFailed}}}}, nil
 	})
 	return err
-}
-
-// truncateText cuts s to at most n bytes of valid UTF-8.
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 type lastKey struct{ contact, kind, channel string }

@@ -1,6 +1,7 @@
 package mailparse
 
 import (
+	"github.com/sportello/sportello/channels/clip"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
@@ -114,7 +115,7 @@ func headerToken(v string) string {
 	if i := strings.IndexAny(v, "; \t("); i >= 0 {
 		v = v[:i]
 	}
-	return clip(strings.ToLower(v), 64)
+	return clip.Bytes(strings.ToLower(v), 64)
 }
 
 func localPart(addr string) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"github.com/sportello/sportello/channels/clip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,7 +94,7 @@ func summary(e *Embedded) string {
 	if e == nil {
 		return ""
 	}
-	return strings.Join([]string{e.MessageID, addr(e.From), e.Subject, clip(e.TextBody, 120)}, " | ")
+	return strings.Join([]string{e.MessageID, addr(e.From), e.Subject, clip.Bytes(e.TextBody, 120)}, " | ")
 }
 
 func toGolden(m *Message) golden {
@@ -103,8 +104,8 @@ func toGolden(m *Message) golden {
 		DeliveredTo: addrs(m.DeliveredTo), ReturnPath: m.ReturnPath, NullReturnPath: m.NullReturnPath,
 		Subject: m.Subject, NormalizedSubject: threading.NormalizeSubject(m.Subject),
 		Reference: threading.Reference(m.Subject), ThreadKeys: m.ThreadKeys(),
-		TextBody: clip(m.TextBody, textBodyMax), FullTextPrefix: clip(m.FullText, prefixMax),
-		TextFromHTML: m.TextFromHTML, SanitizedHTML: clip(m.SanitizedHTML, htmlMax),
+		TextBody: clip.Bytes(m.TextBody, textBodyMax), FullTextPrefix: clip.Bytes(m.FullText, prefixMax),
+		TextFromHTML: m.TextFromHTML, SanitizedHTML: clip.Bytes(m.SanitizedHTML, htmlMax),
 		DSN: m.DSN, Parts: m.Parts, Truncated: m.Truncated, Problems: m.Problems,
 	}
 	if !m.Date.IsZero() {
@@ -119,7 +120,7 @@ func toGolden(m *Message) golden {
 	for _, a := range m.Attachments {
 		g.Attachments = append(g.Attachments, goldenAttachment{
 			Part: a.Part, FileName: a.FileName, ContentType: a.ContentType, ContentID: a.ContentID,
-			Inline: a.Inline, Size: a.Size, SHA256: clip(a.SHA256, 16), Error: a.Error, Message: summary(a.Message),
+			Inline: a.Inline, Size: a.Size, SHA256: clip.Bytes(a.SHA256, 16), Error: a.Error, Message: summary(a.Message),
 		})
 	}
 	return g

@@ -3,6 +3,7 @@ package mailparse
 import (
 	"bufio"
 	"bytes"
+	"github.com/sportello/sportello/channels/clip"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
@@ -79,7 +80,7 @@ func parseDeliveryStatus(body []byte) *DSN {
 			FinalRecipient:    typedAddress(h.Get("Final-Recipient")),
 			OriginalRecipient: typedAddress(h.Get("Original-Recipient")),
 			Action:            headerToken(h.Get("Action")),
-			Status:            clip(headerToken(h.Get("Status")), 16),
+			Status:            clip.Bytes(headerToken(h.Get("Status")), 16),
 			DiagnosticCode:    clean(h.Get("Diagnostic-Code"), 1024),
 			RemoteMTA:         clean(h.Get("Remote-Mta"), 256),
 		})

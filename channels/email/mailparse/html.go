@@ -2,6 +2,7 @@ package mailparse
 
 import (
 	"bytes"
+	"github.com/sportello/sportello/channels/clip"
 	"regexp"
 	"strings"
 	"sync"
@@ -77,7 +78,7 @@ func htmlToText(s string, limit int) string {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
-			return strings.TrimSpace(clip(b.String(), limit))
+			return strings.TrimSpace(clip.Bytes(b.String(), limit))
 		case html.TextToken:
 			if skip > 0 {
 				continue
@@ -131,7 +132,7 @@ func htmlToText(s string, limit int) string {
 			}
 		}
 	}
-	return strings.TrimSpace(clip(b.String(), limit))
+	return strings.TrimSpace(clip.Bytes(b.String(), limit))
 }
 
 // textBuilder writes text with quote prefixes and collapsed white space.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sportello/sportello/channels/clip"
 	"io"
 	"strings"
 
@@ -192,7 +193,7 @@ func (p *parser) multipart(h textproto.Header, r io.Reader, path string, depth i
 			if strings.Contains(err.Error(), "EOF") {
 				p.problem(fmt.Sprintf("%s (%s) ends without its closing boundary", partName(path), mt))
 			} else {
-				p.problem(fmt.Sprintf("%s (%s) could not be read past its %s part: %s", partName(path), mt, ordinal(i-1), clip(err.Error(), 120)))
+				p.problem(fmt.Sprintf("%s (%s) could not be read past its %s part: %s", partName(path), mt, ordinal(i-1), clip.Bytes(err.Error(), 120)))
 			}
 			return
 		}
@@ -281,7 +282,7 @@ func (p *parser) text(h textproto.Header, r io.Reader, path, mt string, params m
 	dr := &decodedReader{r: e.Body, p: p}
 	data, err := io.ReadAll(io.LimitReader(dr, int64(budget)+1))
 	if err != nil && !p.stopped() && !errors.Is(err, errDecodedLimit) {
-		p.problem(fmt.Sprintf("part %s could not be decoded to the end (%s); the text before that was kept", path, clip(err.Error(), 100)))
+		p.problem(fmt.Sprintf("part %s could not be decoded to the end (%s); the text before that was kept", path, clip.Bytes(err.Error(), 100)))
 	}
 	if len(data) > budget {
 		data = data[:budget]
@@ -350,11 +351,11 @@ func (p *parser) store(att *Attachment, body io.Reader) {
 		att.Error = "not stored: " + p.stopReason()
 	case er.err != nil:
 		att.Error = "not stored: its content could not be decoded"
-		p.problem(fmt.Sprintf("part %s could not be decoded (%s); it was not stored", att.Part, clip(er.err.Error(), 100)))
+		p.problem(fmt.Sprintf("part %s could not be decoded (%s); it was not stored", att.Part, clip.Bytes(er.err.Error(), 100)))
 	default:
 		// Refused by the store's policy: read the rest for its size.
 		_, _ = io.Copy(io.Discard, er)
-		att.Error = clip(err.Error(), 300)
+		att.Error = clip.Bytes(err.Error(), 300)
 	}
 	att.Size = dr.n
 }
@@ -431,7 +432,7 @@ func (p *parser) forwarded(h textproto.Header, r io.Reader, path string, depth i
 	att.Message = emb
 	att.FileName = fileName(name, mt)
 	if name == "" && emb.Subject != "" {
-		if n := attachments.SanitizeFileName(clip(emb.Subject, 200) + ".eml"); n != "" {
+		if n := attachments.SanitizeFileName(clip.Bytes(emb.Subject, 200) + ".eml"); n != "" {
 			att.FileName = n
 		}
 	}
@@ -443,8 +444,8 @@ func (p *parser) forwarded(h textproto.Header, r io.Reader, path string, depth i
 		att.Error = "not stored: " + p.stopReason()
 	case er.err != nil:
 		att.Error = "not stored: its content could not be decoded"
-		p.problem(fmt.Sprintf("part %s could not be decoded (%s); it was not stored", path, clip(er.err.Error(), 100)))
+		p.problem(fmt.Sprintf("part %s could not be decoded (%s); it was not stored", path, clip.Bytes(er.err.Error(), 100)))
 	default:
-		att.Error = clip(res.err.Error(), 300)
+		att.Error = clip.Bytes(res.err.Error(), 300)
 	}
 }

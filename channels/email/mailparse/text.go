@@ -1,10 +1,10 @@
 package mailparse
 
 import (
+	"github.com/sportello/sportello/channels/clip"
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // clean makes a header value safe to keep: valid UTF-8, no control
@@ -28,7 +28,7 @@ func clean(s string, max int) string {
 			break
 		}
 	}
-	return clip(b.String(), max)
+	return clip.Bytes(b.String(), max)
 }
 
 // cleanText makes a decoded body safe to keep: valid UTF-8, "\n" line
@@ -47,17 +47,6 @@ func cleanText(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// clip cuts s to at most max bytes without splitting a character.
-func clip(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
-	}
-	return s[:max]
 }
 
 // count writes n with thousands separators, as the problems do: "1,204".
