@@ -104,24 +104,3 @@ func TestExpected(t *testing.T) {
 		}
 	}
 }
-
-func TestLang(t *testing.T) {
-	for _, tc := range []struct {
-		query, cookie, accept, want string
-	}{
-		{"", "", "", "it"},
-		{"", "", "en-GB,en;q=0.9", "en"},
-		{"", "en", "it-IT", "en"},
-		{"lang=it", "en", "en", "it"},
-		{"lang=fr", "", "de,it;q=0.5", "it"},
-	} {
-		r := httptest.NewRequest("GET", "/?"+tc.query, nil)
-		if tc.cookie != "" {
-			r.AddCookie(&http.Cookie{Name: langCookie, Value: tc.cookie})
-		}
-		r.Header.Set("Accept-Language", tc.accept)
-		if got := lang(r); got != tc.want {
-			t.Errorf("lang(%+v) = %s, want %s", tc, got, tc.want)
-		}
-	}
-}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"github.com/sportello/sportello/web/language"
 	"net/http"
 	"time"
 
@@ -228,7 +229,7 @@ func (s *Site) receipt(w http.ResponseWriter, r *http.Request, status int, conta
 // Rejected implements webform.Responder: the form again, with the
 // errors listed at the top and linked to their fields.
 func (s *Site) Rejected(w http.ResponseWriter, r *http.Request, status int, msg string, sub webform.Submission, fields []webform.FieldViolation) {
-	t := texts[lang(r)]
+	t := texts[language.Of(r)]
 	if len(fields) > 0 {
 		msg = ""
 	} else if status != http.StatusBadRequest {

@@ -11,11 +11,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"github.com/sportello/sportello/web/language"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -129,11 +129,7 @@ type page struct {
 // base reads the language (and stores a choice made with ?lang= in a
 // cookie) and the visitor.
 func (s *Site) base(w http.ResponseWriter, r *http.Request, title string) page {
-	l := lang(r)
-	if q := r.URL.Query().Get("lang"); q == "it" || q == "en" {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
-	}
+	l := language.Remember(w, r)
 	t := texts[l]
 	p := page{Lang: l, T: t, Title: t[title], Org: s.deps.Organization, Links: s.deps.Links, Logout: s.accounts.LogoutPath, Path: r.URL.Path}
 	q := url.Values{"lang": {t["otherLang"]}}
@@ -146,8 +142,6 @@ func (s *Site) base(w http.ResponseWriter, r *http.Request, title string) page {
 	}
 	return p
 }
-
-const langCookie = "lang"
 
 func (s *Site) render(w http.ResponseWriter, status int, name string, data any) {
 	h := w.Header()
@@ -163,27 +157,6 @@ func (s *Site) render(w http.ResponseWriter, status int, name string, data any) 
 	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
 		s.log.Error("web: render", "template", name, "err", err)
 	}
-}
-
-// lang is the page's language: ?lang=, then the cookie a choice left,
-// then the browser's preference; Italian by default.
-func lang(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "en" || l == "it" {
-		return l
-	}
-	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "en" || c.Value == "it") {
-		return c.Value
-	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "it"):
-			return "it"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "it"
 }
 
 var rome = func() *time.Location {

@@ -12,12 +12,12 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"github.com/sportello/sportello/web/language"
 	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -193,10 +193,7 @@ func (c *Console) staff(f func(http.ResponseWriter, *http.Request, *request)) ht
 			http.Error(w, "starting up; retry", http.StatusServiceUnavailable)
 			return
 		}
-		l := lang(r)
-		if q := r.URL.Query().Get("lang"); q == l {
-			http.SetCookie(w, &http.Cookie{Name: "lang", Value: l, Path: Path, SameSite: http.SameSiteLaxMode, HttpOnly: true})
-		}
+		l := language.Remember(w, r)
 		ctx := metadata.AppendToOutgoingContext(r.Context(), "authorization", "Bearer "+v.Token)
 		f(w, r, &request{v: v, lang: l, t: texts[l], ctx: ctx, cl: cl})
 	})
@@ -320,26 +317,6 @@ func done(w http.ResponseWriter, r *http.Request, back, notice string) {
 	q.Set("done", notice)
 	u.RawQuery = q.Encode()
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
-}
-
-// lang picks Italian unless ?lang=en or the browser prefers English.
-func lang(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "en" || l == "it" {
-		return l
-	}
-	if c, err := r.Cookie("lang"); err == nil && (c.Value == "en" || c.Value == "it") {
-		return c.Value
-	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "it"):
-			return "it"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "it"
 }
 
 func serveScript(w http.ResponseWriter, _ *http.Request) {

@@ -10,13 +10,13 @@ package reportpage
 import (
 	"embed"
 	"fmt"
+	"github.com/sportello/sportello/web/language"
 	"html/template"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -100,7 +100,7 @@ func (p *Page) now() time.Time {
 // ServeHTTP serves GET /supervisor/reports?days=7|30&department=&lang=.
 func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	lang := pickLang(r)
+	lang := language.Of(r)
 	t := texts[lang]
 	v, ok := web.Visitor{}, false
 	if p.Visitor != nil {
@@ -331,21 +331,4 @@ func (p *Page) render(w http.ResponseWriter, code int, v view) {
 	if err := p.tmpl.ExecuteTemplate(w, "reports.html", v); err != nil && p.Log != nil {
 		p.Log.Error("web: render reports", "err", err)
 	}
-}
-
-// pickLang is Italian unless ?lang=en or the browser prefers English.
-func pickLang(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "en" || l == "it" {
-		return l
-	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "it"):
-			return "it"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "it"
 }
