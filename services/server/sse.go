@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,23 +15,32 @@ import (
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 )
 
-// queueEvents serves GET /v1/queue/events as Server-Sent Events: each case
-// event is "event: <type>" with the CaseEvent as JSON data, each live call
-// "event: call" with the CallNotice, and a comment
-// every 15 s keeps proxies from closing the connection. It calls
-// WatchQueue over the in-memory connection, so the gRPC interceptors
-// authenticate and authorise it like any other call.
+// queueEvents serves GET /v1/queue/events: StreamQueue with the
+// request's Authorization header, over the in-memory connection, so the
+// gRPC interceptors authenticate and authorise it like any other call.
 func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if a := r.Header.Get("Authorization"); a != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
+	}
+	StreamQueue(ctx, w, r, casesv1.NewCaseServiceClient(s.gwConn))
+}
+
+// StreamQueue answers r with WatchQueue as Server-Sent Events, calling
+// cases with ctx (which carries the caller's credentials): each case event
+// is "event: <type>" with the CaseEvent as JSON data, each live call
+// "event: call" with the CallNotice; a comment every 15 s keeps proxies
+// from closing the connection, and an "error" event ends a stream the
+// server cut (clients reconnect after the "retry" hint). A refused watch
+// is answered with the HTTP status of its gRPC code. The operator console
+// serves its own page's stream with it, with the session's token.
+func StreamQueue(ctx context.Context, w http.ResponseWriter, r *http.Request, cases casesv1.CaseServiceClient) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	ctx := r.Context()
-	if a := r.Header.Get("Authorization"); a != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
-	}
-	stream, err := casesv1.NewCaseServiceClient(s.gwConn).WatchQueue(ctx, &casesv1.WatchQueueRequest{Department: r.URL.Query().Get("department")})
+	stream, err := cases.WatchQueue(ctx, &casesv1.WatchQueueRequest{Department: r.URL.Query().Get("department")})
 	if err == nil {
 		// Accepted calls send a header first; a refused one ends without
 		// headers, and its status comes from Recv.
@@ -48,7 +58,7 @@ func (s *Server) queueEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprint(w, ": watching\n\n")
+	_, _ = fmt.Fprint(w, "retry: 3000\n: watching\n\n")
 	flusher.Flush()
 
 	changes := make(chan *casesv1.QueueChange)
