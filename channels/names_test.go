@@ -10,7 +10,7 @@ func TestCleanName(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"Maria Rossi", "Maria Rossi"},
 		{"  Maria \t\n Rossi  ", "Maria Rossi"},
-		{"Maria\u202eissoR", "MariaissoR"},              // right-to-left override
+		{"Maria\u202eissoR", "MariaissoR"},                 // right-to-left override
 		{"\u2066Admin\u2069 Sportello", "Admin Sportello"}, // isolates
 		{"Ma\u200bria\u200d\ufeff", "Maria"},               // zero-width, BOM
 		{"Mario\x00\x07\x1b[31m", "Mario[31m"},             // control characters
