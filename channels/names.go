@@ -30,6 +30,9 @@ func CleanName(s string) string {
 			continue
 		}
 		if space {
+			if n+2 > MaxNameRunes {
+				break
+			}
 			b.WriteByte(' ')
 			n++
 			space = false

@@ -242,7 +242,7 @@ func (b *Bot) contact(ctx context.Context, u Update) (*inboundv1.InboundContact,
 		Metadata:     map[string]string{"update_id": strconv.FormatInt(u.UpdateID, 10), "chat_id": strconv.FormatInt(m.Chat.ID, 10)},
 	}
 	if m.Chat.Type != "" && m.Chat.Type != "private" {
-		c.Notes = append(c.Notes, fmt.Sprintf("Written in a Telegram %s chat, not a private one: replies go to that chat.", m.Chat.Type))
+		c.Notes = append(c.Notes, fmt.Sprintf("Written in a Telegram %s chat, not a private one: replies go to the citizen's private chat with the bot, which Telegram refuses if they never started it.", m.Chat.Type))
 	}
 	if u.Edited != 0 {
 		c.Notes = append(c.Notes, "The citizen edited an earlier message; this is the new text.")
