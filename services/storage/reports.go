@@ -11,7 +11,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/reports"
 )
 
@@ -22,172 +21,185 @@ var _ reports.Store = (*DB)(nil)
 // whatever plan it caches.
 const openCases = "status IN ('new', 'open', 'pending_citizen', 'on_hold')"
 
-// Compliance of the cases of a report at @now: a target is met when the
-// reply (resolution) came by its deadline; a case still waiting past the
-// deadline counts as missed. sla_due_at is NoDeadline without a policy.
-const (
-	frTotal  = "first_response_due_at IS NOT NULL AND (first_responded_at IS NOT NULL OR first_response_due_at <= @now)"
-	frMet    = "first_response_due_at IS NOT NULL AND first_responded_at IS NOT NULL AND first_responded_at <= first_response_due_at"
-	resTotal = "sla_due_at < @never AND (resolved_at IS NOT NULL OR (sla_due_at <= @now AND " + openCases + "))"
-	resMet   = "sla_due_at < @never AND resolved_at IS NOT NULL AND resolved_at <= sla_due_at"
-)
-
 func sumIf(cond, as string) string {
 	return "SUM(CASE WHEN " + cond + " THEN 1 ELSE 0 END) AS " + as
 }
 
-// reportScope is the cases of f: opened in [From, To), of its departments.
-func (db *DB) reportScope(ctx context.Context, f reports.Filter) *gorm.DB {
-	q := db.gorm.WithContext(ctx).Model(&caseRow{}).Where("created_at >= ? AND created_at < ?", f.From.UTC(), f.To.UTC())
-	if f.Departments != nil {
-		q = q.Where("department_id IN ?", f.Departments)
-	}
-	return q
-}
-
-func reportArgs(now time.Time) []any {
-	return []any{sql.Named("now", now.UTC()), sql.Named("never", cases.NoDeadline.Add(-24*time.Hour))}
-}
-
-// Buckets implements reports.Store with one GROUP BY over the
-// cases_report_created index (on PostgreSQL an index-only scan).
+// Buckets implements reports.Store: the rollup's hours (grouped by day of
+// f.Days on PostgreSQL) where it is complete, the cases elsewhere (see
+// reportrollup.go).
 func (db *DB) Buckets(ctx context.Context, f reports.Filter) ([]reports.Bucket, error) {
-	// The bucket's start as an integer (seconds since 1970): cheap to
-	// compute and to hash, where formatting a text per case is not.
-	// PostgreSQL groups by day in the zone asked for, so a month is 30
-	// rows per department and channel rather than 720.
-	hour := "CAST(strftime('%s', created_at) AS INTEGER) / 3600 * 3600"
-	args := reportArgs(f.Now)
-	if db.dialect == Postgres {
-		hour = "floor(date_part('epoch', created_at) / 3600)::bigint * 3600"
-		if f.Days != nil {
-			hour = "date_part('epoch', date_trunc('day', created_at, @tz))::bigint"
-			args = append(args, sql.Named("tz", f.Days.String()))
+	p, err := db.plan(ctx, f.From, f.To, f.Departments, f.Now, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []reports.Bucket
+	if len(p.rollup) > 0 {
+		start := "hour_start"
+		var args []any
+		if db.dialect == Postgres && f.Days != nil {
+			start = "date_trunc('day', hour_start, ?)"
+			args = append(args, f.Days.String())
+		}
+		q := db.gorm.WithContext(ctx).Model(&reportHourRow{}).
+			Select(start+" AS hour_start, department_id, channel_kind, SUM(created) AS created, SUM(fr_met) AS fr_met, SUM(fr_known) AS fr_known, "+
+				"SUM(fr_pending) AS fr_pending, SUM(res_met) AS res_met, SUM(res_known) AS res_known, SUM(res_pending) AS res_pending", args...).
+			Where(spansWhere(db.gorm, "hour_start", p.rollup))
+		if f.Departments != nil {
+			q = q.Where("department_id IN ?", f.Departments)
+		}
+		var rows []reportHourRow
+		if err := q.Group("1, department_id, channel_kind").Scan(&rows).Error; err != nil {
+			return nil, fmt.Errorf("report buckets: %w", err)
+		}
+		for _, r := range rows {
+			out = append(out, bucket(r.HourStart, r.DepartmentID, r.ChannelKind, r.Tally))
 		}
 	}
-	var rows []struct {
-		Hour                                      int64
-		DepartmentID, ChannelKind                 string
-		Created, FrMet, FrTotal, ResMet, ResTotal int
-	}
-	sel := hour + " AS hour, department_id, channel_kind, COUNT(*) AS created, " +
-		strings.Join([]string{sumIf(frMet, "fr_met"), sumIf(frTotal, "fr_total"), sumIf(resMet, "res_met"), sumIf(resTotal, "res_total")}, ", ")
-	err := db.reportScope(ctx, f).Select(sel, args...).Group("1, department_id, channel_kind").Order("1, department_id, channel_kind").
-		Scan(&rows).Error
+	hours := map[hourKey]*Tally{}
+	err = db.readCases(ctx, p.live, f.Departments, func(c *rollupCase) {
+		k := hourKey{c.CreatedAt.Truncate(time.Hour).Unix(), c.DepartmentID, c.ChannelKind}
+		t := hours[k]
+		if t == nil {
+			t = &Tally{}
+			hours[k] = t
+		}
+		t.add(c, &f.Now)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("report buckets: %w", err)
 	}
-	out := make([]reports.Bucket, len(rows))
-	for i, r := range rows {
-		out[i] = reports.Bucket{Start: time.Unix(r.Hour, 0).UTC(), Department: r.DepartmentID, Channel: r.ChannelKind, Created: r.Created,
-			FirstResponse: reports.Compliance{Met: r.FrMet, Total: r.FrTotal}, Resolution: reports.Compliance{Met: r.ResMet, Total: r.ResTotal}}
+	for k, t := range hours {
+		out = append(out, bucket(time.Unix(k.hour, 0), k.dept, k.channel, *t))
 	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.Start.Equal(b.Start) {
+			return a.Start.Before(b.Start)
+		}
+		if a.Department != b.Department {
+			return a.Department < b.Department
+		}
+		return a.Channel < b.Channel
+	})
 	return out, nil
 }
 
-type summaryRow struct {
-	DepartmentID                              *string // NULL: the grand total (PostgreSQL grouping set)
-	Created, FrMet, FrTotal, ResMet, ResTotal int
-	Resolved, Reopened, FrCount, ResCount     int
-	FrP50, FrP90, ResP50, ResP90              *int64
+// bucket turns a Tally whose pending outcomes are all past due into a
+// bucket.
+func bucket(start time.Time, dept, channel string, t Tally) reports.Bucket {
+	return reports.Bucket{Start: start.UTC(), Department: dept, Channel: channel, Created: t.Created,
+		FirstResponse: reports.Compliance{Met: t.FrMet, Total: t.FrKnown + t.FrPending},
+		Resolution:    reports.Compliance{Met: t.ResMet, Total: t.ResKnown + t.ResPending}}
 }
 
-func (r summaryRow) summary() reports.Summary {
+// durAcc gathers durations: the exact values while they all come from
+// the cases, a histogram as soon as one of the rollup's is added.
+type durAcc struct {
+	vals   []int64
+	h      hist
+	n      int64
+	approx bool
+}
+
+func (d *durAcc) add(v int64) {
+	d.vals = append(d.vals, v)
+	d.h.add(v)
+	d.n++
+}
+
+func (d *durAcc) merge(enc []byte) error {
+	n, err := d.h.merge(enc)
+	d.n += n
+	d.approx = d.approx || n > 0
+	return err
+}
+
+func (d *durAcc) durations() reports.Durations {
 	sec := func(p *int64) time.Duration {
 		if p == nil {
 			return 0
 		}
 		return time.Duration(*p) * time.Second
 	}
-	s := reports.Summary{Created: r.Created, Resolved: r.Resolved, Reopened: r.Reopened,
-		FirstResponseSLA: reports.Compliance{Met: r.FrMet, Total: r.FrTotal}, ResolutionSLA: reports.Compliance{Met: r.ResMet, Total: r.ResTotal},
-		FirstResponse: reports.Durations{Count: r.FrCount, Median: sec(r.FrP50), P90: sec(r.FrP90)},
-		Resolution:    reports.Durations{Count: r.ResCount, Median: sec(r.ResP50), P90: sec(r.ResP90)}}
-	if r.DepartmentID != nil {
-		s.Department = *r.DepartmentID
+	if d.approx {
+		return reports.Durations{Count: int(d.n), Median: sec(d.h.rank(d.n, 0.5)), P90: sec(d.h.rank(d.n, 0.9))}
 	}
-	return s
+	return reports.Durations{Count: int(d.n), Median: sec(nearestRank(d.vals, 0.5)), P90: sec(nearestRank(d.vals, 0.9))}
 }
 
-const summarySums = "COUNT(*) AS created, COUNT(first_response_seconds) AS fr_count, COUNT(resolution_seconds) AS res_count, "
+type summaryAcc struct {
+	Tally
+	resolved, reopened int
+	fr, res            durAcc
+}
 
-// Summaries implements reports.Store. PostgreSQL computes the percentiles
-// (percentile_disc is the nearest rank) per department and in total in
-// one pass with grouping sets; SQLite has no percentiles, so the durations
-// are read and ranked here.
+func (a *summaryAcc) summary(dept string) reports.Summary {
+	return reports.Summary{Department: dept, Created: a.Created, Resolved: a.resolved, Reopened: a.reopened,
+		FirstResponseSLA: reports.Compliance{Met: a.FrMet, Total: a.FrKnown + a.FrPending},
+		ResolutionSLA:    reports.Compliance{Met: a.ResMet, Total: a.ResKnown + a.ResPending},
+		FirstResponse:    a.fr.durations(), Resolution: a.res.durations()}
+}
+
+// Summaries implements reports.Store from the rollup's days where it is
+// complete and the cases elsewhere (see reportrollup.go). The medians and
+// 90th percentiles are exact (nearest rank, as PostgreSQL's
+// percentile_disc) when no rollup day is in the range, and within
+// HistError (+1 s) of it otherwise.
 func (db *DB) Summaries(ctx context.Context, f reports.Filter) ([]reports.Summary, error) {
-	sel := summarySums + strings.Join([]string{sumIf(frMet, "fr_met"), sumIf(frTotal, "fr_total"), sumIf(resMet, "res_met"),
-		sumIf(resTotal, "res_total"), sumIf("resolved_at IS NOT NULL OR reopen_count > 0", "resolved"), sumIf("reopen_count > 0", "reopened")}, ", ")
-	var rows []summaryRow
-	if db.dialect == Postgres {
-		sel = "department_id, " + sel + ", " +
-			"percentile_disc(0.5) WITHIN GROUP (ORDER BY first_response_seconds) AS fr_p50, " +
-			"percentile_disc(0.9) WITHIN GROUP (ORDER BY first_response_seconds) AS fr_p90, " +
-			"percentile_disc(0.5) WITHIN GROUP (ORDER BY resolution_seconds) AS res_p50, " +
-			"percentile_disc(0.9) WITHIN GROUP (ORDER BY resolution_seconds) AS res_p90"
-		err := db.reportScope(ctx, f).Select(sel, reportArgs(f.Now)...).Group("GROUPING SETS ((department_id), ())").Scan(&rows).Error
-		if err != nil {
-			return nil, fmt.Errorf("report summaries: %w", err)
+	p, err := db.plan(ctx, f.From, f.To, f.Departments, f.Now, true)
+	if err != nil {
+		return nil, err
+	}
+	total, by := &summaryAcc{}, map[string]*summaryAcc{}
+	get := func(dept string) *summaryAcc {
+		a := by[dept]
+		if a == nil {
+			a = &summaryAcc{}
+			by[dept] = a
 		}
-	} else {
-		err := db.reportScope(ctx, f).Select("department_id, "+sel, reportArgs(f.Now)...).Group("department_id").Scan(&rows).Error
-		if err != nil {
-			return nil, fmt.Errorf("report summaries: %w", err)
-		}
-		if rows, err = db.rankInGo(ctx, f, rows); err != nil {
-			return nil, err
+		return a
+	}
+	for _, r := range p.days {
+		for _, a := range []*summaryAcc{total, get(r.DepartmentID)} {
+			a.plus(r.Tally)
+			a.resolved, a.reopened = a.resolved+r.Resolved, a.reopened+r.Reopened
+			if err := a.fr.merge(r.FrHist); err != nil {
+				return nil, err
+			}
+			if err := a.res.merge(r.ResHist); err != nil {
+				return nil, err
+			}
 		}
 	}
-	out := make([]reports.Summary, 0, len(rows)+1)
-	for _, r := range rows {
-		out = append(out, r.summary())
+	err = db.readCases(ctx, p.live, f.Departments, func(c *rollupCase) {
+		for _, a := range []*summaryAcc{total, get(c.DepartmentID)} {
+			a.add(c, &f.Now)
+			if c.ResolvedAt != nil || c.ReopenCount > 0 {
+				a.resolved++
+			}
+			if c.ReopenCount > 0 {
+				a.reopened++
+			}
+			if c.FirstResponseSeconds != nil {
+				a.fr.add(*c.FirstResponseSeconds)
+			}
+			if c.ResolutionSeconds != nil {
+				a.res.add(*c.ResolutionSeconds)
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report summaries: %w", err)
+	}
+	out := []reports.Summary{total.summary("")}
+	for dept, a := range by {
+		if a.Created > 0 {
+			out = append(out, a.summary(dept))
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Department < out[j].Department }) // the total ("") first
-	if len(out) == 0 || out[0].Department != "" {
-		out = append([]reports.Summary{{}}, out...) // no cases: an empty total
-	}
 	return out, nil
-}
-
-// rankInGo adds the percentiles and the grand total to SQLite's
-// per-department rows.
-func (db *DB) rankInGo(ctx context.Context, f reports.Filter, rows []summaryRow) ([]summaryRow, error) {
-	var durs []struct {
-		DepartmentID                            string
-		FirstResponseSeconds, ResolutionSeconds *int64
-	}
-	err := db.reportScope(ctx, f).Select("department_id, first_response_seconds, resolution_seconds").
-		Where("first_response_seconds IS NOT NULL OR resolution_seconds IS NOT NULL").Scan(&durs).Error
-	if err != nil {
-		return nil, fmt.Errorf("report durations: %w", err)
-	}
-	fr, res := map[string][]int64{}, map[string][]int64{}
-	for _, d := range durs {
-		for _, k := range []string{d.DepartmentID, ""} {
-			if d.FirstResponseSeconds != nil {
-				fr[k] = append(fr[k], *d.FirstResponseSeconds)
-			}
-			if d.ResolutionSeconds != nil {
-				res[k] = append(res[k], *d.ResolutionSeconds)
-			}
-		}
-	}
-	var total summaryRow
-	total.DepartmentID = new(string)
-	for _, r := range rows {
-		total.Created += r.Created
-		total.FrMet, total.FrTotal, total.ResMet, total.ResTotal = total.FrMet+r.FrMet, total.FrTotal+r.FrTotal, total.ResMet+r.ResMet, total.ResTotal+r.ResTotal
-		total.Resolved, total.Reopened, total.FrCount, total.ResCount = total.Resolved+r.Resolved, total.Reopened+r.Reopened, total.FrCount+r.FrCount, total.ResCount+r.ResCount
-	}
-	if len(rows) > 0 {
-		rows = append(rows, total)
-	}
-	for i := range rows {
-		k := *rows[i].DepartmentID
-		rows[i].FrP50, rows[i].FrP90 = nearestRank(fr[k], 0.5), nearestRank(fr[k], 0.9)
-		rows[i].ResP50, rows[i].ResP90 = nearestRank(res[k], 0.5), nearestRank(res[k], 0.9)
-	}
-	return rows, nil
 }
 
 // nearestRank is the smallest value with at least p of vs at or below it

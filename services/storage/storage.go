@@ -46,6 +46,8 @@ type DB struct {
 	claims  *claimBatcher
 	// work measures the report facts' durations (see SetWorkingTime).
 	work WorkingTime
+	// rollupMargin: see SetReportRollupMargin.
+	rollupMargin *time.Duration
 }
 
 // Open connects to dsn: a "postgres://" or "postgresql://" URL (or a libpq
