@@ -18,6 +18,8 @@ import (
 type reporting struct {
 	server *reports.Server
 	page   *reportpage.Page
+	// refresher keeps the reports' rollup fresh (a worker).
+	refresher *reports.Refresher
 }
 
 // startReports registers the queue metrics on reg and builds the
@@ -28,8 +30,9 @@ func startReports(db *storage.DB, reg *prometheus.Registry, loc *time.Location, 
 	db.SetWorkingTime(work)
 	reg.MustRegister(&reports.Metrics{Store: db, Log: log})
 	return &reporting{
-		server: &reports.Server{Reporter: &reports.Reporter{Store: db, Location: loc}},
-		page:   reportpage.New(reportpage.Config{LoginPath: accountPath, Location: loc, Log: log}),
+		server:    &reports.Server{Reporter: &reports.Reporter{Store: db, Location: loc}},
+		page:      reportpage.New(reportpage.Config{LoginPath: accountPath, Location: loc, Log: log}),
+		refresher: &reports.Refresher{Store: db, Log: log},
 	}
 }
 

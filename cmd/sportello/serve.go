@@ -182,7 +182,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Announced: func(e cases.EventType) { slaEvents.WithLabelValues(string(e)).Inc() }}
 	replies := &events.OutboundRelay{JS: js, Outbox: a.db, Log: log}
 	assigner := &cases.AssignWorker{Assigner: a.db, Log: log, Interval: cfg.workerInterval()}
-	workers := []func(context.Context){timer.Run, replies.Run, relay.Run, assigner.Run}
+	workers := []func(context.Context){timer.Run, replies.Run, relay.Run, assigner.Run, reporting.refresher.Run}
 	surveyService, surveyWorkers, err := startSurveys(ctx, cfg, a.db, js, publicURL, loc, reg, log)
 	if err != nil {
 		return nil, err
