@@ -298,57 +298,45 @@ func (db *DB) Operators(ctx context.Context, f reports.Filter) ([]reports.Operat
 	return out, nil
 }
 
-// Live implements reports.Store with three aggregates over the open cases
-// only (cases_status, cases_claim), so their cost follows the backlog, not
-// the history.
+// Live implements reports.Store with one pass over the open cases only
+// (the partial index cases_report_open, index-only on PostgreSQL), so its
+// cost follows the backlog, not the history.
 func (db *DB) Live(ctx context.Context, now time.Time) (reports.Live, error) {
-	g := db.gorm.WithContext(ctx).Model(&caseRow{})
 	live := reports.Live{Queue: map[[2]string]int{}, OldestUnassigned: map[string]time.Time{}, Breached: map[string]int{}}
-	var queue []struct {
-		DepartmentID, Status string
-		N                    int
-	}
-	if err := g.Select("department_id, status, COUNT(*) AS n").Where(openCases).Group("department_id, status").Scan(&queue).Error; err != nil {
-		return live, fmt.Errorf("live queue: %w", err)
-	}
-	for _, q := range queue {
-		live.Queue[[2]string{q.DepartmentID, q.Status}] = q.N
-	}
-	g = db.gorm.WithContext(ctx).Model(&caseRow{})
-	rows, err := g.Select("department_id, MIN(created_at) AS oldest").Where("assignee_id = '' AND " + openCases).
-		Group("department_id").Rows()
+	rows, err := db.gorm.WithContext(ctx).Model(&caseRow{}).
+		Select("department_id, status, COUNT(*), MIN(CASE WHEN assignee_id = '' THEN created_at END), "+
+			"SUM(CASE WHEN sla_paused_at IS NULL AND sla_due_at <= ? THEN 1 ELSE 0 END)", now.UTC()).
+		Where(openCases).Group("department_id, status").Rows()
 	if err != nil {
-		return live, fmt.Errorf("live oldest: %w", err)
+		return live, fmt.Errorf("live queue: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			dept   string
-			oldest any // an aggregate loses SQLite's column type: text there
+			dept, status string
+			n, breached  int
+			oldest       any // an aggregate loses SQLite's column type: text there
 		)
-		if err := rows.Scan(&dept, &oldest); err != nil {
-			return live, fmt.Errorf("live oldest: %w", err)
+		if err := rows.Scan(&dept, &status, &n, &oldest, &breached); err != nil {
+			return live, fmt.Errorf("live queue: %w", err)
+		}
+		live.Queue[[2]string{dept, status}] = n
+		if breached > 0 {
+			live.Breached[dept] += breached
+		}
+		if oldest == nil {
+			continue
 		}
 		t, err := dbTime(oldest)
 		if err != nil {
 			return live, fmt.Errorf("live oldest: %w", err)
 		}
-		live.OldestUnassigned[dept] = t
+		if o, ok := live.OldestUnassigned[dept]; !ok || t.Before(o) {
+			live.OldestUnassigned[dept] = t
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return live, fmt.Errorf("live oldest: %w", err)
-	}
-	var breached []struct {
-		DepartmentID string
-		N            int
-	}
-	g = db.gorm.WithContext(ctx).Model(&caseRow{})
-	if err := g.Select("department_id, COUNT(*) AS n").Where(openCases+" AND sla_paused_at IS NULL AND sla_due_at <= ?", now.UTC()).
-		Group("department_id").Scan(&breached).Error; err != nil {
-		return live, fmt.Errorf("live breached: %w", err)
-	}
-	for _, b := range breached {
-		live.Breached[b.DepartmentID] = b.N
+		return live, fmt.Errorf("live queue: %w", err)
 	}
 	return live, nil
 }
