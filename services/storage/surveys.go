@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -275,8 +277,17 @@ WHERE i.contact_id = ? ORDER BY i.created_at DESC LIMIT 20`, contactID).Scan(&ou
 	return out, err
 }
 
-// Results implements surveys.Store: one GROUP BY over the cells.
+// Results implements surveys.Store: one read of the cells. Grouped by
+// every dimension, a group is a cell (the primary key), so the cells are
+// read as they are and sorted here: the GROUP BY and ORDER BY of 4,608
+// cells cost PostgreSQL ten times the scan (bench-surveys). Otherwise one
+// GROUP BY whose sums are cast back to integers (PostgreSQL's SUM of a
+// bigint is a numeric, slow to add and to send).
 func (db *DB) Results(ctx context.Context, q surveys.Query) ([]surveys.Cell, error) {
+	every := true
+	for _, d := range surveys.Dimensions {
+		every = every && q.Groups(d)
+	}
 	cols := []string{"questionnaire_version"}
 	sel := []string{"questionnaire_version AS version"}
 	for _, d := range surveys.Dimensions {
@@ -287,11 +298,14 @@ func (db *DB) Results(ctx context.Context, q surveys.Query) ([]surveys.Cell, err
 			sel = append(sel, "'' AS "+string(d))
 		}
 	}
-	// From the cells (at most one row per version, category, department,
-	// channel and month), never a scan of the responses.
-	sel = append(sel, "SUM(responses) AS responses", "SUM(ease_sum) AS ease_sum", "SUM(ease_1) AS e1", "SUM(ease_2) AS e2",
-		"SUM(ease_3) AS e3", "SUM(ease_4) AS e4", "SUM(ease_5) AS e5", "SUM(resolved_yes) AS ry", "SUM(resolved_partly) AS rp",
-		"SUM(resolved_no) AS rn")
+	sums := []string{"responses", "ease_sum", "ease_1", "ease_2", "ease_3", "ease_4", "ease_5", "resolved_yes", "resolved_partly", "resolved_no"}
+	for _, c := range sums {
+		if every {
+			sel = append(sel, c)
+		} else {
+			sel = append(sel, "CAST(SUM("+c+") AS BIGINT) AS "+c)
+		}
+	}
 	var where []string
 	var args []any
 	if q.StartMonth != "" {
@@ -310,7 +324,9 @@ func (db *DB) Results(ctx context.Context, q surveys.Query) ([]surveys.Cell, err
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " GROUP BY " + strings.Join(cols, ", ") + " ORDER BY " + strings.Join(cols, ", ")
+	if !every {
+		query += " GROUP BY " + strings.Join(cols, ", ") + " ORDER BY " + strings.Join(cols, ", ")
+	}
 	// Scanned by hand: gorm's reflective Scan costs more than the query
 	// when every cell is asked for.
 	rows, err := db.gorm.WithContext(ctx).Raw(query, args...).Rows()
@@ -330,6 +346,12 @@ func (db *DB) Results(ctx context.Context, q surveys.Query) ([]surveys.Cell, err
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if every {
+		slices.SortFunc(out, func(a, b surveys.Cell) int {
+			return cmp.Or(cmp.Compare(a.Version, b.Version), strings.Compare(a.Month, b.Month), strings.Compare(a.Category, b.Category),
+				strings.Compare(a.Department, b.Department), strings.Compare(a.Channel, b.Channel))
+		})
 	}
 	return out, nil
 }
