@@ -404,6 +404,10 @@ type reportPlan struct {
 	rollup []span // whole UTC days read from the rollup
 	// days holds the rollup's day rows of the rollup spans, when asked for.
 	days []reportDayRow
+	// ahead are the rollup days with pending outcomes whose deadline is
+	// still ahead: the rollup counts them as missed, so the cases of these
+	// days not yet due are counted (pendingAhead) and taken off.
+	ahead []span
 }
 
 // plan decides where each part of [f.From, f.To) is read from (see the
@@ -440,12 +444,13 @@ func (db *DB) plan(ctx context.Context, from, to time.Time, departments []string
 	if err := q.Scan(&rows).Error; err != nil {
 		return whole, fmt.Errorf("report rollup days: %w", err)
 	}
+	var p reportPlan
+	aheadDay := map[int64]bool{}
 	for _, r := range rows {
 		if r.PendingUntil != nil && r.PendingUntil.After(now) {
-			liveDay[r.DayStart.UTC().Unix()] = true
+			aheadDay[r.DayStart.UTC().Unix()] = true
 		}
 	}
-	var p reportPlan
 	addSpan := func(list *[]span, s span) {
 		if n := len(*list); n > 0 && (*list)[n-1][1].Equal(s[0]) {
 			(*list)[n-1][1] = s[1]
@@ -457,9 +462,13 @@ func (db *DB) plan(ctx context.Context, from, to time.Time, departments []string
 		addSpan(&p.live, span{from, d0})
 	}
 	for d := d0; d.Before(d1); d = d.Add(day) {
-		if liveDay[d.Unix()] {
+		switch {
+		case liveDay[d.Unix()]:
 			addSpan(&p.live, span{d, d.Add(day)})
-		} else {
+		case aheadDay[d.Unix()]:
+			addSpan(&p.ahead, span{d, d.Add(day)})
+			fallthrough
+		default:
 			addSpan(&p.rollup, span{d, d.Add(day)})
 		}
 	}
@@ -472,4 +481,44 @@ func (db *DB) plan(ctx context.Context, from, to time.Time, departments []string
 		}
 	}
 	return p, nil
+}
+
+// pendingAhead counts, in the ahead spans of p, the pending outcomes whose
+// deadline is after now (the rollup counted them as missed), grouped by
+// the SQL expression key (an integer; empty: 0), department_id and
+// channel_kind, and hands each group to fn.
+func (db *DB) pendingAhead(ctx context.Context, p reportPlan, key string, keyArgs []any, departments []string, now time.Time,
+	fn func(key int64, dept, channel string, fr, res int)) error {
+	if len(p.ahead) == 0 {
+		return nil
+	}
+	if key == "" {
+		key = "0"
+	}
+	args := append(keyArgs, now.UTC(), never, now.UTC())
+	q := db.gorm.WithContext(ctx).Model(&caseRow{}).
+		Select(key+" AS k, department_id, channel_kind, "+
+			"SUM(CASE WHEN first_responded_at IS NULL AND first_response_due_at > ? THEN 1 ELSE 0 END), "+
+			"SUM(CASE WHEN resolved_at IS NULL AND "+openCases+" AND sla_due_at < ? AND sla_due_at > ? THEN 1 ELSE 0 END)", args...).
+		Where(spansWhere(db.gorm, "created_at", p.ahead))
+	if departments != nil {
+		q = q.Where("department_id IN ?", departments)
+	}
+	rows, err := q.Group("1, department_id, channel_kind").Rows()
+	if err != nil {
+		return fmt.Errorf("report pending outcomes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			k             int64
+			dept, channel string
+			fr, res       int
+		)
+		if err := rows.Scan(&k, &dept, &channel, &fr, &res); err != nil {
+			return fmt.Errorf("report pending outcomes: %w", err)
+		}
+		fn(k, dept, channel, fr, res)
+	}
+	return rows.Err()
 }
