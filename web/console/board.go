@@ -17,7 +17,9 @@ type boardPage struct {
 	Rows        []row
 	Next        string
 	Operators   []*directoryv1.Operator
-	Departments []string
+	Departments []choice // every department, for the transfer picker
+	Mine        []choice // the board's department filter
+	Back        string   // the board with its filter, where actions return
 	CSRF        string
 	Results     []*casesv1.BatchCaseResult
 }
@@ -54,16 +56,14 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request, rq *request) {
 		p.Rows = append(p.Rows, row{C: cs, SLA: slaOf(cs, now)})
 	}
 	if t := list.GetNextPageToken(); t != "" {
-		p.Next = BoardPath + strings.TrimPrefix(p.Filter.Link("page", t), Path+"/")
+		p.Next = boardLink(p.Filter.Link("page", t))
 	}
+	p.Back = boardLink(p.Filter.Link("page", p.Filter.Page))
 	if ops, err := rq.cl.directory.ListOperators(rq.ctx, &directoryv1.ListOperatorsRequest{Department: p.Filter.Department}); err == nil {
 		p.Operators = ops.GetOperators()
 	}
-	if d, err := rq.cl.directory.ListDepartments(rq.ctx, nil); err == nil {
-		for _, dep := range d.GetDepartments() {
-			p.Departments = append(p.Departments, dep.GetId())
-		}
-	}
+	p.Departments = p.Names.departmentChoices(nil, true)
+	p.Mine = p.Names.departmentChoices(rq.v.Principal.Departments, rq.v.Principal.AllDepartments())
 	c.render(w, http.StatusOK, "board.html", p)
 }
 
@@ -77,6 +77,23 @@ func (c *Console) bulkAssign(w http.ResponseWriter, r *http.Request, rq *request
 	resp, err := rq.cl.cases.BatchAssignCases(rq.ctx, &casesv1.BatchAssignCasesRequest{Ids: r.PostForm["ids"],
 		Assignee: r.PostFormValue("assignee"), Reason: r.PostFormValue("reason")})
 	c.batchDone(w, r, rq, resp, err)
+}
+
+// boardLink is the board's URL of a queue link (same query).
+func boardLink(queueLink string) string {
+	return BoardPath + strings.TrimPrefix(queueLink, Path+"/")
+}
+
+// boardBack is where a bulk action returns: the board with the filter it
+// was posted from (the form's action carries the board's query), so the
+// supervisor sees the same list without the cases the action moved out.
+func boardBack(r *http.Request) string {
+	q := r.URL.Query()
+	if len(q) == 0 {
+		return BoardPath
+	}
+	f := parseQueueFilter(q)
+	return boardLink(f.Link("page", f.Page))
 }
 
 // bulkTransfer serves POST /console/board/transfer: BatchTransferCases.
@@ -93,8 +110,9 @@ func (c *Console) bulkTransfer(w http.ResponseWriter, r *http.Request, rq *reque
 // batchDone goes back to the board; cases the batch could not change are
 // listed as errors at the top.
 func (c *Console) batchDone(w http.ResponseWriter, r *http.Request, rq *request, resp *casesv1.BatchCasesResponse, err error) {
+	back := boardBack(r)
 	if err != nil {
-		c.fail(w, r, rq, BoardPath, err)
+		c.fail(w, r, rq, back, err)
 		return
 	}
 	var failed []string
@@ -104,8 +122,12 @@ func (c *Console) batchDone(w http.ResponseWriter, r *http.Request, rq *request,
 		}
 	}
 	if len(failed) > 0 {
-		http.Redirect(w, r, BoardPath+"?error="+url.QueryEscape(rq.t["err.batch"]+" "+strings.Join(failed, "; ")), http.StatusSeeOther)
+		u, _ := url.Parse(back)
+		q := u.Query()
+		q.Set("error", rq.t["err.batch"]+" "+strings.Join(failed, "; "))
+		u.RawQuery = q.Encode()
+		redirect(w, r, u.String())
 		return
 	}
-	done(w, r, BoardPath, "batch")
+	done(w, r, back, "batch")
 }

@@ -26,7 +26,8 @@ type casePage struct {
 	Contact     *contactsv1.Contact
 	ContactErr  string
 	Others      []*casesv1.Case
-	Departments []string
+	Departments []choice // where the case may be transferred
+	Operators   []choice // who the case may be assigned to
 	Statuses    []string
 	Priorities  []string
 	Tab         string
@@ -125,17 +126,16 @@ func (c *Console) caseView(w http.ResponseWriter, r *http.Request, rq *request) 
 		for _, cr := range p.Canned {
 			if cr.GetId() == p.CannedID {
 				p.Draft = directory.Fill(cr.GetBody(), map[string]string{"nome": p.Contact.GetDisplayName(), "riferimento": cs.GetReference(),
-					"oggetto": cs.GetSubject(), "ufficio": cs.GetDepartment(), "operatore": viewerOf(rq).Name})
+					"oggetto": cs.GetSubject(), "ufficio": p.Names.Dept(cs.GetDepartment()), "operatore": viewerOf(rq).Name})
 			}
 		}
 	}
-	if d, err := rq.cl.directory.ListDepartments(rq.ctx, nil); err == nil {
-		for _, dep := range d.GetDepartments() {
-			if dep.GetId() != cs.GetDepartment() {
-				p.Departments = append(p.Departments, dep.GetId())
-			}
+	for _, d := range p.Names.departmentChoices(nil, true) {
+		if d.Value != cs.GetDepartment() {
+			p.Departments = append(p.Departments, d)
 		}
 	}
+	p.Operators = p.Names.operatorChoices(cs.GetDepartment())
 	if c.cfg.Presence != nil {
 		me := viewerOf(rq)
 		if err := c.cfg.Presence.Viewing(r.Context(), id, me); err != nil {
@@ -246,8 +246,11 @@ func (c *Console) transfer(w http.ResponseWriter, r *http.Request, rq *request) 
 func (c *Console) assign(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
 	to := r.PostFormValue("assignee")
-	if to == "me" {
+	switch to {
+	case "me":
 		to = rq.v.Principal.Operator
+	case "none":
+		to = "" // unassign
 	}
 	_, err := rq.cl.cases.AssignCase(rq.ctx, &casesv1.AssignCaseRequest{Id: id, Assignee: to, Reason: r.PostFormValue("reason"),
 		Etag: r.PostFormValue("etag")})

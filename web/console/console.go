@@ -95,6 +95,7 @@ type Console struct {
 	clients atomic.Pointer[clients]
 	files   atomic.Pointer[Attachments]
 	now     func() time.Time
+	dir     directoryNames
 }
 
 type clients struct {
@@ -245,6 +246,12 @@ type page struct {
 	ReportPath  string
 	LogoutPath  string
 	Assets      assets
+	// CSRF is the session's token, for the forms the call notice
+	// (console.js) draws; Events the live stream it listens to.
+	CSRF   string
+	Events string
+	// Names are the departments' and operators' names.
+	Names lookup
 }
 
 // assets are the stylesheet, scripts and icons the pages reference.
@@ -254,7 +261,8 @@ var pageAssets = assets{CSS: cssPath, JS: jsPath, Sprite: spritePath, Console: P
 
 func (c *Console) newPage(rq *request, r *http.Request, nav, title string) page {
 	p := page{Lang: rq.lang, T: rq.t, Visitor: rq.v, Supervisor: rq.supervisor(), Nav: nav, Title: title, ReportPath: ReportPath,
-		LogoutPath: c.cfg.LogoutPath, Assets: pageAssets}
+		LogoutPath: c.cfg.LogoutPath, Assets: pageAssets, CSRF: rq.v.CSRF, Events: Path + "/events",
+		Names: c.names(rq.ctx, rq.cl)}
 	if e := r.URL.Query().Get("error"); e != "" {
 		p.Errors = append(p.Errors, e)
 	}
@@ -290,7 +298,20 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, rq *request, back
 	q := u.Query()
 	q.Set("error", msg)
 	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	redirect(w, r, u.String())
+}
+
+// redirect sends the browser to to after a form post: 303 See Other. An
+// htmx request (HX-Request) gets 204 with HX-Location instead, since the
+// XMLHttpRequest under htmx follows a 303 out of htmx's sight: htmx then
+// loads to itself, so a boosted form lands on the same page, query and all.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	if r.Header.Get("HX-Request") == "true" {
+		w.Header().Set("HX-Location", to)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // explain turns a service error into a line for the page, in its language.
@@ -316,7 +337,7 @@ func done(w http.ResponseWriter, r *http.Request, back, notice string) {
 	q.Del("error")
 	q.Set("done", notice)
 	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	redirect(w, r, u.String())
 }
 
 func serveScript(w http.ResponseWriter, _ *http.Request) {

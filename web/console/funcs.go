@@ -132,6 +132,15 @@ var funcs = template.FuncMap{
 		return min(100, n*100/of)
 	},
 	"kb": func(n int64) string { return fmt.Sprintf("%.1f KB", float64(n)/1024) },
+	// boardAction is a bulk action's URL with the board's query (back is
+	// the board's own URL), so the action returns to the same filter.
+	"boardAction": func(action, back string) string {
+		_, q, _ := strings.Cut(back, "?")
+		if q == "" {
+			return BoardPath + "/" + action
+		}
+		return BoardPath + "/" + action + "?" + q
+	},
 }
 
 // Where the bootstrap-italia assets are served (by the portal). The
