@@ -126,4 +126,3 @@ func (n lookup) operatorChoices(department string) []choice {
 	}
 	return out
 }
-
