@@ -47,7 +47,9 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request, rq *request) {
 		return
 	}
 	p.Load = wl.GetDepartments()
-	list, err := rq.cl.cases.ListCases(rq.ctx, p.Filter.request(rq.v.Principal.Operator, 100))
+	lr := p.Filter.request(rq.v.Principal.Operator, 100)
+	lr.ContactNames = true
+	list, err := rq.cl.cases.ListCases(rq.ctx, lr)
 	if err != nil {
 		p.Errors = append(p.Errors, explain(rq.t, err))
 	}

@@ -26,9 +26,11 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	callsv1 "github.com/sportello/sportello/api/sportello/calls/v1"
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
+	reportsv1 "github.com/sportello/sportello/api/sportello/reports/v1"
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/web"
 )
@@ -103,6 +105,8 @@ type clients struct {
 	contacts  contactsv1.ContactServiceClient
 	directory directoryv1.DirectoryServiceClient
 	canned    directoryv1.CannedResponseServiceClient
+	calls     callsv1.CallServiceClient
+	reports   reportsv1.ReportServiceClient
 }
 
 // New parses the templates.
@@ -123,7 +127,8 @@ func New(cfg Config) *Console {
 // content reader.
 func (c *Console) SetConn(conn grpc.ClientConnInterface, files Attachments) {
 	c.clients.Store(&clients{cases: casesv1.NewCaseServiceClient(conn), contacts: contactsv1.NewContactServiceClient(conn),
-		directory: directoryv1.NewDirectoryServiceClient(conn), canned: directoryv1.NewCannedResponseServiceClient(conn)})
+		directory: directoryv1.NewDirectoryServiceClient(conn), canned: directoryv1.NewCannedResponseServiceClient(conn),
+		calls: callsv1.NewCallServiceClient(conn), reports: reportsv1.NewReportServiceClient(conn)})
 	if files != nil {
 		c.files.Store(&files)
 	}
@@ -146,6 +151,7 @@ func (c *Console) Routes() map[string]http.Handler {
 		"POST " + Path + "/cases/{id}/assign":   h(c.assign),
 		"POST " + Path + "/cases/{id}/viewing":  h(c.viewing),
 		"GET " + Path + "/attachments/{id}":     h(c.attachment),
+		"POST " + Path + "/calls/{id}/attach":   h(c.attachCall),
 		"GET " + BoardPath:                      h(c.board),
 		"POST " + BoardPath + "/assign":         h(c.bulkAssign),
 		"POST " + BoardPath + "/transfer":       h(c.bulkTransfer),
@@ -250,8 +256,12 @@ type page struct {
 	// (console.js) draws; Events the live stream it listens to.
 	CSRF   string
 	Events string
+	Here   string // this page's path and query, where the notice's forms come back on a refusal
 	// Names are the departments' and operators' names.
 	Names lookup
+	// NowMS is the server's time of the page (Unix ms): console.js ticks
+	// the SLA badges from it, whatever the browser's clock says.
+	NowMS int64
 }
 
 // assets are the stylesheet, scripts and icons the pages reference.
@@ -261,7 +271,7 @@ var pageAssets = assets{CSS: cssPath, JS: jsPath, Sprite: spritePath, Console: P
 
 func (c *Console) newPage(rq *request, r *http.Request, nav, title string) page {
 	p := page{Lang: rq.lang, T: rq.t, Visitor: rq.v, Supervisor: rq.supervisor(), Nav: nav, Title: title, ReportPath: ReportPath,
-		LogoutPath: c.cfg.LogoutPath, Assets: pageAssets, CSRF: rq.v.CSRF, Events: Path + "/events",
+		LogoutPath: c.cfg.LogoutPath, Assets: pageAssets, CSRF: rq.v.CSRF, Events: Path + "/events", Here: r.URL.RequestURI(), NowMS: c.now().UnixMilli(),
 		Names: c.names(rq.ctx, rq.cl)}
 	if e := r.URL.Query().Get("error"); e != "" {
 		p.Errors = append(p.Errors, e)

@@ -128,7 +128,9 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request, rq *request) {
 		Channels: channelKinds, Updated: c.now(), Partial: r.URL.Query().Get("partial") == "1"}
 	p.Departments = p.Names.departmentChoices(rq.v.Principal.Departments, false)
 	p.Refresh = f.Link("page", f.Page)
-	resp, err := rq.cl.cases.ListCases(rq.ctx, f.request(rq.v.Principal.Operator, 50))
+	lr := f.request(rq.v.Principal.Operator, 50)
+	lr.ContactNames = true // the citizen column; one access-log entry per page
+	resp, err := rq.cl.cases.ListCases(rq.ctx, lr)
 	if err != nil {
 		p.Errors = append(p.Errors, explain(rq.t, err))
 		c.render(w, httpStatus(err), "queue.html", p)
