@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	"github.com/sportello/sportello/channels/cti"
 	"github.com/sportello/sportello/channels/email/emailtest"
 	"github.com/sportello/sportello/services/directory"
 	"github.com/sportello/sportello/services/storage/storetest"
@@ -37,7 +40,13 @@ func etagOf(t *testing.T, page string) string {
 
 func testConsoleWork(t *testing.T, b0 storetest.Backend) {
 	sink := emailtest.Start(t)
-	s := startServer(t, mailConfig(t, b0, sink))
+	cfg := mailConfig(t, b0, sink)
+	cfg.CTI = cti.Settings{Channels: []cti.ChannelSettings{{ID: "centralino", Secret: ctiSecret, CallerID: "+39 06 4673 1",
+		Queues: map[string]string{"statistica": "statistics"}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, cfg)
 	ctx := context.Background()
 	if _, err := s.app.db.CreateRoutingRule(ctx, directory.Rule{Name: "posta dati", Position: 1, Department: "statistics",
 		ToAddress: "dati@comune.example.it", Enabled: true}); err != nil {
@@ -51,6 +60,16 @@ func testConsoleWork(t *testing.T, b0 storetest.Backend) {
 
 	op, page := staffBrowser(t, s, "operator-statistics", "/console/")
 	csrf := csrfOf(t, page)
+
+	// The queue has the citizen's name; the page is one entry of the
+	// access log, which names the contacts shown.
+	contains(t, "citizen column", page, `<td class="citizen-name">Anna Verdi</td>`)
+	r := s.get("/v1/access-log?contactId="+mailCase.ContactId+"&action=case.list", adminToken)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "contacts=") || !strings.Contains(string(r.Body), "operator-statistics") {
+		t.Fatalf("access log of the queue page: %d %s", r.Status, r.Body)
+	}
+	// The SLA badge carries its deadline for the ticking script.
+	contains(t, "sla badge", page, `data-sla-due="`)
 
 	// Pickers and columns name departments and operators.
 	for _, want := range []string{`>Statistica</option>`, `<td>Statistica</td>`} {
@@ -146,4 +165,73 @@ func testConsoleWork(t *testing.T, b0 storetest.Backend) {
 		t.Fatalf("failed batch back to %q", loc)
 	}
 	_ = sup
+
+	// The screen pop: a call to the statistics queue reaches the
+	// operator's console stream as "event: call" with the caller's
+	// contact and open cases; the notice's form attaches it to a case.
+	_, page = op.get(s.base + "/console/")
+	contains(t, "call notice box", page, `id="call-pop"`)
+	contains(t, "call notice live region", page, `id="call-live" class="visually-hidden" aria-live="assertive"`)
+	sseReq, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/console/events", nil)
+	sse, err := op.c.Do(sseReq)
+	if err != nil || sse.StatusCode != http.StatusOK {
+		t.Fatalf("events: %v %+v", err, sse)
+	}
+	defer sse.Body.Close()
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(sse.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	waitLine(t, lines, ": watching")
+	caller := staffCase(t, s, "statistics", "Certificato di residenza") // Paolo Bianchi, +39 06 7654321
+	nextCall := func() map[string]any {
+		t.Helper()
+		waitLine(t, lines, "event: call")
+		var n map[string]any
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(waitLine(t, lines, "data: "), "data: ")), &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ctiAnswer(t, s.ctiPost(`{"event":"newCall","callId":"pbx-c1","from":"06 7654321","to":"+39064673","queue":"statistica"}`))
+	n := nextCall()
+	if n["type"] != "ringing" || n["contactName"] != "Paolo Bianchi" || !strings.Contains(string(mustJSON(n["openCases"])), caller.Reference) {
+		t.Fatalf("call notice: %v", n)
+	}
+	callID := n["callId"].(string)
+	// A refusal (no notes) goes back to the page the notice was on; a
+	// foreign "back" is not followed.
+	code, page = op.post(s.base+"/console/calls/"+callID+"/attach", url.Values{"csrf_token": {csrf}, "case_id": {caller.Id}, "back": {"https://evil.example/"}})
+	if code != http.StatusOK || !errorsRE.MatchString(page) || !strings.Contains(page, `id="queue-table"`) {
+		t.Fatalf("attach without notes: %d\n%s", code, page)
+	}
+	if code, _ := op.post(s.base+"/console/calls/"+callID+"/attach", url.Values{"case_id": {caller.Id}, "notes": {"x"}}); code != http.StatusForbidden {
+		t.Fatalf("attach without CSRF token: %d", code)
+	}
+	code, page = op.post(s.base+"/console/calls/"+callID+"/attach", url.Values{"csrf_token": {csrf}, "case_id": {caller.Id},
+		"notes": {"Chiede il certificato per e-mail."}, "back": {"/console/"}})
+	if code != http.StatusOK || errorsRE.MatchString(page) || !strings.Contains(page, "Chiamata collegata alla pratica") ||
+		!strings.Contains(page, "Chiede il certificato per e-mail.") || !strings.Contains(page, caller.Reference) {
+		t.Fatalf("attach to the case: %d\n%s", code, page)
+	}
+	// An unknown number: a new case from the notes, in the call's department.
+	ctiAnswer(t, s.ctiPost(`{"event":"newCall","callId":"pbx-c2","from":"+39 02 1112223","queue":"statistica"}`))
+	n = nextCall()
+	if n["contactName"] != nil && n["contactName"] != "" {
+		t.Fatalf("unknown caller named: %v", n)
+	}
+	code, page = op.post(s.base+"/console/calls/"+n["callId"].(string)+"/attach", url.Values{"csrf_token": {csrf},
+		"subject": {"Informazioni sul censimento"}, "notes": {"Chiede quando escono i dati."}, "back": {"/console/"}})
+	if code != http.StatusOK || errorsRE.MatchString(page) || !strings.Contains(page, "Informazioni sul censimento") || !strings.Contains(page, "Chiede quando escono i dati.") {
+		t.Fatalf("new case from the call: %d\n%s", code, page)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }

@@ -54,9 +54,12 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request, rq *request) {
 		p.Errors = append(p.Errors, explain(rq.t, err))
 	}
 	now := c.now()
+	var ops []string
 	for _, cs := range list.GetCases() {
 		p.Rows = append(p.Rows, row{C: cs, SLA: slaOf(cs, now)})
+		ops = append(ops, cs.GetAssignee())
 	}
+	p.Names = c.namesWith(rq.ctx, rq.cl, ops)
 	if t := list.GetNextPageToken(); t != "" {
 		p.Next = boardLink(p.Filter.Link("page", t))
 	}

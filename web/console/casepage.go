@@ -84,6 +84,7 @@ func (c *Console) caseView(w http.ResponseWriter, r *http.Request, rq *request) 
 		return
 	}
 	p.C, p.SLA, p.Limit = cs, slaOf(cs, c.now()), limitOf(cs.GetChannelKind())
+	p.Names = c.namesWith(rq.ctx, rq.cl, []string{cs.GetAssignee()})
 	if c.cfg.ReplyTemplates != nil {
 		p.Templates = c.cfg.ReplyTemplates(cs.GetChannelKind(), cs.GetChannelId())
 	}

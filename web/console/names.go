@@ -28,10 +28,30 @@ const namesTTL = 30 * time.Second
 // namesTTL. On a failed read the last names are kept (ids are shown for
 // what is missing).
 func (c *Console) names(ctx context.Context, cl *clients) lookup {
+	return c.namesWith(ctx, cl, nil)
+}
+
+// namesMinAge is how old the names must be before an unknown operator
+// id (one just provisioned by their first sign-in) forces a new read.
+const namesMinAge = 2 * time.Second
+
+// namesWith is names, read anew when an operator in ops is not in them
+// (and they are older than namesMinAge).
+func (c *Console) namesWith(ctx context.Context, cl *clients, ops []string) lookup {
 	n := &c.dir
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cur.dept != nil && c.now().Sub(n.at) < namesTTL {
+	age := c.now().Sub(n.at)
+	fresh := n.cur.dept != nil && age < namesTTL
+	if fresh && age >= namesMinAge {
+		for _, id := range ops {
+			if id != "" && n.cur.op[id] == "" {
+				fresh = false
+				break
+			}
+		}
+	}
+	if fresh {
 		return n.cur
 	}
 	d, err := cl.directory.ListDepartments(ctx, &directoryv1.ListDepartmentsRequest{})

@@ -137,9 +137,12 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request, rq *request) {
 		return
 	}
 	now := c.now()
+	var ops []string
 	for _, cs := range resp.GetCases() {
 		p.Rows = append(p.Rows, row{C: cs, SLA: slaOf(cs, now)})
+		ops = append(ops, cs.GetAssignee())
 	}
+	p.Names = c.namesWith(rq.ctx, rq.cl, ops)
 	if t := resp.GetNextPageToken(); t != "" {
 		p.Next = f.Link("page", t)
 	}

@@ -49,13 +49,13 @@ export default async function ({ page, h }) {
   await page.waitForURL(/view=departments/);
   for (const r of moved) {
     const row = page.locator('#board-cases tbody tr', { hasText: r });
-    h.expect((await row.innerText()).includes('op-statistics'), `${r} is assigned to op-statistics`);
+    h.expect((await row.innerText()).includes('Giulia Conti'), `${r} is assigned to Giulia Conti (op-statistics), by name`);
   }
   await h.checkPage('board-departments');
 
   // The case's history records the reassignment with its reason.
   await page.getByRole('link', { name: moved[0] }).click();
-  await page.locator('#case-assignee', { hasText: 'op-statistics' }).waitFor();
+  await page.locator('#case-assignee', { hasText: 'Giulia Conti' }).waitFor();
   await page.getByRole('link', { name: 'Cronologia' }).click();
   await page.locator('#history').waitFor();
   h.expect(await page.locator('#history tr.history-event[data-type="assigned"]', { hasText: 'Riequilibrio del carico' }).count() === 1,
