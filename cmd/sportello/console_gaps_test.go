@@ -130,6 +130,15 @@ func testConsoleWork(t *testing.T, b0 storetest.Backend) {
 	contains(t, "board transfer picker", page, `>Comunicazione</option>`)
 	contains(t, "board assign action keeps the filter", page, `action="/console/board/assign?department=statistics&amp;order=sla_due&amp;view=unassigned"`)
 	supCSRF := csrfOf(t, page)
+	// The board has the reports' two charts, last 7 days by default, 30
+	// on the switch, keeping the filter.
+	contains(t, "board volume chart", page, `<figure class="chart" id="volume"><figcaption>Richieste in arrivo per canale, ultimi 7 giorni`)
+	contains(t, "board SLA chart", page, `<figure class="chart" id="sla">`)
+	contains(t, "board 30 days link", page, `id="days-30" href="/console/board?days=30&amp;department=statistics&amp;order=sla_due&amp;view=unassigned"`)
+	if _, p30 := sup.get(s.base + "/console/board?days=30&department=statistics&view=unassigned"); !strings.Contains(p30, "ultimi 30 giorni") ||
+		!strings.Contains(p30, `id="days-30" href="/console/board?days=30&amp;department=statistics&amp;order=sla_due&amp;view=unassigned" aria-current="page"`) {
+		t.Fatalf("board, 30 days:\n%s", p30)
+	}
 	noFollow := &http.Client{Jar: sup.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	post := func(path string, form url.Values, hx bool) *http.Response {
 		t.Helper()

@@ -330,7 +330,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		routes[pattern] = h // anonymous by design: no session is read
 	}
 	reporting.route(ident, routes)
-	operatorConsole, err := startConsole(ctx, js, cfg.NATS.Replicas, ident, routes, log)
+	operatorConsole, err := startConsole(ctx, js, cfg.NATS.Replicas, ident, routes, loc, log)
 	if err != nil {
 		return nil, err
 	}

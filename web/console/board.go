@@ -1,12 +1,15 @@
 package console
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
+	"github.com/sportello/sportello/web/reportpage"
 )
 
 type boardPage struct {
@@ -22,6 +25,12 @@ type boardPage struct {
 	Back        string   // the board with its filter, where actions return
 	CSRF        string
 	Results     []*casesv1.BatchCaseResult
+	// The charts of the last Days (7 or 30) days, and the links that
+	// switch between the two; ChartsErr when they could not be drawn.
+	Days          int
+	Volume, SLA   template.HTML
+	ChartsErr     string
+	Days7, Days30 string
 }
 
 // board serves GET /console/board: workload per department and operator
@@ -64,6 +73,18 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request, rq *request) {
 		p.Next = boardLink(p.Filter.Link("page", t))
 	}
 	p.Back = boardLink(p.Filter.Link("page", p.Filter.Page))
+	p.Days = 7
+	if q.Get("days") == "30" {
+		p.Days = 30
+	}
+	p.Days7, p.Days30 = withDays(p.Back, 7), withDays(p.Back, 30)
+	// The reports' charts, from the ReportService with the visitor's
+	// token: its authorisation (supervisors, their departments) applies.
+	var cerr error
+	p.Volume, p.SLA, cerr = reportpage.DailyCharts(rq.ctx, rq.cl.reports, rq.lang, c.cfg.Location, c.now(), p.Days, p.Filter.Department)
+	if cerr != nil {
+		p.ChartsErr = explain(rq.t, cerr)
+	}
 	if ops, err := rq.cl.directory.ListOperators(rq.ctx, &directoryv1.ListOperatorsRequest{Department: p.Filter.Department}); err == nil {
 		p.Operators = ops.GetOperators()
 	}
@@ -82,6 +103,15 @@ func (c *Console) bulkAssign(w http.ResponseWriter, r *http.Request, rq *request
 	resp, err := rq.cl.cases.BatchAssignCases(rq.ctx, &casesv1.BatchAssignCasesRequest{Ids: r.PostForm["ids"],
 		Assignee: r.PostFormValue("assignee"), Reason: r.PostFormValue("reason")})
 	c.batchDone(w, r, rq, resp, err)
+}
+
+// withDays is the board URL link with days set.
+func withDays(link string, days int) string {
+	u, _ := url.Parse(link)
+	q := u.Query()
+	q.Set("days", strconv.Itoa(days))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // boardLink is the board's URL of a queue link (same query).

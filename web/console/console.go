@@ -68,6 +68,9 @@ type Config struct {
 	// ReplyTemplates returns the approved message templates of a channel
 	// instance (WhatsApp), offered on its cases; nil offers none.
 	ReplyTemplates func(kind, id string) []ReplyTemplate
+	// Location is the time zone of the board's charts' days (nil: UTC),
+	// the reports page's.
+	Location *time.Location
 }
 
 // ReplyTemplate is a message template an operator may reply with.
