@@ -2,8 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
 	"html"
 	"net/http"
 	"net/url"
@@ -83,6 +88,50 @@ func testConsoleWork(t *testing.T, b0 storetest.Backend) {
 	if strings.Contains(page, `<option value="communication">communication</option>`) {
 		t.Fatalf("transfer picker shows ids:\n%s", page)
 	}
+
+	// Files chosen in the reply form go out with the reply, as the
+	// e-mail's attachments; more than a message carries are refused
+	// before any is stored.
+	pdf, _ := base64.StdEncoding.DecodeString(pdfBase64)
+	multipartPost := func(files ...string) (int, string) {
+		t.Helper()
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		_ = mw.WriteField("csrf_token", csrf)
+		_ = mw.WriteField("kind", "reply")
+		_ = mw.WriteField("body", "Gentile Anna, in allegato i moduli.")
+		for _, f := range files {
+			fw, _ := mw.CreateFormFile("file", f)
+			_, _ = fw.Write(pdf)
+		}
+		_ = mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, casePath+"/messages", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Origin", s.base)
+		resp, err := op.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	contains(t, "multiple files", page, `name="file" class="form-control" multiple`)
+	var many []string
+	for i := range 21 {
+		many = append(many, fmt.Sprintf("f%d.pdf", i))
+	}
+	if code, page := multipartPost(many...); code != http.StatusOK || !errorsRE.MatchString(page) || strings.Contains(page, "f0.pdf") {
+		t.Fatalf("21 files: %d\n%s", code, page)
+	}
+	if code, page := multipartPost("modulo-a.pdf", "modulo-b.pdf"); code != http.StatusOK || errorsRE.MatchString(page) {
+		t.Fatalf("reply with files: %d\n%s", code, errorsRE.FindString(page))
+	}
+	withFiles, raw := sentMessage(t, sink, 2)
+	if !strings.Contains(withFiles.FullText, "in allegato i moduli") || !strings.Contains(string(raw.Data), "modulo-a.pdf") || !strings.Contains(string(raw.Data), "modulo-b.pdf") {
+		t.Fatalf("the reply's e-mail lacks its files: %q", raw.Data)
+	}
+	_, page = op.get(casePath)
 
 	// A reply whose delivery fails (the SMTP server refuses it for good),
 	// then a status change from the page the reply redirected to: the

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
@@ -171,6 +173,19 @@ func (c *Console) addMessage(w http.ResponseWriter, r *http.Request, rq *request
 		notice = "replied"
 	}
 	if r.MultipartForm != nil {
+		// The files go out with the message (as its attachments, on the
+		// reply's channel): more than a message may carry is refused
+		// before any is stored.
+		var files int
+		for _, fh := range r.MultipartForm.File["file"] {
+			if fh.Size > 0 || fh.Filename != "" {
+				files++
+			}
+		}
+		if files > cases.MaxMessageAttachments {
+			c.fail(w, r, rq, back, status.Errorf(codes.InvalidArgument, "%d files: a message carries %d at most", files, cases.MaxMessageAttachments))
+			return
+		}
 		for _, fh := range r.MultipartForm.File["file"] {
 			if fh.Size == 0 && fh.Filename == "" {
 				continue

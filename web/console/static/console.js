@@ -169,6 +169,24 @@
     setInterval(tick, 1000);
   }
 
+  // Files chosen for the message: listed (name, size) before sending, with
+  // a warning past the channel's limit (the server refuses it too).
+  function chosenFiles() {
+    var input = document.getElementById("message-file");
+    var list = document.getElementById("message-files");
+    if (!input || !list) { return; }
+    input.addEventListener("change", function () {
+      list.textContent = "";
+      var max = parseInt(list.getAttribute("data-max"), 10) || 0;
+      Array.prototype.forEach.call(input.files, function (f) {
+        list.appendChild(el("li", { "class": "chosen-file" }, f.name + " (" + (f.size / 1024).toFixed(1) + " KB)"));
+      });
+      if (max && input.files.length > max) {
+        list.appendChild(el("li", { "class": "text-danger", id: "too-many-files" }, list.getAttribute("data-too-many") + " " + max + "."));
+      }
+    });
+  }
+
   // Collision notice: say every 20 s that this case is open, show who else
   // has it open.
   function viewing() {
@@ -228,7 +246,7 @@
   }
 
   function start() {
-    liveQueue(); callPop(); viewing(); shortcuts(); slaTicker();
+    liveQueue(); callPop(); viewing(); shortcuts(); slaTicker(); chosenFiles();
     var errs = document.getElementById("errors"); if (errs) { errs.focus(); }
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
