@@ -256,9 +256,9 @@ type page struct {
 	LogoutPath  string
 	Assets      assets
 	// CSRF is the session's token, for the forms the call notice
-	// (console.js) draws; Events the live stream it listens to.
+	// (console.js) draws; Stream the live stream it listens to.
 	CSRF   string
-	Events string
+	Stream string
 	Here   string // this page's path and query, where the notice's forms come back on a refusal
 	// Names are the departments' and operators' names.
 	Names lookup
@@ -274,7 +274,7 @@ var pageAssets = assets{CSS: cssPath, JS: jsPath, Sprite: spritePath, Console: P
 
 func (c *Console) newPage(rq *request, r *http.Request, nav, title string) page {
 	p := page{Lang: rq.lang, T: rq.t, Visitor: rq.v, Supervisor: rq.supervisor(), Nav: nav, Title: title, ReportPath: ReportPath,
-		LogoutPath: c.cfg.LogoutPath, Assets: pageAssets, CSRF: rq.v.CSRF, Events: Path + "/events", Here: r.URL.RequestURI(), NowMS: c.now().UnixMilli(),
+		LogoutPath: c.cfg.LogoutPath, Assets: pageAssets, CSRF: rq.v.CSRF, Stream: Path + "/events", Here: r.URL.RequestURI(), NowMS: c.now().UnixMilli(),
 		Names: c.names(rq.ctx, rq.cl)}
 	if e := r.URL.Query().Get("error"); e != "" {
 		p.Errors = append(p.Errors, e)

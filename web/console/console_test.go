@@ -109,6 +109,12 @@ func TestTemplates(t *testing.T) {
 			}
 		}
 		cp := pages["case.html"].(casePage)
+		cp.Stream = Path + "/events"
+		cp.Tab, cp.Events = "history", []*casesv1.CaseEvent{{Type: "x", Time: timestamppb.New(now)}}
+		b0 := bytes.Buffer{}
+		if err := c.tmpl["case.html"].ExecuteTemplate(&b0, "case.html", cp); err != nil || !strings.Contains(b0.String(), `data-events="/console/events"`) {
+			t.Fatalf("the case page's history shadows the stream's URL: %v", err)
+		}
 		cp.Tab, cp.Events = "history", []*casesv1.CaseEvent{{Type: "transferred", Reason: "perché", Time: timestamppb.New(now),
 			Changes: map[string]*casesv1.FieldChange{"department": {Before: "a", After: "b"}}}}
 		var b bytes.Buffer
