@@ -131,7 +131,6 @@ func testConsoleWork(t *testing.T, b0 storetest.Backend) {
 	if !strings.Contains(withFiles.FullText, "in allegato i moduli") || !strings.Contains(string(raw.Data), "modulo-a.pdf") || !strings.Contains(string(raw.Data), "modulo-b.pdf") {
 		t.Fatalf("the reply's e-mail lacks its files: %q", raw.Data)
 	}
-	_, page = op.get(casePath)
 
 	// A reply whose delivery fails (the SMTP server refuses it for good),
 	// then a status change from the page the reply redirected to: the
