@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -17,7 +18,7 @@ import (
 // caller connects it (SetConn) once the server's in-process connection
 // exists.
 func startConsole(ctx context.Context, js jetstream.JetStream, replicas int, ident *identity, routes map[string]http.Handler,
-	log *slog.Logger) (*console.Console, error) {
+	loc *time.Location, log *slog.Logger) (*console.Console, error) {
 	viewing, err := events.NewViewing(ctx, js, replicas)
 	if err != nil {
 		return nil, err
@@ -30,7 +31,7 @@ func startConsole(ctx context.Context, js jetstream.JetStream, replicas int, ide
 			}
 			return web.Visitor{Principal: s.Principal, Token: s.BearerToken(), CSRF: s.CSRFToken()}, true
 		},
-		LoginPath: staffLoginPath, LogoutPath: logoutPath, Presence: consolePresence{viewing}, Log: log,
+		LoginPath: staffLoginPath, LogoutPath: logoutPath, Presence: consolePresence{viewing}, Log: log, Location: loc,
 	})
 	for pattern, h := range c.Routes() {
 		routes[pattern] = ident.wrap(h)

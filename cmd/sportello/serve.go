@@ -239,7 +239,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	caseServer := cases.NewServer(cases.Deps{ReopenWindow: portalReopen, Access: accessLog, Store: a.db, History: a.db, Claimer: a.db, Workloads: a.db, Messages: a.db, Links: a.db,
 		Feed: a.feed, SLA: clock, Creator: ingester, Attachments: a.db, Blobs: blobs, Log: log,
-		ReplyGate: replyGate(a.db, cfg.replyNow()), ReplyTemplate: a.replyTemplate})
+		ReplyGate: replyGate(a.db, cfg.replyNow()), ReplyTemplate: a.replyTemplate, Names: a.db})
 	var wf *webform.Handler // the site checks a form as the channel will
 	site := web.New(web.Deps{Directory: a.db, SLAPolicies: a.db.ListSLAPolicies, Log: log, Drafts: portalDrafts{a.db},
 		Links: web.Links{PrivacyURL: cfg.Web.PrivacyURL, AccessibilityURL: cfg.Web.AccessibilityURL}, Organization: cfg.Web.Organization,
@@ -330,7 +330,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		routes[pattern] = h // anonymous by design: no session is read
 	}
 	reporting.route(ident, routes)
-	operatorConsole, err := startConsole(ctx, js, cfg.NATS.Replicas, ident, routes, log)
+	operatorConsole, err := startConsole(ctx, js, cfg.NATS.Replicas, ident, routes, loc, log)
 	if err != nil {
 		return nil, err
 	}

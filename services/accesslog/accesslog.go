@@ -40,7 +40,16 @@ const (
 	ActionContactRead        = "contact.read"        // ContactService.GetContact: contactID
 	ActionContactCases       = "contact.cases"       // ContactService.ListContactCases: contactID
 	ActionCaseSearch         = "case.search"         // CaseService.ListCases with a text query: detail = "query_len=N", never the query
+	// ActionCaseList: a page of CaseService.ListCases with the citizens'
+	// names (contact_names, the console's queue and board): one entry per
+	// page, detail = "contacts=" and the ids of the contacts shown,
+	// comma-separated (see RecordList).
+	ActionCaseList = "case.list"
 )
+
+// MaxListDetail caps the detail of a RecordList entry: the ids of a
+// page of at most 500 cases.
+const MaxListDetail = 500 * 37
 
 // ZeroHash is the prev_hash of the first entry.
 const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -203,6 +212,32 @@ func (r *Recorder) Record(ctx context.Context, action, caseID, contactID, detail
 	}
 	e := Entry{Actor: p.Subject, ActorRole: string(p.Role), Operator: p.Operator, Action: action,
 		CaseID: caseID, ContactID: contactID, Detail: clip.Bytes(detail, MaxDetail), RequestID: RequestID(ctx)}
+	if err := r.log.AppendAccess(ctx, e); err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
+	return nil
+}
+
+// RecordList appends one entry for a read that showed several contacts
+// at once (a list page with the citizens' names): detail is "contacts="
+// and their ids, comma-separated, in the order given. One entry per page
+// rather than one per row keeps every contact shown findable (ids, not
+// names: no personal data in the log) without a hash-chained insert per
+// row on every redraw of a live queue. Like Record, callers who are not
+// staff are not recorded.
+func (r *Recorder) RecordList(ctx context.Context, action string, contactIDs []string) error {
+	if r == nil || r.log == nil {
+		return ErrNotConfigured
+	}
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok || !p.Staff() {
+		return nil
+	}
+	if action == "" {
+		return errors.New("access log: action is required")
+	}
+	e := Entry{Actor: p.Subject, ActorRole: string(p.Role), Operator: p.Operator, Action: action,
+		Detail: clip.Bytes("contacts="+strings.Join(contactIDs, ","), MaxListDetail), RequestID: RequestID(ctx)}
 	if err := r.log.AppendAccess(ctx, e); err != nil {
 		return fmt.Errorf("access log: %w", err)
 	}

@@ -42,7 +42,7 @@ type Event struct {
 	Reason      string
 	Changes     map[string]Change
 	Department  string // the case's department after the event
-	CaseVersion int64  // the case's version after the event
+	CaseVersion int64  // the case's version after the event (a delivery failure leaves it as it was)
 	Time        time.Time
 	// Call, when set, makes this a live call notice rather than a case
 	// event: only Call is meaningful.

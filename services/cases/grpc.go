@@ -67,6 +67,22 @@ type Deps struct {
 	// Replies, when set, picks the channel of staff replies on cases
 	// whose own channel cannot carry them (a phone call).
 	Replies ReplyRouter
+	// Names gives ListCases the citizens' display names (contact_names);
+	// nil leaves them empty.
+	Names ContactNames
+}
+
+// ContactNames returns the display names of contacts by id (missing ids
+// are left out), in one read.
+type ContactNames interface {
+	ContactNames(ctx context.Context, ids []string) (map[string]string, error)
+}
+
+// ListRecorder is what an AccessRecorder may also do: one entry for a
+// list that showed several contacts (services/accesslog.Recorder). An
+// AccessRecorder without it records one entry per contact.
+type ListRecorder interface {
+	RecordList(ctx context.Context, action string, contactIDs []string) error
 }
 
 // ReplyRouter picks the channel a staff reply on case c goes out on;
@@ -241,14 +257,61 @@ func (s *Server) ListCases(ctx context.Context, req *casesv1.ListCasesRequest) (
 			return nil, toStatus(err)
 		}
 	}
+	var names map[string]string
+	if req.GetContactNames() && p.Staff() && s.Names != nil && len(list) > 0 {
+		if names, err = s.contactNames(ctx, list); err != nil {
+			return nil, err
+		}
+	}
 	resp.Cases = make([]*casesv1.Case, len(list))
 	for i, c := range list {
 		resp.Cases[i] = CaseToProto(c, links[c.ID])
+		resp.Cases[i].ContactDisplayName = names[c.ContactID]
 		if !p.Staff() {
 			citizenView(resp.Cases[i])
 		}
 	}
 	return resp, nil
+}
+
+// contactNames reads the names of the contacts of list and records the
+// read (one access-log entry for the page, listing the contacts) before
+// it returns them: a read that cannot be recorded is refused.
+func (s *Server) contactNames(ctx context.Context, list []Case) (map[string]string, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, c := range list {
+		if c.ContactID != "" && !seen[c.ContactID] {
+			seen[c.ContactID] = true
+			ids = append(ids, c.ContactID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if s.Access != nil {
+		var err error
+		if lr, ok := s.Access.(ListRecorder); ok {
+			err = lr.RecordList(ctx, "case.list", ids)
+		} else {
+			for _, id := range ids {
+				if err = s.Access.Record(ctx, "case.list", "", id, ""); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			if s.Log != nil {
+				s.Log.ErrorContext(ctx, "access log", "action", "case.list", "err", err)
+			}
+			return nil, status.Error(codes.Unavailable, "the access log could not be written; nothing was read")
+		}
+	}
+	names, err := s.Names.ContactNames(ctx, ids)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return names, nil
 }
 
 // UpdateCase changes the masked fields of a case the caller works.
@@ -801,6 +864,9 @@ func toProto(c Case) *casesv1.Case {
 	}
 	if !c.SLADueAt.IsZero() && !c.SLADueAt.Equal(NoDeadline) {
 		pc.SlaDueTime = timestamppb.New(c.SLADueAt)
+		if !c.SLAWarnAt.IsZero() {
+			pc.SlaWarningTime = timestamppb.New(c.SLAWarnAt)
+		}
 	}
 	if !c.FirstResponseDueAt.IsZero() {
 		pc.FirstResponseDueTime = timestamppb.New(c.FirstResponseDueAt)

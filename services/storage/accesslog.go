@@ -100,10 +100,18 @@ func (db *DB) AppendAccess(ctx context.Context, entries ...accesslog.Entry) erro
 func (db *DB) ListAccess(ctx context.Context, f accesslog.Filter) ([]accesslog.Entry, int64, error) {
 	limit := f.PageSize()
 	q := db.gorm.WithContext(ctx).Model(&accessLogRow{})
-	for col, v := range map[string]string{"actor": f.Actor, "case_id": f.CaseID, "contact_id": f.ContactID, "action": f.Action} {
+	for col, v := range map[string]string{"actor": f.Actor, "case_id": f.CaseID, "action": f.Action} {
 		if v != "" {
 			q = q.Where(col+" = ?", v)
 		}
+	}
+	switch {
+	case validUUID(f.ContactID):
+		// A list page that showed the contact names it among the ids in
+		// its detail (accesslog.RecordList); a UUID has no LIKE wildcards.
+		q = q.Where("(contact_id = ? OR (action = ? AND detail LIKE ?))", f.ContactID, accesslog.ActionCaseList, "%"+f.ContactID+"%")
+	case f.ContactID != "":
+		q = q.Where("contact_id = ?", f.ContactID)
 	}
 	if !f.Since.IsZero() {
 		q = q.Where("at >= ?", f.Since.UTC())

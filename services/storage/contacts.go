@@ -192,3 +192,25 @@ func (db *DB) ResolveCitizen(ctx context.Context, c CitizenLogin) (string, error
 	}
 	return id, nil
 }
+
+// ContactNames implements cases.ContactNames: one query for a page.
+func (db *DB) ContactNames(ctx context.Context, ids []string) (map[string]string, error) {
+	var valid []string
+	for _, id := range ids {
+		if validUUID(id) {
+			valid = append(valid, id)
+		}
+	}
+	out := make(map[string]string, len(valid))
+	if len(valid) == 0 {
+		return out, nil
+	}
+	var rows []contactRow
+	if err := db.gorm.WithContext(ctx).Select("id", "display_name").Where("id IN ?", valid).Find(&rows).Error; err != nil {
+		return nil, retryable(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.DisplayName
+	}
+	return out, nil
+}

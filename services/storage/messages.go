@@ -335,11 +335,17 @@ func (db *DB) setDelivery(tx *gorm.DB, m messageRow, d cases.Delivery) error {
 	if err := tx.Where("id = ?", m.CaseID).Take(&r).Error; err != nil {
 		return err
 	}
-	_, err := db.apply(tx, r, func(*cases.Case) ([]cases.Event, error) {
-		return []cases.Event{{Type: cases.EventDeliveryFailed, Actor: cases.SystemActor, Reason: clip.Bytes(d.Error, 500),
-			Changes: map[string]cases.Change{"message": {After: m.ID}, "delivery_status": {Before: m.DeliveryStatus, After: cases.DeliveryFailed}}}}, nil
-	})
-	return err
+	// The failure goes into the history and the outbox (the live queue and
+	// the console show it) but leaves the case row, and so its version,
+	// as it is: a delivery status is not part of what staff edit, and
+	// bumping the version made an operator's next change on a page drawn
+	// just before the report fail with "changed meanwhile" for nothing.
+	rows, err := eventRows(r.toCase(), []cases.Event{{Type: cases.EventDeliveryFailed, Actor: cases.SystemActor, Reason: clip.Bytes(d.Error, 500),
+		Changes: map[string]cases.Change{"message": {After: m.ID}, "delivery_status": {Before: m.DeliveryStatus, After: cases.DeliveryFailed}}}}, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	return insertEvents(tx, rows, len(rows))
 }
 
 type lastKey struct{ contact, kind, channel string }

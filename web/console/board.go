@@ -1,12 +1,15 @@
 package console
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
+	"github.com/sportello/sportello/web/reportpage"
 )
 
 type boardPage struct {
@@ -17,9 +20,17 @@ type boardPage struct {
 	Rows        []row
 	Next        string
 	Operators   []*directoryv1.Operator
-	Departments []string
+	Departments []choice // every department, for the transfer picker
+	Mine        []choice // the board's department filter
+	Back        string   // the board with its filter, where actions return
 	CSRF        string
 	Results     []*casesv1.BatchCaseResult
+	// The charts of the last Days (7 or 30) days, and the links that
+	// switch between the two; ChartsErr when they could not be drawn.
+	Days          int
+	Volume, SLA   template.HTML
+	ChartsErr     string
+	Days7, Days30 string
 }
 
 // board serves GET /console/board: workload per department and operator
@@ -45,25 +56,40 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request, rq *request) {
 		return
 	}
 	p.Load = wl.GetDepartments()
-	list, err := rq.cl.cases.ListCases(rq.ctx, p.Filter.request(rq.v.Principal.Operator, 100))
+	lr := p.Filter.request(rq.v.Principal.Operator, 100)
+	lr.ContactNames = true
+	list, err := rq.cl.cases.ListCases(rq.ctx, lr)
 	if err != nil {
 		p.Errors = append(p.Errors, explain(rq.t, err))
 	}
 	now := c.now()
+	var ops []string
 	for _, cs := range list.GetCases() {
 		p.Rows = append(p.Rows, row{C: cs, SLA: slaOf(cs, now)})
+		ops = append(ops, cs.GetAssignee())
 	}
+	p.Names = c.namesWith(rq.ctx, rq.cl, ops)
 	if t := list.GetNextPageToken(); t != "" {
-		p.Next = BoardPath + strings.TrimPrefix(p.Filter.Link("page", t), Path+"/")
+		p.Next = boardLink(p.Filter.Link("page", t))
+	}
+	p.Back = boardLink(p.Filter.Link("page", p.Filter.Page))
+	p.Days = 7
+	if q.Get("days") == "30" {
+		p.Days = 30
+	}
+	p.Days7, p.Days30 = withDays(p.Back, 7), withDays(p.Back, 30)
+	// The reports' charts, from the ReportService with the visitor's
+	// token: its authorisation (supervisors, their departments) applies.
+	var cerr error
+	p.Volume, p.SLA, cerr = reportpage.DailyCharts(rq.ctx, rq.cl.reports, rq.lang, c.cfg.Location, c.now(), p.Days, p.Filter.Department)
+	if cerr != nil {
+		p.ChartsErr = explain(rq.t, cerr)
 	}
 	if ops, err := rq.cl.directory.ListOperators(rq.ctx, &directoryv1.ListOperatorsRequest{Department: p.Filter.Department}); err == nil {
 		p.Operators = ops.GetOperators()
 	}
-	if d, err := rq.cl.directory.ListDepartments(rq.ctx, nil); err == nil {
-		for _, dep := range d.GetDepartments() {
-			p.Departments = append(p.Departments, dep.GetId())
-		}
-	}
+	p.Departments = p.Names.departmentChoices(nil, true)
+	p.Mine = p.Names.departmentChoices(rq.v.Principal.Departments, rq.v.Principal.AllDepartments())
 	c.render(w, http.StatusOK, "board.html", p)
 }
 
@@ -77,6 +103,32 @@ func (c *Console) bulkAssign(w http.ResponseWriter, r *http.Request, rq *request
 	resp, err := rq.cl.cases.BatchAssignCases(rq.ctx, &casesv1.BatchAssignCasesRequest{Ids: r.PostForm["ids"],
 		Assignee: r.PostFormValue("assignee"), Reason: r.PostFormValue("reason")})
 	c.batchDone(w, r, rq, resp, err)
+}
+
+// withDays is the board URL link with days set.
+func withDays(link string, days int) string {
+	u, _ := url.Parse(link)
+	q := u.Query()
+	q.Set("days", strconv.Itoa(days))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// boardLink is the board's URL of a queue link (same query).
+func boardLink(queueLink string) string {
+	return BoardPath + strings.TrimPrefix(queueLink, Path+"/")
+}
+
+// boardBack is where a bulk action returns: the board with the filter it
+// was posted from (the form's action carries the board's query), so the
+// supervisor sees the same list without the cases the action moved out.
+func boardBack(r *http.Request) string {
+	q := r.URL.Query()
+	if len(q) == 0 {
+		return BoardPath
+	}
+	f := parseQueueFilter(q)
+	return boardLink(f.Link("page", f.Page))
 }
 
 // bulkTransfer serves POST /console/board/transfer: BatchTransferCases.
@@ -93,8 +145,9 @@ func (c *Console) bulkTransfer(w http.ResponseWriter, r *http.Request, rq *reque
 // batchDone goes back to the board; cases the batch could not change are
 // listed as errors at the top.
 func (c *Console) batchDone(w http.ResponseWriter, r *http.Request, rq *request, resp *casesv1.BatchCasesResponse, err error) {
+	back := boardBack(r)
 	if err != nil {
-		c.fail(w, r, rq, BoardPath, err)
+		c.fail(w, r, rq, back, err)
 		return
 	}
 	var failed []string
@@ -104,8 +157,12 @@ func (c *Console) batchDone(w http.ResponseWriter, r *http.Request, rq *request,
 		}
 	}
 	if len(failed) > 0 {
-		http.Redirect(w, r, BoardPath+"?error="+url.QueryEscape(rq.t["err.batch"]+" "+strings.Join(failed, "; ")), http.StatusSeeOther)
+		u, _ := url.Parse(back)
+		q := u.Query()
+		q.Set("error", rq.t["err.batch"]+" "+strings.Join(failed, "; "))
+		u.RawQuery = q.Encode()
+		redirect(w, r, u.String())
 		return
 	}
-	done(w, r, BoardPath, "batch")
+	done(w, r, back, "batch")
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
@@ -26,7 +28,8 @@ type casePage struct {
 	Contact     *contactsv1.Contact
 	ContactErr  string
 	Others      []*casesv1.Case
-	Departments []string
+	Departments []choice // where the case may be transferred
+	Operators   []choice // who the case may be assigned to
 	Statuses    []string
 	Priorities  []string
 	Tab         string
@@ -83,6 +86,7 @@ func (c *Console) caseView(w http.ResponseWriter, r *http.Request, rq *request) 
 		return
 	}
 	p.C, p.SLA, p.Limit = cs, slaOf(cs, c.now()), limitOf(cs.GetChannelKind())
+	p.Names = c.namesWith(rq.ctx, rq.cl, []string{cs.GetAssignee()})
 	if c.cfg.ReplyTemplates != nil {
 		p.Templates = c.cfg.ReplyTemplates(cs.GetChannelKind(), cs.GetChannelId())
 	}
@@ -125,17 +129,16 @@ func (c *Console) caseView(w http.ResponseWriter, r *http.Request, rq *request) 
 		for _, cr := range p.Canned {
 			if cr.GetId() == p.CannedID {
 				p.Draft = directory.Fill(cr.GetBody(), map[string]string{"nome": p.Contact.GetDisplayName(), "riferimento": cs.GetReference(),
-					"oggetto": cs.GetSubject(), "ufficio": cs.GetDepartment(), "operatore": viewerOf(rq).Name})
+					"oggetto": cs.GetSubject(), "ufficio": p.Names.Dept(cs.GetDepartment()), "operatore": viewerOf(rq).Name})
 			}
 		}
 	}
-	if d, err := rq.cl.directory.ListDepartments(rq.ctx, nil); err == nil {
-		for _, dep := range d.GetDepartments() {
-			if dep.GetId() != cs.GetDepartment() {
-				p.Departments = append(p.Departments, dep.GetId())
-			}
+	for _, d := range p.Names.departmentChoices(nil, true) {
+		if d.Value != cs.GetDepartment() {
+			p.Departments = append(p.Departments, d)
 		}
 	}
+	p.Operators = p.Names.operatorChoices(cs.GetDepartment())
 	if c.cfg.Presence != nil {
 		me := viewerOf(rq)
 		if err := c.cfg.Presence.Viewing(r.Context(), id, me); err != nil {
@@ -170,6 +173,19 @@ func (c *Console) addMessage(w http.ResponseWriter, r *http.Request, rq *request
 		notice = "replied"
 	}
 	if r.MultipartForm != nil {
+		// The files go out with the message (as its attachments, on the
+		// reply's channel): more than a message may carry is refused
+		// before any is stored.
+		var files int
+		for _, fh := range r.MultipartForm.File["file"] {
+			if fh.Size > 0 || fh.Filename != "" {
+				files++
+			}
+		}
+		if files > cases.MaxMessageAttachments {
+			c.fail(w, r, rq, back, status.Errorf(codes.InvalidArgument, "%d files: a message carries %d at most", files, cases.MaxMessageAttachments))
+			return
+		}
 		for _, fh := range r.MultipartForm.File["file"] {
 			if fh.Size == 0 && fh.Filename == "" {
 				continue
@@ -246,8 +262,11 @@ func (c *Console) transfer(w http.ResponseWriter, r *http.Request, rq *request) 
 func (c *Console) assign(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
 	to := r.PostFormValue("assignee")
-	if to == "me" {
+	switch to {
+	case "me":
 		to = rq.v.Principal.Operator
+	case "none":
+		to = "" // unassign
 	}
 	_, err := rq.cl.cases.AssignCase(rq.ctx, &casesv1.AssignCaseRequest{Id: id, Assignee: to, Reason: r.PostFormValue("reason"),
 		Etag: r.PostFormValue("etag")})

@@ -26,9 +26,11 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	callsv1 "github.com/sportello/sportello/api/sportello/calls/v1"
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
+	reportsv1 "github.com/sportello/sportello/api/sportello/reports/v1"
 	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/web"
 )
@@ -66,6 +68,9 @@ type Config struct {
 	// ReplyTemplates returns the approved message templates of a channel
 	// instance (WhatsApp), offered on its cases; nil offers none.
 	ReplyTemplates func(kind, id string) []ReplyTemplate
+	// Location is the time zone of the board's charts' days (nil: UTC),
+	// the reports page's.
+	Location *time.Location
 }
 
 // ReplyTemplate is a message template an operator may reply with.
@@ -95,6 +100,7 @@ type Console struct {
 	clients atomic.Pointer[clients]
 	files   atomic.Pointer[Attachments]
 	now     func() time.Time
+	dir     directoryNames
 }
 
 type clients struct {
@@ -102,6 +108,8 @@ type clients struct {
 	contacts  contactsv1.ContactServiceClient
 	directory directoryv1.DirectoryServiceClient
 	canned    directoryv1.CannedResponseServiceClient
+	calls     callsv1.CallServiceClient
+	reports   reportsv1.ReportServiceClient
 }
 
 // New parses the templates.
@@ -122,7 +130,8 @@ func New(cfg Config) *Console {
 // content reader.
 func (c *Console) SetConn(conn grpc.ClientConnInterface, files Attachments) {
 	c.clients.Store(&clients{cases: casesv1.NewCaseServiceClient(conn), contacts: contactsv1.NewContactServiceClient(conn),
-		directory: directoryv1.NewDirectoryServiceClient(conn), canned: directoryv1.NewCannedResponseServiceClient(conn)})
+		directory: directoryv1.NewDirectoryServiceClient(conn), canned: directoryv1.NewCannedResponseServiceClient(conn),
+		calls: callsv1.NewCallServiceClient(conn), reports: reportsv1.NewReportServiceClient(conn)})
 	if files != nil {
 		c.files.Store(&files)
 	}
@@ -145,6 +154,7 @@ func (c *Console) Routes() map[string]http.Handler {
 		"POST " + Path + "/cases/{id}/assign":   h(c.assign),
 		"POST " + Path + "/cases/{id}/viewing":  h(c.viewing),
 		"GET " + Path + "/attachments/{id}":     h(c.attachment),
+		"POST " + Path + "/calls/{id}/attach":   h(c.attachCall),
 		"GET " + BoardPath:                      h(c.board),
 		"POST " + BoardPath + "/assign":         h(c.bulkAssign),
 		"POST " + BoardPath + "/transfer":       h(c.bulkTransfer),
@@ -245,6 +255,16 @@ type page struct {
 	ReportPath  string
 	LogoutPath  string
 	Assets      assets
+	// CSRF is the session's token, for the forms the call notice
+	// (console.js) draws; Stream the live stream it listens to.
+	CSRF   string
+	Stream string
+	Here   string // this page's path and query, where the notice's forms come back on a refusal
+	// Names are the departments' and operators' names.
+	Names lookup
+	// NowMS is the server's time of the page (Unix ms): console.js ticks
+	// the SLA badges from it, whatever the browser's clock says.
+	NowMS int64
 }
 
 // assets are the stylesheet, scripts and icons the pages reference.
@@ -254,7 +274,8 @@ var pageAssets = assets{CSS: cssPath, JS: jsPath, Sprite: spritePath, Console: P
 
 func (c *Console) newPage(rq *request, r *http.Request, nav, title string) page {
 	p := page{Lang: rq.lang, T: rq.t, Visitor: rq.v, Supervisor: rq.supervisor(), Nav: nav, Title: title, ReportPath: ReportPath,
-		LogoutPath: c.cfg.LogoutPath, Assets: pageAssets}
+		LogoutPath: c.cfg.LogoutPath, Assets: pageAssets, CSRF: rq.v.CSRF, Stream: Path + "/events", Here: r.URL.RequestURI(), NowMS: c.now().UnixMilli(),
+		Names: c.names(rq.ctx, rq.cl)}
 	if e := r.URL.Query().Get("error"); e != "" {
 		p.Errors = append(p.Errors, e)
 	}
@@ -290,7 +311,20 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, rq *request, back
 	q := u.Query()
 	q.Set("error", msg)
 	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	redirect(w, r, u.String())
+}
+
+// redirect sends the browser to to after a form post: 303 See Other. An
+// htmx request (HX-Request) gets 204 with HX-Location instead, since the
+// XMLHttpRequest under htmx follows a 303 out of htmx's sight: htmx then
+// loads to itself, so a boosted form lands on the same page, query and all.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	if r.Header.Get("HX-Request") == "true" {
+		w.Header().Set("HX-Location", to)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // explain turns a service error into a line for the page, in its language.
@@ -316,7 +350,7 @@ func done(w http.ResponseWriter, r *http.Request, back, notice string) {
 	q.Del("error")
 	q.Set("done", notice)
 	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	redirect(w, r, u.String())
 }
 
 func serveScript(w http.ResponseWriter, _ *http.Request) {

@@ -82,7 +82,7 @@ func TestTemplates(t *testing.T) {
 			Supervisor: true, Errors: []string{"boom"}, Notice: "ok", ReportPath: ReportPath, LogoutPath: "/auth/logout", Assets: pageAssets}
 		f := parseQueueFilter(url.Values{})
 		pages := map[string]any{
-			"queue.html": queuePage{page: base, Filter: f, Views: views, Orders: orders, Departments: []string{"statistics", "it"},
+			"queue.html": queuePage{page: base, Filter: f, Views: views, Orders: orders, Departments: []choice{{"statistics", "Statistica"}, {"it", "Informatica"}},
 				Rows: []row{{C: cs, SLA: slaOf(cs, now)}}, Next: "/console/?page=x", Statuses: statusFilters, Priorities: priorityNames,
 				Channels: channelKinds, CSRF: "tok", Updated: now},
 			"case.html": casePage{page: base, C: cs, SLA: slaOf(cs, now), Tab: "thread", CSRF: "tok", Base: "/console/cases/c1", Limit: limitOf("email"),
@@ -91,10 +91,10 @@ func TestTemplates(t *testing.T) {
 					{Id: "m2", Direction: casesv1.Direction_DIRECTION_INTERNAL_NOTE, BodyText: "nota", CreateTime: timestamppb.New(now)}},
 				Contact:     &contactsv1.Contact{Id: "k1", DisplayName: "Anna", Email: "anna@example.it", FiscalCode: "RSSMRA80A01H501U"},
 				Others:      []*casesv1.Case{cs},
-				Departments: []string{"it"}, Statuses: []string{"open", "closed"}, Priorities: priorityNames, Viewers: []Viewer{{ID: "x", Name: "Luca"}}},
+				Departments: []choice{{"it", "Informatica"}}, Operators: []choice{{"op", "Op"}}, Statuses: []string{"open", "closed"}, Priorities: priorityNames, Viewers: []Viewer{{ID: "x", Name: "Luca"}}},
 			"board.html": boardPage{page: base, Filter: f, Views: views, CSRF: "tok", Rows: []row{{C: cs, SLA: slaOf(cs, now)}},
 				Load:      []*casesv1.DepartmentLoad{{Department: "statistics", Open: 3, Operators: []*casesv1.OperatorLoad{{Operator: "op", Presence: "online", OpenTotal: 3, Capacity: 4}}}},
-				Operators: []*directoryv1.Operator{{Id: "op", DisplayName: "Op"}}, Departments: []string{"it"}},
+				Operators: []*directoryv1.Operator{{Id: "op", DisplayName: "Op"}}, Departments: []choice{{"it", "Informatica"}}, Back: "/console/board?view=mine"},
 		}
 		for name, data := range pages {
 			var b bytes.Buffer
@@ -109,6 +109,12 @@ func TestTemplates(t *testing.T) {
 			}
 		}
 		cp := pages["case.html"].(casePage)
+		cp.Stream = Path + "/events"
+		cp.Tab, cp.Events = "history", []*casesv1.CaseEvent{{Type: "x", Time: timestamppb.New(now)}}
+		b0 := bytes.Buffer{}
+		if err := c.tmpl["case.html"].ExecuteTemplate(&b0, "case.html", cp); err != nil || !strings.Contains(b0.String(), `data-events="/console/events"`) {
+			t.Fatalf("the case page's history shadows the stream's URL: %v", err)
+		}
 		cp.Tab, cp.Events = "history", []*casesv1.CaseEvent{{Type: "transferred", Reason: "perché", Time: timestamppb.New(now),
 			Changes: map[string]*casesv1.FieldChange{"department": {Before: "a", After: "b"}}}}
 		var b bytes.Buffer

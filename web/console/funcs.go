@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -19,7 +20,24 @@ import (
 type sla struct {
 	State string
 	Due   time.Time
+	Warn  time.Time // when the state turns warning; zero when unknown
 	Left  time.Duration
+}
+
+// DueMS and WarnMS are the deadline and the warning time in Unix
+// milliseconds, for console.js's ticking badge; 0 when unset.
+func (s sla) DueMS() int64 {
+	if s.Due.IsZero() {
+		return 0
+	}
+	return s.Due.UnixMilli()
+}
+
+func (s sla) WarnMS() int64 {
+	if s.Warn.IsZero() {
+		return 0
+	}
+	return s.Warn.UnixMilli()
 }
 
 func slaOf(c *casesv1.Case, now time.Time) sla {
@@ -30,6 +48,9 @@ func slaOf(c *casesv1.Case, now time.Time) sla {
 	if c.GetSlaDueTime() != nil && s.State != "none" {
 		s.Due = c.GetSlaDueTime().AsTime()
 		s.Left = s.Due.Sub(now)
+		if c.GetSlaWarningTime() != nil {
+			s.Warn = c.GetSlaWarningTime().AsTime()
+		}
 	}
 	return s
 }
@@ -132,6 +153,27 @@ var funcs = template.FuncMap{
 		return min(100, n*100/of)
 	},
 	"kb": func(n int64) string { return fmt.Sprintf("%.1f KB", float64(n)/1024) },
+	// textsWith is the texts whose keys start with prefix, as JSON, for
+	// console.js (which draws the call notice in the page's language).
+	"textsWith": func(t map[string]string, prefix string) string {
+		out := map[string]string{}
+		for k, v := range t {
+			if strings.HasPrefix(k, prefix) {
+				out[strings.TrimPrefix(k, prefix)] = v
+			}
+		}
+		b, _ := json.Marshal(out)
+		return string(b)
+	},
+	// boardAction is a bulk action's URL with the board's query (back is
+	// the board's own URL), so the action returns to the same filter.
+	"boardAction": func(action, back string) string {
+		_, q, _ := strings.Cut(back, "?")
+		if q == "" {
+			return BoardPath + "/" + action
+		}
+		return BoardPath + "/" + action + "?" + q
+	},
 }
 
 // Where the bootstrap-italia assets are served (by the portal). The

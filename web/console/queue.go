@@ -99,7 +99,7 @@ type queuePage struct {
 	Filter      queueFilter
 	Views       []string
 	Orders      []string
-	Departments []string
+	Departments []choice
 	Rows        []row
 	Next        string // link to the next page, "" on the last
 	First       string // link back to the first page, "" on it
@@ -124,19 +124,25 @@ type row struct {
 func (c *Console) queue(w http.ResponseWriter, r *http.Request, rq *request) {
 	f := parseQueueFilter(r.URL.Query())
 	p := queuePage{page: c.newPage(rq, r, "queue", rq.t["queue"]), Filter: f, Views: views, Orders: orders,
-		Departments: rq.v.Principal.Departments, CSRF: rq.v.CSRF, Statuses: statusFilters, Priorities: priorityNames,
+		CSRF: rq.v.CSRF, Statuses: statusFilters, Priorities: priorityNames,
 		Channels: channelKinds, Updated: c.now(), Partial: r.URL.Query().Get("partial") == "1"}
+	p.Departments = p.Names.departmentChoices(rq.v.Principal.Departments, false)
 	p.Refresh = f.Link("page", f.Page)
-	resp, err := rq.cl.cases.ListCases(rq.ctx, f.request(rq.v.Principal.Operator, 50))
+	lr := f.request(rq.v.Principal.Operator, 50)
+	lr.ContactNames = true // the citizen column; one access-log entry per page
+	resp, err := rq.cl.cases.ListCases(rq.ctx, lr)
 	if err != nil {
 		p.Errors = append(p.Errors, explain(rq.t, err))
 		c.render(w, httpStatus(err), "queue.html", p)
 		return
 	}
 	now := c.now()
+	var ops []string
 	for _, cs := range resp.GetCases() {
 		p.Rows = append(p.Rows, row{C: cs, SLA: slaOf(cs, now)})
+		ops = append(ops, cs.GetAssignee())
 	}
+	p.Names = c.namesWith(rq.ctx, rq.cl, ops)
 	if t := resp.GetNextPageToken(); t != "" {
 		p.Next = f.Link("page", t)
 	}

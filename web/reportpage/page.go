@@ -8,6 +8,7 @@
 package reportpage
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"github.com/sportello/sportello/web/language"
@@ -213,10 +214,42 @@ func (p *Page) fail(w http.ResponseWriter, r *http.Request, vw view, err error) 
 
 // charts draws the volume by channel and the SLA compliance per day.
 func (p *Page) charts(t map[string]string, from time.Time, days int, vol *reportsv1.VolumeReport) (template.HTML, template.HTML) {
+	return drawCharts(t, p.Location, from, days, vol)
+}
+
+// DailyCharts are the page's two charts — cases opened per day by
+// channel, and the share of first responses and resolutions within their
+// SLA per day — over the last days whole days in loc up to now (today
+// included), for department ("" for all the caller's), drawn from
+// c.GetVolumeReport called with ctx (its credentials: the ReportService's
+// own authorisation applies). The operator console's supervisor board
+// shows them too. lang picks the texts ("it" or "en").
+func DailyCharts(ctx context.Context, c reportsv1.ReportServiceClient, lang string, loc *time.Location, now time.Time, days int,
+	department string) (volume, sla template.HTML, err error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	t := texts[lang]
+	if t == nil {
+		t = texts["it"]
+	}
+	now = now.In(loc)
+	y, m, d := now.Date()
+	from := time.Date(y, m, d-days+1, 0, 0, 0, 0, loc)
+	vol, err := c.GetVolumeReport(ctx, &reportsv1.GetVolumeReportRequest{StartTime: timestamppb.New(from), EndTime: timestamppb.New(now),
+		Department: department, Granularity: reportsv1.Granularity_GRANULARITY_DAY})
+	if err != nil {
+		return "", "", err
+	}
+	volume, sla = drawCharts(t, loc, from, days, vol)
+	return volume, sla, nil
+}
+
+func drawCharts(t map[string]string, loc *time.Location, from time.Time, days int, vol *reportsv1.VolumeReport) (template.HTML, template.HTML) {
 	labels := make([]string, days)
 	index := map[time.Time]int{}
 	for i := range days {
-		day := time.Date(from.Year(), from.Month(), from.Day()+i, 0, 0, 0, 0, p.Location)
+		day := time.Date(from.Year(), from.Month(), from.Day()+i, 0, 0, 0, 0, loc)
 		labels[i] = day.Format("02/01")
 		index[day.UTC()] = i
 	}

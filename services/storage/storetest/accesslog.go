@@ -12,6 +12,9 @@ import (
 	_ "github.com/glebarez/go-sqlite"  // database/sql driver "sqlite", for rawTests
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for rawTests
 
+	"github.com/google/uuid"
+
+	"github.com/sportello/sportello/auth"
 	"github.com/sportello/sportello/services/accesslog"
 	"github.com/sportello/sportello/services/storage"
 )
@@ -24,6 +27,42 @@ var accessLogTests = []struct {
 	{"AccessLogPaging", testAccessLogPaging},
 	{"AccessLogVerify", testAccessLogVerify},
 	{"AccessLogConcurrentAppends", testAccessLogConcurrentAppends},
+	{"AccessLogListPages", testAccessLogListPages},
+}
+
+// testAccessLogListPages: a list page's one entry (RecordList) names the
+// contacts shown; the contact filter finds it for each of them, and only
+// for them.
+func testAccessLogListPages(t *testing.T, db *storage.DB) {
+	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Subject: "sso:anna", Role: auth.RoleOperator, Operator: "op-1"})
+	a, b, c := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	rec := accesslog.NewRecorder(db)
+	if err := rec.Record(ctx, accesslog.ActionContactRead, "", a, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.RecordList(ctx, accesslog.ActionCaseList, []string{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	// Not a list entry: an id in its detail does not make it one.
+	if err := rec.Record(ctx, accesslog.ActionCaseSearch, "", "", c); err != nil {
+		t.Fatal(err)
+	}
+	// A citizen's list is not recorded.
+	if err := rec.RecordList(auth.WithPrincipal(context.Background(), auth.Principal{Subject: "spid:x", Role: auth.RoleCitizen}), accesslog.ActionCaseList, []string{c}); err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := db.ListAccess(ctx, accesslog.Filter{})
+	if err != nil || len(all) != 3 || all[1].Detail != "contacts="+a+","+b || all[1].Action != accesslog.ActionCaseList || all[1].ContactID != "" {
+		t.Fatalf("log = %+v, %v", all, err)
+	}
+	for _, tt := range []struct {
+		contact, want string
+	}{{a, "2,1"}, {b, "2"}, {c, ""}, {"p-1", ""}} {
+		got, _, err := db.ListAccess(ctx, accesslog.Filter{ContactID: tt.contact})
+		if err != nil || seqs(got) != tt.want {
+			t.Errorf("contact %s: [%s], %v; want [%s]", tt.contact, seqs(got), err, tt.want)
+		}
+	}
 }
 
 // rawTests get, besides the store, a plain connection to the same database

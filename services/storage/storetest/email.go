@@ -202,7 +202,17 @@ func testRecordDelivery(t *testing.T, db *storage.DB) {
 	step(cases.Delivery{Status: cases.DeliveryDeferred, Error: "451 4.3.0 try later", ExternalID: "other@x", Attempts: 1}, "deferred", "451 4.3.0 try later", ext)
 	step(cases.Delivery{Status: cases.DeliverySent, Attempts: 2}, "sent", "", ext)
 	step(cases.Delivery{Status: cases.DeliverySending, Attempts: 2}, "sent", "", ext) // late
+	before, err := db.GetCase(ctx, o.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	step(cases.Delivery{Status: cases.DeliveryFailed, Error: "550 5.1.1 no such user"}, "failed", "550 5.1.1 no such user", ext)
+	// A delivery status is not what staff edit: the failure is in the
+	// history, the case's version (its etag) stays, so a change made on
+	// a page drawn before the report still applies.
+	if after, err := db.GetCase(ctx, o.CaseID); err != nil || after.Version != before.Version {
+		t.Errorf("case version %d before the failure, %d after (%v)", before.Version, after.Version, err)
+	}
 	step(cases.Delivery{Status: cases.DeliveryDeferred, Error: "late"}, "failed", "550 5.1.1 no such user", ext)
 	if h := strings.Join(eventTypes(t, db, o.CaseID), "|"); !strings.Contains(h, "delivery_failed:550 5.1.1 no such user") {
 		t.Errorf("history = %s", h)

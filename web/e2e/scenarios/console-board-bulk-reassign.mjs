@@ -21,7 +21,21 @@ export default async function ({ page, h }) {
     h.expect(await page.locator('#board-cases tbody tr', { hasText: r }).count() === 1, `the unassigned view lists ${r}`);
   }
   const unassignedBefore = Number(await page.locator('#load-statistics .load-unassigned').innerText());
+  // Names, not ids: the office's title and the transfer picker.
+  h.expect((await page.locator('#load-title-statistics').innerText()).trim() === 'Statistica', 'the board names the office');
+  h.expect(await page.locator('#bulk-department option', { hasText: 'Comunicazione' }).count() === 1, 'the transfer picker names the offices');
+  for (const r of refs) {
+    h.expect((await page.locator('#board-cases tbody tr', { hasText: r }).innerText()).match(/Elena Galli|Franco Neri|Irene Costa/), `${r} shows its citizen`);
+  }
+  // The reports' charts, 7 days, and 30 on the switch (the filter stays).
+  await page.locator('#board-charts figure#volume svg').waitFor();
+  h.expect((await page.locator('#board-charts figure#volume figcaption').innerText()).includes('ultimi 7 giorni'), 'the board charts the last 7 days');
+  h.expect(await page.locator('#board-charts figure#sla svg').count() === 1, 'the board charts SLA compliance');
   await h.checkPage('board');
+  await Promise.all([page.waitForURL(/days=30/), page.getByRole('link', { name: 'Ultimi 30 giorni' }).click()]);
+  h.expect((await page.locator('#board-charts figure#volume figcaption').innerText()).includes('ultimi 30 giorni'), 'the switch shows 30 days');
+  h.expect(new URL(page.url()).searchParams.get('department') === 'statistics', 'the switch keeps the filter');
+  await h.checkPage('board-30-days');
 
   // Two of the three, to Giulia Conti (statistics), with a reason.
   const moved = refs.slice(0, 2);
@@ -34,6 +48,10 @@ export default async function ({ page, h }) {
     page.getByRole('button', { name: 'Riassegna', exact: true }).click(),
   ]);
   await page.locator('#notice', { hasText: 'Operazione completata su tutte le pratiche selezionate.' }).waitFor();
+  // Back on the same filter: the office's unassigned cases.
+  const after = new URL(page.url()).searchParams;
+  h.expect(after.get('department') === 'statistics' && after.get('view') === 'unassigned', `the board kept its filter (${page.url()})`);
+  h.expect(await page.locator('#board-cases tbody tr', { hasText: refs[2] }).count() === 1, 'the filtered list is back, with the case not moved');
   await h.checkPage('board-done');
 
   // The unassigned view of the office keeps only the third; the office's
@@ -49,13 +67,13 @@ export default async function ({ page, h }) {
   await page.waitForURL(/view=departments/);
   for (const r of moved) {
     const row = page.locator('#board-cases tbody tr', { hasText: r });
-    h.expect((await row.innerText()).includes('op-statistics'), `${r} is assigned to op-statistics`);
+    h.expect((await row.innerText()).includes('Giulia Conti'), `${r} is assigned to Giulia Conti (op-statistics), by name`);
   }
   await h.checkPage('board-departments');
 
   // The case's history records the reassignment with its reason.
   await page.getByRole('link', { name: moved[0] }).click();
-  await page.locator('#case-assignee', { hasText: 'op-statistics' }).waitFor();
+  await page.locator('#case-assignee', { hasText: 'Giulia Conti' }).waitFor();
   await page.getByRole('link', { name: 'Cronologia' }).click();
   await page.locator('#history').waitFor();
   h.expect(await page.locator('#history tr.history-event[data-type="assigned"]', { hasText: 'Riequilibrio del carico' }).count() === 1,

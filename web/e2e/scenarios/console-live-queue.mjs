@@ -43,7 +43,7 @@ export default async function ({ page, h }) {
   await page.locator('#queue-table tbody tr', { hasText: reference }).getByRole('link', { name: reference }).click();
   await page.getByRole('button', { name: 'Prendi in carico' }).click();
   await page.locator('#notice').waitFor();
-  await other.locator('#queue-table tbody tr', { hasText: reference }).filter({ hasText: 'operator-statistics' }).waitFor({ timeout: 15000 });
+  await other.locator('#queue-table tbody tr', { hasText: reference }).filter({ hasText: 'Operatore statistics' }).waitFor({ timeout: 15000 });
   h.expect(await other.evaluate(() => window.sportelloE2EMark) === 'no-reload', 'supervisor: the assignment arrived without a reload');
   await h.checkPageOf(other, 'queue-supervisor-assigned');
 }

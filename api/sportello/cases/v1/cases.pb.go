@@ -252,9 +252,17 @@ type Case struct {
 	// The case this one was merged into; empty when it was not merged.
 	MergedInto string `protobuf:"bytes,30,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
 	// Links to related cases.
-	Links         []*CaseLink `protobuf:"bytes,31,rep,name=links,proto3" json:"links,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Links []*CaseLink `protobuf:"bytes,31,rep,name=links,proto3" json:"links,omitempty"`
+	// When sla_state turns "warning" (80 % of the resolution target used);
+	// unset when sla_due_time is. Lets a client move a countdown badge from
+	// ok to warning to breached on its own.
+	SlaWarningTime *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=sla_warning_time,json=slaWarningTime,proto3" json:"sla_warning_time,omitempty"`
+	// The citizen's display name, on ListCases for staff who asked for it
+	// (contact_names); empty otherwise. The list is recorded once in the
+	// staff access log, with the contacts shown.
+	ContactDisplayName string `protobuf:"bytes,33,opt,name=contact_display_name,json=contactDisplayName,proto3" json:"contact_display_name,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -460,6 +468,20 @@ func (x *Case) GetLinks() []*CaseLink {
 		return x.Links
 	}
 	return nil
+}
+
+func (x *Case) GetSlaWarningTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SlaWarningTime
+	}
+	return nil
+}
+
+func (x *Case) GetContactDisplayName() string {
+	if x != nil {
+		return x.ContactDisplayName
+	}
+	return ""
 }
 
 // CaseLink is one link of a case to another.
@@ -892,7 +914,10 @@ type ListCasesRequest struct {
 	// "breached", "paused".
 	SlaState string `protobuf:"bytes,12,opt,name=sla_state,json=slaState,proto3" json:"sla_state,omitempty"`
 	// Only the cases of this citizen (contact record id).
-	ContactId     string `protobuf:"bytes,20,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	ContactId string `protobuf:"bytes,20,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Staff only: fill each case's contact_display_name. The page is then
+	// one entry of the staff access log ("case.list", the contacts shown).
+	ContactNames  bool `protobuf:"varint,21,opt,name=contact_names,json=contactNames,proto3" json:"contact_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1016,6 +1041,13 @@ func (x *ListCasesRequest) GetContactId() string {
 		return x.ContactId
 	}
 	return ""
+}
+
+func (x *ListCasesRequest) GetContactNames() bool {
+	if x != nil {
+		return x.ContactNames
+	}
+	return false
 }
 
 type ListCasesResponse struct {
@@ -3186,7 +3218,7 @@ var File_sportello_cases_v1_cases_proto protoreflect.FileDescriptor
 
 const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\n" +
-	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\b\n" +
+	"\x1esportello/cases/v1/cases.proto\x12\x12sportello.cases.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\b\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x12\x18\n" +
@@ -3221,7 +3253,9 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x0erequired_skill\x18\x17 \x01(\tR\rrequiredSkill\x12\x1f\n" +
 	"\vmerged_into\x18\x1e \x01(\tR\n" +
 	"mergedInto\x122\n" +
-	"\x05links\x18\x1f \x03(\v2\x1c.sportello.cases.v1.CaseLinkR\x05links\"\xc0\x01\n" +
+	"\x05links\x18\x1f \x03(\v2\x1c.sportello.cases.v1.CaseLinkR\x05links\x12D\n" +
+	"\x10sla_warning_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\x0eslaWarningTime\x120\n" +
+	"\x14contact_display_name\x18! \x01(\tR\x12contactDisplayName\"\xc0\x01\n" +
 	"\bCaseLink\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1c\n" +
@@ -3251,7 +3285,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x0elinked_case_id\x18\x02 \x01(\tR\flinkedCaseId\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\" \n" +
 	"\x0eGetCaseRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xfc\x02\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xa1\x03\n" +
 	"\x10ListCasesRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
@@ -3270,7 +3304,8 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x03tag\x18\v \x01(\tR\x03tag\x12\x1b\n" +
 	"\tsla_state\x18\f \x01(\tR\bslaState\x12\x1d\n" +
 	"\n" +
-	"contact_id\x18\x14 \x01(\tR\tcontactId\"k\n" +
+	"contact_id\x18\x14 \x01(\tR\tcontactId\x12#\n" +
+	"\rcontact_names\x18\x15 \x01(\bR\fcontactNames\"k\n" +
 	"\x11ListCasesResponse\x12.\n" +
 	"\x05cases\x18\x01 \x03(\v2\x18.sportello.cases.v1.CaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x85\x01\n" +
@@ -3584,78 +3619,79 @@ var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	42, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
 	42, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: sportello.cases.v1.Case.links:type_name -> sportello.cases.v1.CaseLink
-	42, // 8: sportello.cases.v1.CaseLink.create_time:type_name -> google.protobuf.Timestamp
-	3,  // 9: sportello.cases.v1.MergeCasesResponse.target:type_name -> sportello.cases.v1.Case
-	3,  // 10: sportello.cases.v1.MergeCasesResponse.source:type_name -> sportello.cases.v1.Case
-	3,  // 11: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
-	0,  // 12: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	41, // 13: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	42, // 14: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	13, // 15: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
-	23, // 16: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
-	3,  // 17: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
-	26, // 18: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
-	27, // 19: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
-	2,  // 20: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
-	42, // 21: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	29, // 22: sportello.cases.v1.Message.attachments:type_name -> sportello.cases.v1.Attachment
-	42, // 23: sportello.cases.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 24: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
-	28, // 25: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
-	3,  // 26: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
-	43, // 27: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 28: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
-	37, // 29: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
-	13, // 30: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
-	40, // 31: sportello.cases.v1.QueueChange.call:type_name -> sportello.cases.v1.CallNotice
-	3,  // 32: sportello.cases.v1.CallNotice.open_cases:type_name -> sportello.cases.v1.Case
-	42, // 33: sportello.cases.v1.CallNotice.time:type_name -> google.protobuf.Timestamp
-	14, // 34: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	9,  // 35: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	10, // 36: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	35, // 37: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
-	12, // 38: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	17, // 39: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	18, // 40: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	19, // 41: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	20, // 42: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	21, // 43: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	24, // 44: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	32, // 45: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
-	33, // 46: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
-	38, // 47: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
-	15, // 48: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	36, // 49: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
-	5,  // 50: sportello.cases.v1.CaseService.MergeCases:input_type -> sportello.cases.v1.MergeCasesRequest
-	7,  // 51: sportello.cases.v1.CaseService.LinkCases:input_type -> sportello.cases.v1.LinkCasesRequest
-	8,  // 52: sportello.cases.v1.CaseService.UnlinkCases:input_type -> sportello.cases.v1.UnlinkCasesRequest
-	30, // 53: sportello.cases.v1.CaseService.UploadAttachment:input_type -> sportello.cases.v1.UploadAttachmentRequest
-	31, // 54: sportello.cases.v1.CaseService.GetAttachment:input_type -> sportello.cases.v1.GetAttachmentRequest
-	3,  // 55: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	11, // 56: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	3,  // 57: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
-	3,  // 58: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	3,  // 59: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	3,  // 60: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	3,  // 61: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	22, // 62: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	22, // 63: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	25, // 64: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	28, // 65: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
-	34, // 66: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
-	39, // 67: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
-	16, // 68: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	3,  // 69: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
-	6,  // 70: sportello.cases.v1.CaseService.MergeCases:output_type -> sportello.cases.v1.MergeCasesResponse
-	3,  // 71: sportello.cases.v1.CaseService.LinkCases:output_type -> sportello.cases.v1.Case
-	3,  // 72: sportello.cases.v1.CaseService.UnlinkCases:output_type -> sportello.cases.v1.Case
-	29, // 73: sportello.cases.v1.CaseService.UploadAttachment:output_type -> sportello.cases.v1.Attachment
-	29, // 74: sportello.cases.v1.CaseService.GetAttachment:output_type -> sportello.cases.v1.Attachment
-	55, // [55:75] is the sub-list for method output_type
-	35, // [35:55] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	42, // 8: sportello.cases.v1.Case.sla_warning_time:type_name -> google.protobuf.Timestamp
+	42, // 9: sportello.cases.v1.CaseLink.create_time:type_name -> google.protobuf.Timestamp
+	3,  // 10: sportello.cases.v1.MergeCasesResponse.target:type_name -> sportello.cases.v1.Case
+	3,  // 11: sportello.cases.v1.MergeCasesResponse.source:type_name -> sportello.cases.v1.Case
+	3,  // 12: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
+	0,  // 13: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
+	41, // 14: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	42, // 15: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	13, // 16: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
+	23, // 17: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
+	3,  // 18: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
+	26, // 19: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
+	27, // 20: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
+	2,  // 21: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
+	42, // 22: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	29, // 23: sportello.cases.v1.Message.attachments:type_name -> sportello.cases.v1.Attachment
+	42, // 24: sportello.cases.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 25: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
+	28, // 26: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
+	3,  // 27: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
+	43, // 28: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 29: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
+	37, // 30: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
+	13, // 31: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
+	40, // 32: sportello.cases.v1.QueueChange.call:type_name -> sportello.cases.v1.CallNotice
+	3,  // 33: sportello.cases.v1.CallNotice.open_cases:type_name -> sportello.cases.v1.Case
+	42, // 34: sportello.cases.v1.CallNotice.time:type_name -> google.protobuf.Timestamp
+	14, // 35: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	9,  // 36: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	10, // 37: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	35, // 38: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
+	12, // 39: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	17, // 40: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	18, // 41: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	19, // 42: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	20, // 43: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	21, // 44: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	24, // 45: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	32, // 46: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	33, // 47: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	38, // 48: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
+	15, // 49: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	36, // 50: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
+	5,  // 51: sportello.cases.v1.CaseService.MergeCases:input_type -> sportello.cases.v1.MergeCasesRequest
+	7,  // 52: sportello.cases.v1.CaseService.LinkCases:input_type -> sportello.cases.v1.LinkCasesRequest
+	8,  // 53: sportello.cases.v1.CaseService.UnlinkCases:input_type -> sportello.cases.v1.UnlinkCasesRequest
+	30, // 54: sportello.cases.v1.CaseService.UploadAttachment:input_type -> sportello.cases.v1.UploadAttachmentRequest
+	31, // 55: sportello.cases.v1.CaseService.GetAttachment:input_type -> sportello.cases.v1.GetAttachmentRequest
+	3,  // 56: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	11, // 57: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 58: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
+	3,  // 59: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 60: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 61: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 62: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	22, // 63: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	22, // 64: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	25, // 65: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	28, // 66: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	34, // 67: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	39, // 68: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
+	16, // 69: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	3,  // 70: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
+	6,  // 71: sportello.cases.v1.CaseService.MergeCases:output_type -> sportello.cases.v1.MergeCasesResponse
+	3,  // 72: sportello.cases.v1.CaseService.LinkCases:output_type -> sportello.cases.v1.Case
+	3,  // 73: sportello.cases.v1.CaseService.UnlinkCases:output_type -> sportello.cases.v1.Case
+	29, // 74: sportello.cases.v1.CaseService.UploadAttachment:output_type -> sportello.cases.v1.Attachment
+	29, // 75: sportello.cases.v1.CaseService.GetAttachment:output_type -> sportello.cases.v1.Attachment
+	56, // [56:76] is the sub-list for method output_type
+	36, // [36:56] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
