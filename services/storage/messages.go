@@ -67,7 +67,7 @@ func (db *DB) addMessage(tx *gorm.DB, caseID string, m cases.Message, fn cases.M
 	row := messageRow{ID: m.ID, CaseID: c.ID, Direction: string(m.Direction), ChannelKind: m.ChannelKind, ChannelID: m.ChannelID,
 		AuthorName: m.AuthorName, BodyText: m.Body, ReceivedAt: now, CreatedAt: now, DeliveryStatus: m.DeliveryStatus, Kind: m.Kind}
 	if m.Template != nil {
-		row.Kind = encodeTemplate(*m.Template)
+		row.Kind, row.Template = "", encodeTemplate(*m.Template)
 	}
 	if err := tx.Create(&row).Error; err != nil {
 		return m, c, err
@@ -146,8 +146,15 @@ func (r messageRow) toMessage() cases.Message {
 	m := cases.Message{ID: r.ID, CaseID: r.CaseID, Direction: cases.Direction(r.Direction), ChannelKind: r.ChannelKind,
 		ChannelID: r.ChannelID, AuthorName: r.AuthorName, Body: r.BodyText, CreatedAt: r.CreatedAt.UTC(), DeliveryStatus: r.DeliveryStatus,
 		DeliveryError: r.DeliveryError, Kind: r.Kind}
-	if t, ok := decodeTemplate(r.Kind); ok {
-		m.Kind, m.Template = "", &t
+	if t, ok := decodeTemplate(r.Template); ok {
+		m.Template = &t
+	} else if js, old := strings.CutPrefix(r.Kind, templateKindPrefix); old {
+		t, _ := decodeTemplate(js)
+		// Written before migration 00026 moved templates to their column.
+		m.Kind = ""
+		if t.Name != "" {
+			m.Template = &t
+		}
 	}
 	if r.ExternalID != nil {
 		m.ExternalID = *r.ExternalID
@@ -402,21 +409,23 @@ func (db *DB) LastInbound(ctx context.Context, contactID, kind, channelID string
 	return got[0].ReceivedAt.UTC(), nil
 }
 
-// templateKindPrefix marks, in the messages.kind column, a reply sent as
-// a message template: the prefix is followed by the template's name and
-// parameters as JSON. Kept there so templates need no schema change;
-// cases.Message exposes it as Template with Kind "".
+// templateKindPrefix marked, in the messages.kind column, a reply sent
+// as a message template before migration 00026 gave templates their own
+// column: the prefix is followed by the template as JSON. Such rows are
+// still read (a database restored from before the migration).
 const templateKindPrefix = "template:"
 
+// encodeTemplate is the messages.template column's value for t.
 func encodeTemplate(t cases.Template) string {
 	data, _ := json.Marshal(t)
-	return templateKindPrefix + string(data)
+	return string(data)
 }
 
-func decodeTemplate(kind string) (cases.Template, bool) {
-	js, ok := strings.CutPrefix(kind, templateKindPrefix)
+// decodeTemplate reads a messages.template value (the JSON of the old
+// "template:<json>" kinds too).
+func decodeTemplate(js string) (cases.Template, bool) {
 	var t cases.Template
-	if !ok || json.Unmarshal([]byte(js), &t) != nil || t.Name == "" {
+	if js == "" || json.Unmarshal([]byte(js), &t) != nil || t.Name == "" {
 		return cases.Template{}, false
 	}
 	return t, true
