@@ -38,7 +38,7 @@ type Adapter struct {
 
 var (
 	_ channels.WebhookReceiver = (*Adapter)(nil)
-	_ channels.ReceiptReplier  = (*Adapter)(nil)
+	_ channels.PartSender      = (*Adapter)(nil)
 )
 
 // Factory returns the channels.Factory of kind (KindWhatsApp,

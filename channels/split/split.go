@@ -18,11 +18,26 @@ import (
 type Limit struct {
 	Runes int // characters (Unicode code points)
 	Bytes int // UTF-8 bytes
+	// UTF16 counts UTF-16 code units (Telegram measures text so: an emoji
+	// outside the Basic Multilingual Plane counts 2).
+	UTF16 int
 }
 
 // fits reports whether s is within l.
 func (l Limit) fits(s string) bool {
-	return (l.Bytes <= 0 || len(s) <= l.Bytes) && (l.Runes <= 0 || utf8.RuneCountInString(s) <= l.Runes)
+	return (l.Bytes <= 0 || len(s) <= l.Bytes) && (l.Runes <= 0 || utf8.RuneCountInString(s) <= l.Runes) &&
+		(l.UTF16 <= 0 || utf16Len(s) <= l.UTF16)
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n
 }
 
 // Text returns the parts of s, in order, each within l and trimmed of the
@@ -50,7 +65,7 @@ func Text(s string, l Limit) []string {
 // cutAt returns where the first part of s (which does not fit l) ends.
 func cutAt(s string, l Limit) int {
 	var (
-		end, runes                  int // what fits so far
+		end, runes, units           int // what fits so far
 		para, sentence, word, glyph int // last boundary of each kind that fits
 		prev, prevPrev              string
 	)
@@ -58,11 +73,11 @@ func cutAt(s string, l Limit) int {
 	for g.Next() {
 		c := g.Str()
 		from, to := g.Positions()
-		n := utf8.RuneCountInString(c)
-		if (l.Bytes > 0 && to > l.Bytes) || (l.Runes > 0 && runes+n > l.Runes) {
+		n, u := utf8.RuneCountInString(c), utf16Len(c)
+		if (l.Bytes > 0 && to > l.Bytes) || (l.Runes > 0 && runes+n > l.Runes) || (l.UTF16 > 0 && units+u > l.UTF16) {
 			break
 		}
-		runes, end = runes+n, to
+		runes, units, end = runes+n, units+u, to
 		space := strings.TrimSpace(c) == ""
 		switch {
 		case newline(c) && (newline(prev) || (strings.TrimSpace(prev) == "" && newline(prevPrev))):

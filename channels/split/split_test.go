@@ -31,6 +31,7 @@ func TestText(t *testing.T) {
 		{"limit below one grapheme", emoji + emoji, Limit{Runes: 2}, []string{emoji, emoji}, 2},
 		{"whatsapp", para1 + "\n\n" + para2 + "\n\n" + para1 + para1, Limit{Runes: 4096}, []string{para1 + "\n\n" + strings.TrimSpace(para2), strings.TrimSpace(para1 + para1)}, 2},
 		{"instagram", para1 + para2, Limit{Bytes: 1000}, nil, 4},
+		{"utf16", strings.Repeat("😀", 5), Limit{UTF16: 4}, []string{"😀😀", "😀😀", "😀"}, 3},
 		{"crlf paragraphs", "Uno.\r\n\r\nDue due due.", Limit{Runes: 12}, []string{"Uno.", "Due due due."}, 2},
 	}
 	for _, tt := range tests {
@@ -63,7 +64,7 @@ func checkParts(t *testing.T, in string, parts []string, l Limit) {
 			t.Errorf("part %d %q: invalid, empty or untrimmed", i, p)
 		}
 		if !l.fits(p) && uniseg.GraphemeClusterCount(p) > 1 {
-			t.Errorf("part %d has %d characters, %d bytes: over %+v", i, utf8.RuneCountInString(p), len(p), l)
+			t.Errorf("part %d has %d characters, %d bytes, %d UTF-16 units: over %+v", i, utf8.RuneCountInString(p), len(p), utf16Len(p), l)
 		}
 		at := strings.Index(rest, p)
 		if at < 0 || strings.TrimSpace(rest[:at]) != "" {
@@ -99,7 +100,7 @@ func FuzzText(f *testing.F) {
 		if runes < 0 || bytes < 0 || runes > 5000 || bytes > 5000 || (runes == 0 && bytes == 0) || !utf8.ValidString(s) {
 			t.Skip()
 		}
-		l := Limit{Runes: runes, Bytes: bytes}
+		l := Limit{Runes: runes, Bytes: bytes, UTF16: runes}
 		checkParts(t, s, Text(s, l), l)
 	})
 }

@@ -412,7 +412,7 @@ func (a *app) startSocialReplies(js jetstream.JetStream, cfg Config, log *slog.L
 		}
 	}
 	for kind, d := range byKind {
-		r := &events.Replies{JS: js, Kind: kind, Replier: d, Deliveries: a.db, Messages: a.db, Log: log, Backoff: cfg.socialBackoff}
+		r := &events.Replies{JS: js, Kind: kind, Replier: d, Deliveries: a.db, Messages: a.db, Parts: a.db, Log: log, Backoff: cfg.socialBackoff}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -120,6 +120,29 @@ type Deliveries interface {
 	RecordDelivery(ctx context.Context, d Delivery) error
 }
 
+// Part is one provider message of an outbound message sent in several
+// (a long text split at the platform's limit, then each file).
+type Part struct {
+	MessageID string
+	Index     int // from 0
+	// ExternalID is the provider's id of the part, once accepted.
+	ExternalID string
+	// Status is DeliverySending while the part is with the provider,
+	// DeliveryDeferred after an error (it is sent again), DeliverySent once
+	// accepted, then what the provider reports.
+	Status string
+	Error  string
+}
+
+// Parts records the parts of outbound messages. services/storage
+// implements it.
+type Parts interface {
+	// MessageParts returns the parts recorded for message id, by index.
+	MessageParts(ctx context.Context, id string) ([]Part, error)
+	// RecordPart stores p, replacing what was recorded for its index.
+	RecordPart(ctx context.Context, p Part) error
+}
+
 // Messages stores threads. services/storage implements it.
 type Messages interface {
 	// AddMessage stores m on case caseID in one transaction with fn's
