@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Request is one call the fake received.
@@ -42,6 +43,10 @@ type Graph struct {
 	// body parameter count; a template send naming another is refused
 	// (error 132001), one with another count too (error 132000).
 	Templates map[string]int
+	// InstagramPages are the page ids whose Send API is Instagram's: a
+	// text there takes at most 1000 bytes instead of Messenger's 2000
+	// characters.
+	InstagramPages map[string]bool
 
 	mu       sync.Mutex
 	requests []Request
@@ -51,7 +56,7 @@ type Graph struct {
 
 // NewGraph starts a fake accepting token.
 func NewGraph(token string) *Graph {
-	g := &Graph{Token: token, Media: map[string][]byte{}, Templates: map[string]int{}}
+	g := &Graph{Token: token, Media: map[string][]byte{}, Templates: map[string]int{}, InstagramPages: map[string]bool{}}
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	return g
 }
@@ -154,6 +159,12 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "messages" && req.JSON != nil && req.JSON["messaging_product"] == "whatsapp":
 		to, _ := req.JSON["to"].(string)
 		msg := map[string]any{"id": fmt.Sprintf("wamid.FAKE%06d", n)}
+		if text, _ := req.JSON["text"].(map[string]any); req.JSON["type"] == "text" && utf8.RuneCountInString(fmt.Sprint(text["body"])) > 4096 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "(#100) Invalid parameter",
+				"type": "OAuthException", "code": 100, "error_data": map[string]any{"messaging_product": "whatsapp",
+					"details": "Param text['body'] must be at most 4096 characters long."}, "fbtrace_id": "Afake"}})
+			return
+		}
 		if req.JSON["type"] == "template" {
 			if code, text := g.checkTemplate(req.JSON["template"]); code != 0 {
 				writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": fmt.Sprintf("(#%d) %s", code, text),
@@ -166,6 +177,16 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 			"contacts": []any{map[string]any{"input": to, "wa_id": to}},
 			"messages": []any{msg}})
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "messages":
+		msg, _ := req.JSON["message"].(map[string]any)
+		text, _ := msg["text"].(string)
+		g.mu.Lock()
+		ig := g.InstagramPages[parts[0]]
+		g.mu.Unlock()
+		if (ig && len(text) > 1000) || (!ig && utf8.RuneCountInString(text) > 2000) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "(#100) Length of param message[text] must be less than or equal to " + map[bool]string{true: "1000", false: "2000"}[ig],
+				"type": "OAuthException", "code": 100, "fbtrace_id": "Afake"}})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"recipient_id": "psid", "message_id": fmt.Sprintf("m_FAKE%06d", n)})
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "Unknown path components: " + r.URL.Path,
