@@ -151,3 +151,35 @@ type PartSender interface {
 	// SendPart sends part i (from 0) of m; errors as for Send.
 	SendPart(ctx context.Context, m *outboundv1.OutboundMessage, i int) (Receipt, error)
 }
+
+// TemplateSyncer is an Adapter that fetches the message templates its
+// provider approved (WhatsApp with a business account id), periodically
+// and on demand, and refuses the others before sending.
+type TemplateSyncer interface {
+	Adapter
+	// TemplateSyncEnabled is false when the instance is not configured to
+	// sync (its configured templates are then trusted).
+	TemplateSyncEnabled() bool
+	SyncTemplates(ctx context.Context) (TemplateSync, error)
+	LastTemplateSync() TemplateSync
+}
+
+// TemplateSync is what a synchronisation of message templates found.
+type TemplateSync struct {
+	// At is when the last sync ended, successfully or not; zero before
+	// the first. OK is when the last successful one ended.
+	At, OK time.Time
+	Err    string
+	// Templates are those of the last successful sync.
+	Templates []SyncedTemplate
+}
+
+// SyncedTemplate is a message template as the provider holds it.
+type SyncedTemplate struct {
+	Name, Language, Status, Category string
+	// Body is the body text; Params its placeholders ("1", "2" ... or
+	// names), in order of first use.
+	Body            string
+	Params          []string
+	ParameterFormat string // "POSITIONAL" or "NAMED"
+}

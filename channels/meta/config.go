@@ -61,6 +61,15 @@ type Config struct {
 	// may send (WhatsApp only); they are the only replies allowed once the
 	// 24-hour customer-service window is closed.
 	Templates []Template `yaml:"templates"`
+	// WABAID is the WhatsApp Business Account id: when set, the channel
+	// fetches its message templates from Meta (GET
+	// /{waba_id}/message_templates) every TemplateSyncInterval and on
+	// demand, and refuses a template Meta has not approved (paused,
+	// rejected, disabled) before sending. WhatsApp only.
+	WABAID string `yaml:"waba_id"`
+	// TemplateSyncInterval is how often templates are fetched; 1h when 0,
+	// at least 1m.
+	TemplateSyncInterval time.Duration `yaml:"template_sync_interval"`
 }
 
 // ReplyWindow is how long after the citizen's last message free-form
@@ -78,6 +87,9 @@ func (c *Config) defaults() {
 	}
 	if c.ConversationDays == 0 {
 		c.ConversationDays = 7
+	}
+	if c.TemplateSyncInterval == 0 {
+		c.TemplateSyncInterval = time.Hour
 	}
 }
 
@@ -111,6 +123,12 @@ func (c Config) Validate(kind string) error {
 	}
 	if c.ConversationDays < 0 || c.ConversationDays > 365 {
 		errs = append(errs, fmt.Errorf("conversation_days %d: want 0 to 365", c.ConversationDays))
+	}
+	if c.WABAID != "" && (kind != KindWhatsApp || !wabaID.MatchString(c.WABAID)) {
+		errs = append(errs, fmt.Errorf("waba_id %q: want the digits of a WhatsApp Business Account id (WhatsApp channels only)", c.WABAID))
+	}
+	if c.TemplateSyncInterval != 0 && (c.TemplateSyncInterval < time.Minute || c.TemplateSyncInterval > 7*24*time.Hour) {
+		errs = append(errs, fmt.Errorf("template_sync_interval %s: want 1m to 168h", c.TemplateSyncInterval))
 	}
 	if len(c.Templates) > 0 && kind != KindWhatsApp {
 		errs = append(errs, errors.New("templates: only WhatsApp channels send message templates"))
@@ -146,6 +164,7 @@ type Template struct {
 var (
 	templateName     = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
 	templateLanguage = regexp.MustCompile(`^[a-z]{2,3}(_[A-Za-z]{2,4})?$`)
+	wabaID           = regexp.MustCompile(`^[0-9]{1,30}$`)
 	placeholder      = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
 )
 

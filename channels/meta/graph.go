@@ -326,6 +326,9 @@ func (a *Adapter) sendTemplate(ctx context.Context, user string, m *outboundv1.O
 	if !ok {
 		return channels.Receipt{}, channels.Permanent(fmt.Errorf("%w: %q is not among the channel's templates", ErrTemplate, t.GetName()))
 	}
+	if err := a.CheckTemplate(tpl); err != nil {
+		return channels.Receipt{}, channels.Permanent(err)
+	}
 	if _, err := tpl.Fill(t.GetParams()); err != nil {
 		return channels.Receipt{}, channels.Permanent(err)
 	}

@@ -34,6 +34,8 @@ type Adapter struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	// templates is what the last sync with Meta found (WhatsApp).
+	templates templateState
 }
 
 var (

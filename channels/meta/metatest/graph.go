@@ -4,13 +4,16 @@
 package metatest
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -47,6 +50,10 @@ type Graph struct {
 	// text there takes at most 1000 bytes instead of Messenger's 2000
 	// characters.
 	InstagramPages map[string]bool
+	// WABATemplates are the message templates of each WhatsApp Business
+	// Account id, as GET /{waba-id}/message_templates lists them (objects
+	// with name, language, status, category, components ...).
+	WABATemplates map[string][]map[string]any
 
 	mu       sync.Mutex
 	requests []Request
@@ -56,7 +63,7 @@ type Graph struct {
 
 // NewGraph starts a fake accepting token.
 func NewGraph(token string) *Graph {
-	g := &Graph{Token: token, Media: map[string][]byte{}, Templates: map[string]int{}, InstagramPages: map[string]bool{}}
+	g := &Graph{Token: token, Media: map[string][]byte{}, Templates: map[string]int{}, InstagramPages: map[string]bool{}, WABATemplates: map[string][]map[string]any{}}
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	return g
 }
@@ -145,6 +152,16 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(data)
+	case r.Method == http.MethodGet && len(parts) == 2 && parts[1] == "message_templates":
+		g.mu.Lock()
+		all, ok := g.WABATemplates[parts[0]]
+		g.mu.Unlock()
+		if !ok {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "Unsupported get request. Object with ID '" + parts[0] + "' does not exist",
+				"type": "GraphMethodException", "code": 100, "error_subcode": 33, "fbtrace_id": "Afake"}})
+			return
+		}
+		g.templatePage(w, r, all)
 	case r.Method == http.MethodGet && len(parts) == 1:
 		data, ok := g.Media[parts[0]]
 		if !ok {
@@ -230,4 +247,54 @@ func (g *Graph) checkTemplate(v any) (int, string) {
 		return 132000, "Number of parameters does not match the expected number of params"
 	}
 	return 0, ""
+}
+
+// templatePage answers one page of message_templates: limit (default 25)
+// templates from the cursor after, only the fields asked for (plus id),
+// paging.cursors and, when more follow, paging.next.
+func (g *Graph) templatePage(w http.ResponseWriter, r *http.Request, all []map[string]any) {
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if q.Get("limit") == "" {
+		limit, err = 25, nil
+	}
+	from := 0
+	if a := q.Get("after"); a != "" {
+		b, derr := base64.StdEncoding.DecodeString(a)
+		n, aerr := strconv.Atoi(string(b))
+		if derr != nil || aerr != nil || n < 0 || n > len(all) {
+			err = errors.New("bad cursor")
+		}
+		from = n
+	}
+	if err != nil || limit < 1 {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "(#100) Invalid parameter",
+			"type": "OAuthException", "code": 100, "fbtrace_id": "Afake"}})
+		return
+	}
+	fields := map[string]bool{"id": true}
+	for _, f := range strings.Split(q.Get("fields"), ",") {
+		fields[f] = true
+	}
+	to := min(from+limit, len(all))
+	data := []any{}
+	for _, t := range all[from:to] {
+		out := map[string]any{}
+		for k, v := range t {
+			if fields[k] || q.Get("fields") == "" {
+				out[k] = v
+			}
+		}
+		data = append(data, out)
+	}
+	cursor := func(n int) string { return base64.StdEncoding.EncodeToString([]byte(strconv.Itoa(n))) }
+	paging := map[string]any{"cursors": map[string]any{"before": cursor(from), "after": cursor(to)}}
+	if to < len(all) {
+		next := *r.URL
+		nq := next.Query()
+		nq.Set("after", cursor(to))
+		next.RawQuery = nq.Encode()
+		paging["next"] = g.URL + next.RequestURI()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "paging": paging})
 }
