@@ -75,6 +75,14 @@ func (g *Graph) FailNext(fs ...Failure) {
 	g.failures = append(g.failures, fs...)
 }
 
+// SetWABATemplates replaces the templates of WhatsApp Business Account
+// waba while the server runs (Meta approving or pausing one).
+func (g *Graph) SetWABATemplates(waba string, ts []map[string]any) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.WABATemplates[waba] = ts
+}
+
 // Requests returns the calls so far.
 func (g *Graph) Requests() []Request {
 	g.mu.Lock()
