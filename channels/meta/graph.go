@@ -329,16 +329,15 @@ func (a *Adapter) sendTemplate(ctx context.Context, user string, m *outboundv1.O
 	if err := a.CheckTemplate(tpl); err != nil {
 		return channels.Receipt{}, channels.Permanent(err)
 	}
-	if _, err := tpl.Fill(t.GetParams()); err != nil {
+	args := TemplateArgs{Params: t.GetParams(), Named: t.GetNamedParams(), HeaderText: t.GetHeader().GetText(),
+		HeaderLink: t.GetHeader().GetMediaLink(), HeaderID: t.GetHeader().GetMediaId(), HeaderFileName: t.GetHeader().GetFileName(),
+		Buttons: t.GetButtonParams()}
+	if _, err := tpl.Render(args); err != nil {
 		return channels.Receipt{}, channels.Permanent(err)
 	}
 	body := map[string]any{"name": tpl.Name, "language": map[string]string{"code": tpl.Language}}
-	if len(t.GetParams()) > 0 {
-		params := make([]map[string]string, len(t.GetParams()))
-		for i, p := range t.GetParams() {
-			params[i] = map[string]string{"type": "text", "text": p}
-		}
-		body["components"] = []map[string]any{{"type": "body", "parameters": params}}
+	if comps := tpl.components(args); len(comps) > 0 {
+		body["components"] = comps
 	}
 	id, err := a.whatsApp(ctx, map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": user,
 		"type": "template", "template": body})

@@ -52,11 +52,9 @@ func Text(s string, l Limit) []string {
 			return append(out, s)
 		}
 		cut := cutAt(s, l)
-		part := strings.TrimRightFunc(s[:cut], unicode.IsSpace)
-		if part == "" { // cannot happen: cutAt ends after a non-space grapheme
-			part, cut = s[:cut], cut
-		}
-		out = append(out, part)
+		// Not empty: s starts with a non-space and cutAt ends after at
+		// least one grapheme.
+		out = append(out, strings.TrimRightFunc(s[:cut], unicode.IsSpace))
 		s = strings.TrimLeftFunc(s[cut:], unicode.IsSpace)
 	}
 	return out

@@ -210,7 +210,12 @@ func (a *app) channelTemplates(kind, id string) []meta.Template {
 // replyTemplate checks a staff reply by message template on case c
 // against the approved templates of the case's channel instance and
 // returns the text the citizen receives.
-func (a *app) replyTemplate(_ context.Context, c cases.Case, name string, params []string) (string, error) {
+func (a *app) replyTemplate(_ context.Context, c cases.Case, req cases.Template) (string, error) {
+	name := req.Name
+	args := meta.TemplateArgs{Params: req.Params, Named: req.Named, Buttons: req.Buttons}
+	if h := req.Header; h != nil {
+		args.HeaderText, args.HeaderLink, args.HeaderID, args.HeaderFileName = h.Text, h.MediaLink, h.MediaID, h.FileName
+	}
 	if c.ChannelKind != meta.KindWhatsApp {
 		return "", fmt.Errorf("%w: message templates are for WhatsApp cases; this case's channel is %s", cases.ErrInvalidArgument, c.ChannelKind)
 	}
@@ -219,7 +224,7 @@ func (a *app) replyTemplate(_ context.Context, c cases.Case, name string, params
 			if err := a.checkTemplate(c.ChannelKind, c.ChannelID, t); err != nil {
 				return "", fmt.Errorf("%w: %v", cases.ErrInvalidArgument, err)
 			}
-			body, err := t.Fill(params)
+			body, err := t.Render(args)
 			if err != nil {
 				return "", fmt.Errorf("%w: %v", cases.ErrInvalidArgument, err)
 			}
@@ -244,7 +249,10 @@ func (a *app) checkTemplate(kind, id string, t meta.Template) error {
 func (a *app) consoleTemplates(kind, id string) []console.ReplyTemplate {
 	var out []console.ReplyTemplate
 	for _, t := range a.channelTemplates(kind, id) {
-		if a.checkTemplate(kind, id, t) != nil {
+		// The console's form fills positional body parameters only:
+		// templates with named parameters, a header or buttons are sent
+		// through the API (AddMessage).
+		if a.checkTemplate(kind, id, t) != nil || !t.BodyOnly() {
 			continue
 		}
 		out = append(out, console.ReplyTemplate{Name: t.Name, Language: t.Language, Body: t.Body, Params: t.Params})

@@ -22,6 +22,10 @@ func wabaTemplates(promemoria string) []map[string]any {
 	return []map[string]any{
 		{"name": "aggiornamento_pratica", "language": "it", "status": "APPROVED", "category": "UTILITY", "parameter_format": "POSITIONAL", "id": "1",
 			"components": []any{map[string]any{"type": "BODY", "text": "Gentile {{1}}, ci sono novità sulla sua richiesta {{2}}: le trova nell'area personale."}}},
+		{"name": "esito_pratica", "language": "it", "status": "APPROVED", "category": "UTILITY", "parameter_format": "NAMED", "id": "3",
+			"components": []any{map[string]any{"type": "HEADER", "format": "TEXT", "text": "Pratica {{numero}}"},
+				map[string]any{"type": "BODY", "text": "Gentile {{nome}}, la pratica è conclusa."},
+				map[string]any{"type": "BUTTONS", "buttons": []any{map[string]any{"type": "URL", "text": "Apri", "url": "https://comune.example.it/p/{{1}}"}}}}},
 		{"name": "promemoria", "language": "it", "status": promemoria, "category": "UTILITY", "parameter_format": "POSITIONAL", "id": "2",
 			"components": []any{map[string]any{"type": "BODY", "text": "Le ricordiamo che la sua pratica attende una risposta."}}},
 	}
@@ -36,7 +40,7 @@ func TestIntegrationWhatsAppTemplateSync(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		graph := metatest.NewGraph(waToken)
 		defer graph.Close()
-		graph.Templates["aggiornamento_pratica"], graph.Templates["promemoria"] = 2, 0
+		graph.Templates["aggiornamento_pratica"], graph.Templates["promemoria"], graph.Templates["esito_pratica"] = 2, 0, 1
 		graph.SetWABATemplates(testWABA, wabaTemplates("PAUSED"))
 		var later atomic.Int64
 		cfg := testConfig(t, b)
@@ -60,6 +64,13 @@ func TestIntegrationWhatsAppTemplateSync(t *testing.T) {
       - name: promemoria
         language: it
         body: "Le ricordiamo che la sua pratica attende una risposta."
+      - name: esito_pratica
+        language: it
+        parameter_format: named
+        header: {format: text, text: "Pratica {{numero}}"}
+        body: "Gentile {{nome}}, la pratica è conclusa."
+        params: 1
+        buttons: [{type: url, text: Apri, url: "https://comune.example.it/p/{{1}}"}]
 `, waSecret, waToken, waPhoneID, graph.URL, testWABA)
 		if err := yaml.Unmarshal([]byte(doc), &cfg.Channels); err != nil {
 			t.Fatal(err)
@@ -84,7 +95,7 @@ func TestIntegrationWhatsAppTemplateSync(t *testing.T) {
 			return nil
 		}
 		eventually(t, "the first sync", func() bool { return waChannel().GetTemplateSync().GetSuccessTime() != nil })
-		if ts := waChannel().TemplateSync; len(ts.Templates) != 2 || ts.Error != "" {
+		if ts := waChannel().TemplateSync; len(ts.Templates) != 3 || ts.Error != "" {
 			t.Fatalf("template sync %+v", ts)
 		}
 		if r := s.metaWebhook(readFixture(t, "channels/meta/testdata/whatsapp-text.json")); r.Status != 200 {
@@ -120,7 +131,7 @@ func TestIntegrationWhatsAppTemplateSync(t *testing.T) {
 		}
 		r = s.do("POST", "/v1/admin/channels/whatsapp/wa/templates:sync", jsonType, []byte(`{}`), map[string]string{"Authorization": "Bearer " + adminToken})
 		var synced adminv1.SyncChannelTemplatesResponse
-		if r.Status != 200 || protojson.Unmarshal(r.Body, &synced) != nil || len(synced.TemplateSync.GetTemplates()) != 2 {
+		if r.Status != 200 || protojson.Unmarshal(r.Body, &synced) != nil || len(synced.TemplateSync.GetTemplates()) != 3 {
 			t.Fatalf("sync: %d %s", r.Status, r.Body)
 		}
 		for _, tpl := range synced.TemplateSync.Templates {
@@ -132,6 +143,21 @@ func TestIntegrationWhatsAppTemplateSync(t *testing.T) {
 			t.Fatalf("re-approved template: %d %s", r.Status, r.Body)
 		}
 		eventually(t, "the second template sent", func() bool { return len(graph.Sent()) == 2 })
+
+		// A template with named parameters, a text header and a URL button.
+		r = s.addMessage(wa.Id, `{"direction":"DIRECTION_OUTBOUND","templateName":"esito_pratica","templateNamedParams":{"nome":"Sheena"},`+
+			`"templateHeader":{"text":"2026-000001"},"templateButtonParams":["2026-000001"]}`)
+		if r.Status != 200 || !strings.Contains(string(r.Body), "Pratica 2026-000001") {
+			t.Fatalf("rich template: %d %s", r.Status, r.Body)
+		}
+		eventually(t, "the rich template sent", func() bool { return len(graph.Sent()) == 3 })
+		comps := graph.Sent()[2].JSON["template"].(map[string]any)["components"].([]any)
+		if len(comps) != 3 || comps[0].(map[string]any)["type"] != "header" || comps[2].(map[string]any)["sub_type"] != "url" {
+			t.Fatalf("components %v", comps)
+		}
+		if r := s.addMessage(wa.Id, `{"direction":"DIRECTION_OUTBOUND","templateName":"esito_pratica","templateNamedParams":{"nome":"Sheena"}}`); r.Status != http.StatusBadRequest {
+			t.Fatalf("rich template without its header and button: %d %s", r.Status, r.Body)
+		}
 		if body := string(s.get("/metrics", "").Body); !strings.Contains(body, `sportello_channel_template_sync_failing{channel="wa",kind="whatsapp"} 0`) ||
 			!strings.Contains(body, `sportello_channel_template_sync_timestamp_seconds{channel="wa",kind="whatsapp"}`) {
 			t.Error("/metrics has no template sync")

@@ -48,10 +48,23 @@ type Message struct {
 }
 
 // Template is a reply by message template: the template's name and its
-// body parameters in order.
+// parameters: the body's in order (or by name, for a template with named
+// parameters), the header's, the buttons' by position.
 type Template struct {
-	Name   string   `json:"name"`
-	Params []string `json:"params"`
+	Name    string            `json:"name"`
+	Params  []string          `json:"params"`
+	Named   map[string]string `json:"named,omitempty"`
+	Header  *TemplateHeader   `json:"header,omitempty"`
+	Buttons []string          `json:"buttons,omitempty"`
+}
+
+// TemplateHeader is the parameter of a template's header: text, or an
+// image, document or video by link or by uploaded media id.
+type TemplateHeader struct {
+	Text      string `json:"text,omitempty"`
+	MediaLink string `json:"media_link,omitempty"`
+	MediaID   string `json:"media_id,omitempty"`
+	FileName  string `json:"file_name,omitempty"`
 }
 
 // OutboundReply is a queued reply with what a channel needs to send it.

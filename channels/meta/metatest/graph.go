@@ -239,16 +239,51 @@ func (g *Graph) checkTemplate(v any) (int, string) {
 	comps, _ := t["components"].([]any)
 	for _, c := range comps {
 		c, _ := c.(map[string]any)
-		if c["type"] != "body" {
-			continue
-		}
 		params, _ := c["parameters"].([]any)
-		for _, p := range params {
-			p, _ := p.(map[string]any)
-			if text, _ := p["text"].(string); p["type"] != "text" || text == "" {
-				return 100, "Invalid parameter: body parameters must be of type text with a text"
+		switch c["type"] {
+		case "body":
+			for _, p := range params {
+				p, _ := p.(map[string]any)
+				if text, _ := p["text"].(string); p["type"] != "text" || text == "" {
+					return 100, "Invalid parameter: body parameters must be of type text with a text"
+				}
+				if n, ok := p["parameter_name"]; ok && n == "" {
+					return 100, "Invalid parameter: parameter_name must not be empty"
+				}
+				got++
 			}
-			got++
+		case "header":
+			if len(params) != 1 {
+				return 132000, "Number of parameters does not match the expected number of params: header takes one"
+			}
+			p, _ := params[0].(map[string]any)
+			switch typ, _ := p["type"].(string); typ {
+			case "text":
+				if text, _ := p["text"].(string); text == "" {
+					return 100, "Invalid parameter: header text parameter needs a text"
+				}
+			case "image", "document", "video":
+				media, _ := p[typ].(map[string]any)
+				link, _ := media["link"].(string)
+				id, _ := media["id"].(string)
+				if (link == "") == (id == "") || (link != "" && !strings.HasPrefix(link, "https://")) {
+					return 100, "Invalid parameter: " + typ + " needs one of id and an https link"
+				}
+			default:
+				return 100, "Invalid parameter: header parameter type must be text, image, document or video"
+			}
+		case "button":
+			sub, _ := c["sub_type"].(string)
+			idx, _ := c["index"].(string)
+			if _, err := strconv.Atoi(idx); err != nil || (sub != "quick_reply" && sub != "url") || len(params) != 1 {
+				return 100, "Invalid parameter: button components need sub_type quick_reply or url, a numeric string index and one parameter"
+			}
+			p, _ := params[0].(map[string]any)
+			if (sub == "quick_reply" && (p["type"] != "payload" || p["payload"] == "")) || (sub == "url" && (p["type"] != "text" || p["text"] == "")) {
+				return 100, "Invalid parameter: a quick_reply button takes a payload, a url button a text"
+			}
+		default:
+			return 100, "Invalid parameter: component type must be header, body or button"
 		}
 	}
 	if got != want {
