@@ -40,6 +40,7 @@ var Permissions = map[string]Rule{
 	"/sportello.admin.v1.AccessLogService/ListAccessLog":                 {Admin, "admin:read"},
 	"/sportello.admin.v1.AccessLogService/VerifyAccessLog":               {Admin, "admin:read"},
 	"/sportello.admin.v1.ChannelService/ListChannels":                    {Admin, "admin:read"},
+	"/sportello.admin.v1.ChannelService/SyncChannelTemplates":            {Admin, "admin:write"},
 	"/sportello.admin.v1.DeadLetterService/ListDeadLetters":              {Admin, "admin:read"},
 	"/sportello.admin.v1.DeadLetterService/ReplayDeadLetter":             {Admin, "admin:write"},
 	"/sportello.calls.v1.CallService/AttachCall":                         {Staff, "calls:write"},

@@ -133,3 +133,53 @@ type StatusSink interface {
 
 // ErrUnknownMessage: a status report names no message we sent.
 var ErrUnknownMessage = errors.New("no outbound message with that external id")
+
+// PartSender is a ReceiptReplier that sends one message as several
+// provider messages: a text longer than the platform takes in one message
+// is split (package split), and each file goes as a message of its own.
+// The OUTBOUND consumer records each part before it is handed to the
+// provider and again with the provider's id once accepted, so a retry
+// resumes with the first part not accepted, never sends a part twice,
+// and status callbacks naming any part reach the message.
+type PartSender interface {
+	ReceiptReplier
+	// Parts is how many provider messages m goes out as, the same at
+	// every attempt; an error (wrapped by Permanent) when m cannot be
+	// sent at all (no recipient, nothing to send, outside the reply
+	// window).
+	Parts(m *outboundv1.OutboundMessage) (int, error)
+	// SendPart sends part i (from 0) of m; errors as for Send.
+	SendPart(ctx context.Context, m *outboundv1.OutboundMessage, i int) (Receipt, error)
+}
+
+// TemplateSyncer is an Adapter that fetches the message templates its
+// provider approved (WhatsApp with a business account id), periodically
+// and on demand, and refuses the others before sending.
+type TemplateSyncer interface {
+	Adapter
+	// TemplateSyncEnabled is false when the instance is not configured to
+	// sync (its configured templates are then trusted).
+	TemplateSyncEnabled() bool
+	SyncTemplates(ctx context.Context) (TemplateSync, error)
+	LastTemplateSync() TemplateSync
+}
+
+// TemplateSync is what a synchronisation of message templates found.
+type TemplateSync struct {
+	// At is when the last sync ended, successfully or not; zero before
+	// the first. OK is when the last successful one ended.
+	At, OK time.Time
+	Err    string
+	// Templates are those of the last successful sync.
+	Templates []SyncedTemplate
+}
+
+// SyncedTemplate is a message template as the provider holds it.
+type SyncedTemplate struct {
+	Name, Language, Status, Category string
+	// Body is the body text; Params its placeholders ("1", "2" ... or
+	// names), in order of first use.
+	Body            string
+	Params          []string
+	ParameterFormat string // "POSITIONAL" or "NAMED"
+}

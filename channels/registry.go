@@ -189,3 +189,28 @@ func (d Dispatch) SendReceipt(ctx context.Context, m *outboundv1.OutboundMessage
 	}
 	return Receipt{}, r.Send(ctx, m)
 }
+
+var _ PartSender = Dispatch(nil)
+
+// Parts asks the instance; an instance that does not split sends m as one
+// part (SendReceipt).
+func (d Dispatch) Parts(m *outboundv1.OutboundMessage) (int, error) {
+	r, ok := d[m.GetChannelId()]
+	if !ok {
+		return 0, Permanent(fmt.Errorf("no %s channel %q is configured", m.GetChannelKind(), m.GetChannelId()))
+	}
+	if ps, ok := r.(PartSender); ok {
+		return ps.Parts(m)
+	}
+	return 1, nil
+}
+
+func (d Dispatch) SendPart(ctx context.Context, m *outboundv1.OutboundMessage, i int) (Receipt, error) {
+	if ps, ok := d[m.GetChannelId()].(PartSender); ok {
+		return ps.SendPart(ctx, m, i)
+	}
+	if i != 0 {
+		return Receipt{}, Permanent(fmt.Errorf("part %d of a message sent as one", i))
+	}
+	return d.SendReceipt(ctx, m)
+}

@@ -61,6 +61,15 @@ type Config struct {
 	// may send (WhatsApp only); they are the only replies allowed once the
 	// 24-hour customer-service window is closed.
 	Templates []Template `yaml:"templates"`
+	// WABAID is the WhatsApp Business Account id: when set, the channel
+	// fetches its message templates from Meta (GET
+	// /{waba_id}/message_templates) every TemplateSyncInterval and on
+	// demand, and refuses a template Meta has not approved (paused,
+	// rejected, disabled) before sending. WhatsApp only.
+	WABAID string `yaml:"waba_id"`
+	// TemplateSyncInterval is how often templates are fetched; 1h when 0,
+	// at least 1m.
+	TemplateSyncInterval time.Duration `yaml:"template_sync_interval"`
 }
 
 // ReplyWindow is how long after the citizen's last message free-form
@@ -78,6 +87,9 @@ func (c *Config) defaults() {
 	}
 	if c.ConversationDays == 0 {
 		c.ConversationDays = 7
+	}
+	if c.TemplateSyncInterval == 0 {
+		c.TemplateSyncInterval = time.Hour
 	}
 }
 
@@ -112,6 +124,12 @@ func (c Config) Validate(kind string) error {
 	if c.ConversationDays < 0 || c.ConversationDays > 365 {
 		errs = append(errs, fmt.Errorf("conversation_days %d: want 0 to 365", c.ConversationDays))
 	}
+	if c.WABAID != "" && (kind != KindWhatsApp || !wabaID.MatchString(c.WABAID)) {
+		errs = append(errs, fmt.Errorf("waba_id %q: want the digits of a WhatsApp Business Account id (WhatsApp channels only)", c.WABAID))
+	}
+	if c.TemplateSyncInterval != 0 && (c.TemplateSyncInterval < time.Minute || c.TemplateSyncInterval > 7*24*time.Hour) {
+		errs = append(errs, fmt.Errorf("template_sync_interval %s: want 1m to 168h", c.TemplateSyncInterval))
+	}
 	if len(c.Templates) > 0 && kind != KindWhatsApp {
 		errs = append(errs, errors.New("templates: only WhatsApp channels send message templates"))
 	}
@@ -141,11 +159,50 @@ type Template struct {
 	Body string `yaml:"body"`
 	// Params is the number of placeholders of Body.
 	Params int `yaml:"params"`
+	// ParameterFormat is "positional" (placeholders {{1}}..{{n}}, the
+	// default) or "named" ({{customer_name}}), as the template was
+	// created at Meta.
+	ParameterFormat string `yaml:"parameter_format"`
+	// Header is the template's header, if it has one.
+	Header *TemplateHeader `yaml:"header"`
+	// Buttons are the template's buttons, in order.
+	Buttons []TemplateButton `yaml:"buttons"`
+}
+
+// TemplateHeader is a template's header: text (with at most one
+// placeholder, whose value a reply gives) or media (image, document,
+// video: a reply gives the file by link or uploaded media id).
+type TemplateHeader struct {
+	Format string `yaml:"format"` // text, image, document, video
+	Text   string `yaml:"text"`   // text headers: at most 60 characters
+}
+
+// TemplateButton is a template's button: quick_reply (a reply may give
+// its payload) or url (a URL ending in {{1}} takes a suffix from the
+// reply).
+type TemplateButton struct {
+	Type string `yaml:"type"`
+	Text string `yaml:"text"`
+	URL  string `yaml:"url"`
+}
+
+// BodyOnly reports whether a reply fills only positional body
+// parameters (no named parameters, header or buttons).
+func (t Template) BodyOnly() bool { return !t.named() && t.Header == nil && len(t.Buttons) == 0 }
+
+// named reports whether t has named parameters.
+func (t Template) named() bool { return strings.EqualFold(t.ParameterFormat, "named") }
+
+// dynamic reports whether button b takes a parameter a reply must give.
+func (b TemplateButton) dynamic() bool {
+	return strings.EqualFold(b.Type, "url") && strings.HasSuffix(strings.ReplaceAll(b.URL, " ", ""), "{{1}}")
 }
 
 var (
 	templateName     = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
 	templateLanguage = regexp.MustCompile(`^[a-z]{2,3}(_[A-Za-z]{2,4})?$`)
+	paramName        = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,99}$`)
+	wabaID           = regexp.MustCompile(`^[0-9]{1,30}$`)
 	placeholder      = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
 )
 
@@ -162,6 +219,48 @@ func (t Template) validate() error {
 		errs = append(errs, errors.New("body is required"))
 	} else if n := utf8.RuneCountInString(t.Body); n > 1024 {
 		errs = append(errs, fmt.Errorf("body has %d characters; WhatsApp takes at most 1024", n))
+	}
+	switch strings.ToLower(t.ParameterFormat) {
+	case "", "positional", "named":
+	default:
+		errs = append(errs, fmt.Errorf("parameter_format %q: want positional or named", t.ParameterFormat))
+	}
+	if h := t.Header; h != nil {
+		switch strings.ToLower(h.Format) {
+		case "text":
+			if n := len(placeholder.FindAllString(h.Text, -1)); strings.TrimSpace(h.Text) == "" || n > 1 || utf8.RuneCountInString(h.Text) > 60 {
+				errs = append(errs, errors.New("header: a text header has a text of at most 60 characters with at most one placeholder"))
+			}
+		case "image", "document", "video":
+			if h.Text != "" {
+				errs = append(errs, fmt.Errorf("header: a %s header has no text", h.Format))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("header format %q: want text, image, document or video", h.Format))
+		}
+	}
+	if len(t.Buttons) > 10 {
+		errs = append(errs, fmt.Errorf("%d buttons: WhatsApp takes at most 10", len(t.Buttons)))
+	}
+	for i, b := range t.Buttons {
+		switch strings.ToLower(b.Type) {
+		case "quick_reply", "url":
+		default:
+			errs = append(errs, fmt.Errorf("buttons[%d]: type %q: want quick_reply or url", i, b.Type))
+		}
+	}
+	if t.named() {
+		names := map[string]bool{}
+		for _, m := range placeholder.FindAllStringSubmatch(t.Body, -1) {
+			if !paramName.MatchString(m[1]) {
+				errs = append(errs, fmt.Errorf("body placeholder %s: want a name of lowercase letters, digits and underscores", m[0]))
+			}
+			names[m[1]] = true
+		}
+		if t.Params < 0 || t.Params > 100 || (len(errs) == 0 && len(names) != t.Params) {
+			errs = append(errs, fmt.Errorf("params is %d but the body has %d distinct placeholders", t.Params, len(names)))
+		}
+		return errors.Join(errs...)
 	}
 	seen := map[int]bool{}
 	for _, m := range placeholder.FindAllStringSubmatch(t.Body, -1) {
@@ -184,28 +283,200 @@ func (t Template) validate() error {
 // of the channel (unknown name, wrong number of parameters).
 var ErrTemplate = errors.New("not an approved message template")
 
-// Fill returns t's body with params in place of its placeholders; an
-// error wrapping ErrTemplate when the count differs or a parameter is
-// empty or unusable (WhatsApp refuses new lines, tabs and more than four
-// consecutive spaces in parameters).
+// TemplateArgs are a reply's parameters for a template.
+type TemplateArgs struct {
+	Params []string          // body, positional
+	Named  map[string]string // body, named
+	// Header: text for a text header's placeholder; a media header's
+	// file by Link (https) or uploaded media ID, with a document's FileName.
+	HeaderText, HeaderLink, HeaderID, HeaderFileName string
+	Buttons                                          []string // by button position
+}
+
+// Fill returns t's body with positional params in place of its
+// placeholders (Render with only those).
 func (t Template) Fill(params []string) (string, error) {
-	if len(params) != t.Params {
-		return "", fmt.Errorf("%w: template %q takes %d parameters, got %d", ErrTemplate, t.Name, t.Params, len(params))
+	return t.Render(TemplateArgs{Params: params})
+}
+
+// checkParam applies WhatsApp's rules on a text parameter: not empty, no
+// new line or tab, no more than four spaces in a row, at most max
+// characters.
+func (t Template) checkParam(what, p string, max int) error {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return fmt.Errorf("%w: %s of template %q is empty", ErrTemplate, what, t.Name)
+	case strings.ContainsAny(p, "\n\r\t") || strings.Contains(p, "     "):
+		return fmt.Errorf("%w: %s of template %q has a new line, a tab or more than four spaces in a row", ErrTemplate, what, t.Name)
+	case utf8.RuneCountInString(p) > max:
+		return fmt.Errorf("%w: %s of template %q is longer than %d characters", ErrTemplate, what, t.Name, max)
 	}
-	for i, p := range params {
-		switch {
-		case strings.TrimSpace(p) == "":
-			return "", fmt.Errorf("%w: parameter %d of template %q is empty", ErrTemplate, i+1, t.Name)
-		case strings.ContainsAny(p, "\n\r\t") || strings.Contains(p, "     "):
-			return "", fmt.Errorf("%w: parameter %d of template %q has a new line, a tab or more than four spaces in a row", ErrTemplate, i+1, t.Name)
-		case utf8.RuneCountInString(p) > 1024:
-			return "", fmt.Errorf("%w: parameter %d of template %q is longer than 1024 characters", ErrTemplate, i+1, t.Name)
+	return nil
+}
+
+// Render checks a reply's arguments against t and returns the text the
+// citizen reads (the header's text, if any, then the body), for the
+// record; an error wrapping ErrTemplate when they do not fit.
+func (t Template) Render(a TemplateArgs) (string, error) {
+	if t.named() {
+		if len(a.Params) > 0 || len(a.Named) != t.Params {
+			return "", fmt.Errorf("%w: template %q takes %d named parameters, got %d named and %d positional", ErrTemplate, t.Name, t.Params, len(a.Named), len(a.Params))
+		}
+		for _, m := range placeholder.FindAllStringSubmatch(t.Body, -1) {
+			v, ok := a.Named[m[1]]
+			if !ok {
+				return "", fmt.Errorf("%w: template %q needs the parameter %q", ErrTemplate, t.Name, m[1])
+			}
+			if err := t.checkParam("parameter "+m[1], v, 1024); err != nil {
+				return "", err
+			}
+		}
+	} else {
+		if len(a.Named) > 0 || len(a.Params) != t.Params {
+			return "", fmt.Errorf("%w: template %q takes %d parameters, got %d", ErrTemplate, t.Name, t.Params, len(a.Params)+len(a.Named))
+		}
+		for i, p := range a.Params {
+			if err := t.checkParam(fmt.Sprintf("parameter %d", i+1), p, 1024); err != nil {
+				return "", err
+			}
 		}
 	}
-	return placeholder.ReplaceAllStringFunc(t.Body, func(s string) string {
-		n, _ := strconv.Atoi(placeholder.FindStringSubmatch(s)[1]) // checked by validate
-		return params[n-1]
-	}), nil
+	header, err := t.renderHeader(a)
+	if err != nil {
+		return "", err
+	}
+	if len(a.Buttons) > len(t.Buttons) {
+		return "", fmt.Errorf("%w: template %q has %d buttons, got %d button parameters", ErrTemplate, t.Name, len(t.Buttons), len(a.Buttons))
+	}
+	for i, b := range t.Buttons {
+		v := ""
+		if i < len(a.Buttons) {
+			v = a.Buttons[i]
+		}
+		switch {
+		case b.dynamic() && v == "":
+			return "", fmt.Errorf("%w: button %d of template %q (a URL) needs its suffix", ErrTemplate, i+1, t.Name)
+		case strings.EqualFold(b.Type, "url") && !b.dynamic() && v != "":
+			return "", fmt.Errorf("%w: button %d of template %q has a fixed URL and takes no parameter", ErrTemplate, i+1, t.Name)
+		case v != "":
+			if err := t.checkParam(fmt.Sprintf("button %d", i+1), v, 128); err != nil {
+				return "", err
+			}
+		}
+	}
+	body := placeholder.ReplaceAllStringFunc(t.Body, func(s string) string {
+		m := placeholder.FindStringSubmatch(s)[1]
+		if t.named() {
+			return a.Named[m]
+		}
+		n, _ := strconv.Atoi(m) // checked by validate
+		return a.Params[n-1]
+	})
+	if header != "" {
+		return header + "\n\n" + body, nil
+	}
+	return body, nil
+}
+
+// renderHeader checks the header's argument and returns its text ("" for
+// media or no header).
+func (t Template) renderHeader(a TemplateArgs) (string, error) {
+	media := a.HeaderLink != "" || a.HeaderID != ""
+	h := t.Header
+	if h == nil {
+		if media || a.HeaderText != "" {
+			return "", fmt.Errorf("%w: template %q has no header", ErrTemplate, t.Name)
+		}
+		return "", nil
+	}
+	if strings.EqualFold(h.Format, "text") {
+		if media {
+			return "", fmt.Errorf("%w: template %q has a text header, not a file", ErrTemplate, t.Name)
+		}
+		if !placeholder.MatchString(h.Text) {
+			if a.HeaderText != "" {
+				return "", fmt.Errorf("%w: the header of template %q takes no parameter", ErrTemplate, t.Name)
+			}
+			return h.Text, nil
+		}
+		if err := t.checkParam("the header parameter", a.HeaderText, 60); err != nil {
+			return "", err
+		}
+		return placeholder.ReplaceAllLiteralString(h.Text, a.HeaderText), nil
+	}
+	switch {
+	case a.HeaderText != "":
+		return "", fmt.Errorf("%w: template %q has a %s header, not text", ErrTemplate, t.Name, strings.ToLower(h.Format))
+	case (a.HeaderLink == "") == (a.HeaderID == ""):
+		return "", fmt.Errorf("%w: the %s header of template %q needs its file by link or by media id (one of them)", ErrTemplate, strings.ToLower(h.Format), t.Name)
+	case a.HeaderID != "" && !wabaID.MatchString(a.HeaderID):
+		return "", fmt.Errorf("%w: media id %.40q is not a WhatsApp media id", ErrTemplate, a.HeaderID)
+	case a.HeaderLink != "":
+		u, err := url.Parse(a.HeaderLink)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return "", fmt.Errorf("%w: the header's link must be an https URL", ErrTemplate)
+		}
+	}
+	if a.HeaderFileName != "" && !strings.EqualFold(h.Format, "document") {
+		return "", fmt.Errorf("%w: only a document header has a file name", ErrTemplate)
+	}
+	return "", nil
+}
+
+// components are the Cloud API's template components for a (checked by
+// Render): header, body and button parameters.
+func (t Template) components(a TemplateArgs) []map[string]any {
+	var out []map[string]any
+	if h := t.Header; h != nil {
+		switch f := strings.ToLower(h.Format); {
+		case f == "text" && a.HeaderText != "":
+			p := map[string]any{"type": "text", "text": a.HeaderText}
+			if t.named() {
+				p["parameter_name"] = placeholder.FindStringSubmatch(h.Text)[1]
+			}
+			out = append(out, map[string]any{"type": "header", "parameters": []any{p}})
+		case f != "text":
+			media := map[string]any{}
+			if a.HeaderID != "" {
+				media["id"] = a.HeaderID
+			} else {
+				media["link"] = a.HeaderLink
+			}
+			if f == "document" && a.HeaderFileName != "" {
+				media["filename"] = a.HeaderFileName
+			}
+			out = append(out, map[string]any{"type": "header", "parameters": []any{map[string]any{"type": f, f: media}}})
+		}
+	}
+	var body []any
+	if t.named() {
+		seen := map[string]bool{}
+		for _, m := range placeholder.FindAllStringSubmatch(t.Body, -1) {
+			if !seen[m[1]] {
+				seen[m[1]] = true
+				body = append(body, map[string]any{"type": "text", "parameter_name": m[1], "text": a.Named[m[1]]})
+			}
+		}
+	} else {
+		for _, p := range a.Params {
+			body = append(body, map[string]any{"type": "text", "text": p})
+		}
+	}
+	if len(body) > 0 {
+		out = append(out, map[string]any{"type": "body", "parameters": body})
+	}
+	for i, b := range t.Buttons {
+		if i >= len(a.Buttons) || a.Buttons[i] == "" {
+			continue
+		}
+		p := map[string]any{"type": "payload", "payload": a.Buttons[i]}
+		sub := "quick_reply"
+		if strings.EqualFold(b.Type, "url") {
+			p, sub = map[string]any{"type": "text", "text": a.Buttons[i]}, "url"
+		}
+		out = append(out, map[string]any{"type": "button", "sub_type": sub, "index": strconv.Itoa(i), "parameters": []any{p}})
+	}
+	return out
 }
 
 // Template returns the approved template name of the channel.

@@ -17,6 +17,7 @@ import (
 	inboundv1 "github.com/sportello/sportello/api/sportello/inbound/v1"
 	outboundv1 "github.com/sportello/sportello/api/sportello/outbound/v1"
 	"github.com/sportello/sportello/channels"
+	"github.com/sportello/sportello/channels/split"
 	"github.com/sportello/sportello/services/attachments"
 )
 
@@ -196,14 +197,90 @@ func (a *Adapter) Send(ctx context.Context, m *outboundv1.OutboundMessage) error
 	return err
 }
 
-// SendReceipt sends m's text, then each of its files as a message of its
-// own. It refuses (permanently) a reply outside the platform's 24-hour
-// window, which only approved templates may cross. A failure after the
-// text was accepted is permanent, so nothing is sent twice.
+// SendReceipt sends every part of m in turn (see SendPart); the receipt
+// names the first. A failure after a part was accepted is permanent, so
+// nothing is sent twice: the OUTBOUND consumer uses SendPart instead and
+// resumes where a failure stopped.
 func (a *Adapter) SendReceipt(ctx context.Context, m *outboundv1.OutboundMessage) (channels.Receipt, error) {
+	n, err := a.Parts(m)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	var first channels.Receipt
+	for i := range n {
+		rc, err := a.SendPart(ctx, m, i)
+		if err != nil {
+			if i > 0 {
+				return channels.Receipt{}, channels.Permanent(fmt.Errorf("part %d of %d was not sent after %s was: %w", i+1, n, first.ExternalID, err))
+			}
+			return channels.Receipt{}, err
+		}
+		if i == 0 {
+			first = rc
+		}
+	}
+	return first, nil
+}
+
+// ErrOutsideWindow: the citizen's last message is older than the
+// platform's window.
+var ErrOutsideWindow = errors.New("outside the platform's 24-hour reply window")
+
+// outbound is how a message goes out: to user, as an approved template
+// (one part) or as its text's parts then one part per file.
+type outbound struct {
+	user     string
+	template bool
+	texts    []string
+	files    []*outboundv1.OutboundAttachment
+}
+
+func (o outbound) parts() int {
+	if o.template {
+		return 1
+	}
+	return len(o.texts) + len(o.files)
+}
+
+// plan checks m and splits its text at the platform's limit.
+func (a *Adapter) plan(m *outboundv1.OutboundMessage) (outbound, error) {
+	user, ok := strings.CutPrefix(m.GetTo().GetHandle(), a.kind+":")
+	if !ok || user == "" {
+		return outbound{}, channels.Permanent(fmt.Errorf("the citizen has no %s id to answer", kindNames[a.kind]))
+	}
+	if m.GetTemplate() != nil {
+		return outbound{user: user, template: true}, nil
+	}
+	last := m.GetLastInboundTime()
+	if last == nil || time.Since(last.AsTime()) > ReplyWindow {
+		when := "never wrote on this channel"
+		if last != nil {
+			when = "last wrote on " + last.AsTime().UTC().Format("2006-01-02 15:04 MST")
+		}
+		return outbound{}, channels.Permanent(fmt.Errorf("%w: the citizen %s; %s allows only approved message templates after 24 hours, so answer on another channel or wait for the citizen to write",
+			ErrOutsideWindow, when, kindNames[a.kind]))
+	}
+	o := outbound{user: user, texts: split.Text(m.GetBodyText(), TextLimit(a.kind)), files: m.GetAttachments()}
+	if o.parts() == 0 {
+		return outbound{}, channels.Permanent(errors.New("nothing to send: no text and no files"))
+	}
+	return o, nil
+}
+
+// Parts implements channels.PartSender: a template is one message; free
+// text is split at the platform's limit (TextLimit), and each file is a
+// message of its own.
+func (a *Adapter) Parts(m *outboundv1.OutboundMessage) (int, error) {
+	o, err := a.plan(m)
+	return o.parts(), err
+}
+
+// SendPart implements channels.PartSender. A reply outside the platform's
+// 24-hour window is refused permanently: only approved templates cross it.
+func (a *Adapter) SendPart(ctx context.Context, m *outboundv1.OutboundMessage, i int) (channels.Receipt, error) {
 	done := a.Begin(1)
 	defer done()
-	rc, err := a.send(ctx, m)
+	rc, err := a.sendPart(ctx, m, i)
 	if err != nil {
 		a.Failed(err)
 		return channels.Receipt{}, err
@@ -212,53 +289,27 @@ func (a *Adapter) SendReceipt(ctx context.Context, m *outboundv1.OutboundMessage
 	return rc, nil
 }
 
-// ErrOutsideWindow: the citizen's last message is older than the
-// platform's window.
-var ErrOutsideWindow = errors.New("outside the platform's 24-hour reply window")
-
-func (a *Adapter) send(ctx context.Context, m *outboundv1.OutboundMessage) (channels.Receipt, error) {
-	user, ok := strings.CutPrefix(m.GetTo().GetHandle(), a.kind+":")
-	if !ok || user == "" {
-		return channels.Receipt{}, channels.Permanent(fmt.Errorf("the citizen has no %s id to answer", kindNames[a.kind]))
+func (a *Adapter) sendPart(ctx context.Context, m *outboundv1.OutboundMessage, i int) (channels.Receipt, error) {
+	o, err := a.plan(m)
+	if err != nil {
+		return channels.Receipt{}, err
 	}
-	if t := m.GetTemplate(); t != nil {
-		return a.sendTemplate(ctx, user, m)
+	if i < 0 || i >= o.parts() {
+		return channels.Receipt{}, channels.Permanent(fmt.Errorf("part %d of a message of %d parts", i, o.parts()))
 	}
-	last := m.GetLastInboundTime()
-	if last == nil || time.Since(last.AsTime()) > ReplyWindow {
-		when := "never wrote on this channel"
-		if last != nil {
-			when = "last wrote on " + last.AsTime().UTC().Format("2006-01-02 15:04 MST")
-		}
-		return channels.Receipt{}, channels.Permanent(fmt.Errorf("%w: the citizen %s; %s allows only approved message templates after 24 hours, so answer on another channel or wait for the citizen to write",
-			ErrOutsideWindow, when, kindNames[a.kind]))
+	if o.template {
+		return a.sendTemplate(ctx, o.user, m)
 	}
-	var rc channels.Receipt
-	if text := strings.TrimSpace(m.GetBodyText()); text != "" {
-		id, err := a.sendText(ctx, user, text)
-		if err != nil {
-			return channels.Receipt{}, classify(err)
-		}
-		rc.ExternalID = id
+	var id string
+	if i < len(o.texts) {
+		id, err = a.sendText(ctx, o.user, o.texts[i])
+	} else {
+		id, err = a.sendFile(ctx, o.user, o.files[i-len(o.texts)])
 	}
-	for _, f := range m.GetAttachments() {
-		id, err := a.sendFile(ctx, user, f)
-		if err != nil {
-			err = classify(err)
-			if rc.ExternalID != "" {
-				// The text went: a retry would send it again.
-				return channels.Receipt{}, channels.Permanent(fmt.Errorf("the text was sent (%s) but the file %q was not: %w", rc.ExternalID, f.GetFileName(), err))
-			}
-			return channels.Receipt{}, err
-		}
-		if rc.ExternalID == "" {
-			rc.ExternalID = id
-		}
+	if err != nil {
+		return channels.Receipt{}, classify(err)
 	}
-	if rc.ExternalID == "" {
-		return channels.Receipt{}, channels.Permanent(errors.New("nothing to send: no text and no files"))
-	}
-	return rc, nil
+	return channels.Receipt{ExternalID: id}, nil
 }
 
 // sendTemplate sends m as an approved message template, which WhatsApp
@@ -275,16 +326,18 @@ func (a *Adapter) sendTemplate(ctx context.Context, user string, m *outboundv1.O
 	if !ok {
 		return channels.Receipt{}, channels.Permanent(fmt.Errorf("%w: %q is not among the channel's templates", ErrTemplate, t.GetName()))
 	}
-	if _, err := tpl.Fill(t.GetParams()); err != nil {
+	if err := a.CheckTemplate(tpl); err != nil {
+		return channels.Receipt{}, channels.Permanent(err)
+	}
+	args := TemplateArgs{Params: t.GetParams(), Named: t.GetNamedParams(), HeaderText: t.GetHeader().GetText(),
+		HeaderLink: t.GetHeader().GetMediaLink(), HeaderID: t.GetHeader().GetMediaId(), HeaderFileName: t.GetHeader().GetFileName(),
+		Buttons: t.GetButtonParams()}
+	if _, err := tpl.Render(args); err != nil {
 		return channels.Receipt{}, channels.Permanent(err)
 	}
 	body := map[string]any{"name": tpl.Name, "language": map[string]string{"code": tpl.Language}}
-	if len(t.GetParams()) > 0 {
-		params := make([]map[string]string, len(t.GetParams()))
-		for i, p := range t.GetParams() {
-			params[i] = map[string]string{"type": "text", "text": p}
-		}
-		body["components"] = []map[string]any{{"type": "body", "parameters": params}}
+	if comps := tpl.components(args); len(comps) > 0 {
+		body["components"] = comps
 	}
 	id, err := a.whatsApp(ctx, map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": user,
 		"type": "template", "template": body})
@@ -311,19 +364,21 @@ func classify(err error) error {
 	return err
 }
 
-// maxTextRunes is the longest text message the platforms take (WhatsApp
-// 4096; Messenger and Instagram 2000, which is what is used for them).
-func (a *Adapter) maxTextRunes() int {
-	if a.kind == KindWhatsApp {
-		return 4096
+// TextLimit is the longest text one message of the platform takes:
+// WhatsApp 4096 characters (Cloud API, text.body), Messenger 2000
+// characters (Send API), Instagram 1000 bytes of UTF-8 (Instagram
+// messaging, text). Longer replies go in several messages.
+func TextLimit(kind string) split.Limit {
+	switch kind {
+	case KindWhatsApp:
+		return split.Limit{Runes: 4096}
+	case KindInstagram:
+		return split.Limit{Bytes: 1000}
 	}
-	return 2000
+	return split.Limit{Runes: 2000}
 }
 
 func (a *Adapter) sendText(ctx context.Context, user, text string) (string, error) {
-	if r := []rune(text); len(r) > a.maxTextRunes() {
-		return "", channels.Permanent(fmt.Errorf("the text has %d characters; %s takes at most %d in one message", len(r), kindNames[a.kind], a.maxTextRunes()))
-	}
 	if a.kind == KindWhatsApp {
 		return a.whatsApp(ctx, map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": user,
 			"type": "text", "text": map[string]any{"preview_url": false, "body": text}})

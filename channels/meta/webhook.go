@@ -34,11 +34,13 @@ type Adapter struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	// templates is what the last sync with Meta found (WhatsApp).
+	templates templateState
 }
 
 var (
 	_ channels.WebhookReceiver = (*Adapter)(nil)
-	_ channels.ReceiptReplier  = (*Adapter)(nil)
+	_ channels.PartSender      = (*Adapter)(nil)
 )
 
 // Factory returns the channels.Factory of kind (KindWhatsApp,

@@ -14,6 +14,7 @@ import (
 
 	outboundv1 "github.com/sportello/sportello/api/sportello/outbound/v1"
 	"github.com/sportello/sportello/channels"
+	"github.com/sportello/sportello/channels/split"
 )
 
 // ExternalID is "": Telegram numbers a message when it accepts it.
@@ -28,17 +29,64 @@ func (b *Bot) Send(ctx context.Context, m *outboundv1.OutboundMessage) error {
 // one attempt; a longer one defers the reply to the next attempt.
 const maxWait = 10 * time.Second
 
-// maxTextRunes is the Bot API's limit on one text message.
-const maxTextRunes = 4096
+// TextLimit is the Bot API's limit on one text message (sendMessage:
+// 1-4096 characters, counted as UTF-16 code units); longer replies go in
+// several messages.
+var TextLimit = split.Limit{UTF16: 4096}
 
-// SendReceipt sends the text with sendMessage, then each file with
-// sendDocument. The receipt names the first message sent
-// ("<chat>:<message_id>"). A failure after the text was accepted is
-// permanent so nothing is sent twice.
+// SendReceipt sends every part of m in turn (see SendPart); the receipt
+// names the first ("<chat>:<message_id>"). A failure after a part was
+// accepted is permanent so nothing is sent twice: the OUTBOUND consumer
+// uses SendPart instead and resumes where a failure stopped.
 func (b *Bot) SendReceipt(ctx context.Context, m *outboundv1.OutboundMessage) (channels.Receipt, error) {
+	n, err := b.Parts(m)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	var first channels.Receipt
+	for i := range n {
+		rc, err := b.SendPart(ctx, m, i)
+		if err != nil {
+			if i > 0 {
+				return channels.Receipt{}, channels.Permanent(fmt.Errorf("part %d of %d was not sent after %s was: %w", i+1, n, first.ExternalID, err))
+			}
+			return channels.Receipt{}, err
+		}
+		if i == 0 {
+			first = rc
+		}
+	}
+	return first, nil
+}
+
+// plan is how m goes out: to chat, its text's parts then one message per
+// file.
+func (b *Bot) plan(m *outboundv1.OutboundMessage) (chat int64, texts []string, files []*outboundv1.OutboundAttachment, err error) {
+	user, ok := strings.CutPrefix(m.GetTo().GetHandle(), Kind+":")
+	chat, perr := strconv.ParseInt(user, 10, 64)
+	if !ok || perr != nil {
+		return 0, nil, nil, channels.Permanent(errors.New("the citizen has no Telegram chat to answer"))
+	}
+	texts, files = split.Text(m.GetBodyText(), TextLimit), m.GetAttachments()
+	if len(texts)+len(files) == 0 {
+		return 0, nil, nil, channels.Permanent(errors.New("nothing to send: no text and no files"))
+	}
+	return chat, texts, files, nil
+}
+
+// Parts implements channels.PartSender: the text split at TextLimit, then
+// one message per file.
+func (b *Bot) Parts(m *outboundv1.OutboundMessage) (int, error) {
+	_, texts, files, err := b.plan(m)
+	return len(texts) + len(files), err
+}
+
+// SendPart implements channels.PartSender: sendMessage for a text part,
+// sendDocument for a file.
+func (b *Bot) SendPart(ctx context.Context, m *outboundv1.OutboundMessage, i int) (channels.Receipt, error) {
 	done := b.Begin(1)
 	defer done()
-	rc, err := b.send(ctx, m)
+	rc, err := b.sendPart(ctx, m, i)
 	if err != nil {
 		b.Failed(err)
 		return channels.Receipt{}, err
@@ -47,45 +95,31 @@ func (b *Bot) SendReceipt(ctx context.Context, m *outboundv1.OutboundMessage) (c
 	return rc, nil
 }
 
-func (b *Bot) send(ctx context.Context, m *outboundv1.OutboundMessage) (channels.Receipt, error) {
-	user, ok := strings.CutPrefix(m.GetTo().GetHandle(), Kind+":")
-	chat, err := strconv.ParseInt(user, 10, 64)
-	if !ok || err != nil {
-		return channels.Receipt{}, channels.Permanent(errors.New("the citizen has no Telegram chat to answer"))
+func (b *Bot) sendPart(ctx context.Context, m *outboundv1.OutboundMessage, i int) (channels.Receipt, error) {
+	chat, texts, files, err := b.plan(m)
+	if err != nil {
+		return channels.Receipt{}, err
 	}
-	var rc channels.Receipt
-	if text := strings.TrimSpace(m.GetBodyText()); text != "" {
-		if n := len([]rune(text)); n > maxTextRunes {
-			return rc, channels.Permanent(fmt.Errorf("the text has %d characters; Telegram takes at most %d in one message", n, maxTextRunes))
-		}
-		var sent struct {
-			MessageID int64 `json:"message_id"`
-		}
-		err := b.retrying(ctx, func() error {
-			return b.call(ctx, "sendMessage", map[string]any{"chat_id": chat, "text": text}, &sent)
-		})
+	if i < 0 || i >= len(texts)+len(files) {
+		return channels.Receipt{}, channels.Permanent(fmt.Errorf("part %d of a message of %d parts", i, len(texts)+len(files)))
+	}
+	if i >= len(texts) {
+		id, err := b.sendDocument(ctx, chat, files[i-len(texts)])
 		if err != nil {
-			return rc, classify(err)
+			return channels.Receipt{}, classify(err)
 		}
-		rc.ExternalID = MessageID(chat, sent.MessageID, 0)
+		return channels.Receipt{ExternalID: id}, nil
 	}
-	for _, f := range m.GetAttachments() {
-		id, err := b.sendDocument(ctx, chat, f)
-		if err != nil {
-			err = classify(err)
-			if rc.ExternalID != "" {
-				return channels.Receipt{}, channels.Permanent(fmt.Errorf("the text was sent (%s) but the file %q was not: %w", rc.ExternalID, f.GetFileName(), err))
-			}
-			return channels.Receipt{}, err
-		}
-		if rc.ExternalID == "" {
-			rc.ExternalID = id
-		}
+	var sent struct {
+		MessageID int64 `json:"message_id"`
 	}
-	if rc.ExternalID == "" {
-		return rc, channels.Permanent(errors.New("nothing to send: no text and no files"))
+	err = b.retrying(ctx, func() error {
+		return b.call(ctx, "sendMessage", map[string]any{"chat_id": chat, "text": texts[i]}, &sent)
+	})
+	if err != nil {
+		return channels.Receipt{}, classify(err)
 	}
-	return rc, nil
+	return channels.Receipt{ExternalID: MessageID(chat, sent.MessageID, 0)}, nil
 }
 
 // retrying runs call again once after a short flood-control wait.

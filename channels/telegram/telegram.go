@@ -102,7 +102,7 @@ type Bot struct {
 
 var (
 	_ channels.WebhookReceiver = (*Bot)(nil)
-	_ channels.ReceiptReplier  = (*Bot)(nil)
+	_ channels.PartSender      = (*Bot)(nil)
 )
 
 // Factory opens bots from configuration entries.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	outboundv1 "github.com/sportello/sportello/api/sportello/outbound/v1"
 	"github.com/sportello/sportello/channels"
@@ -266,4 +268,38 @@ func FuzzDecode(f *testing.F) {
 			_ = m.text()
 		}
 	})
+}
+
+// A text longer than sendMessage takes (4096 UTF-16 code units; the fake
+// answers "message is too long" as the Bot API does) goes in parts, in
+// order, never cutting an emoji.
+func TestSendLong(t *testing.T) {
+	api := telegramtest.New(token)
+	defer api.Close()
+	b := newBot(t, &channeltest.Sink{}, api)
+	text := strings.Repeat("Gentile cittadino, la pratica è chiusa 😀. ", 300) // 12,900 units
+	m := &outboundv1.OutboundMessage{Id: "1", ChannelKind: Kind, ChannelId: "test-bot", To: &outboundv1.Recipient{Handle: "telegram:1111111"}, BodyText: text}
+	n, err := b.Parts(m)
+	if err != nil || n != 4 {
+		t.Fatalf("Parts = %d, %v; want 4", n, err)
+	}
+	if _, err := b.SendReceipt(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range api.Calls("sendMessage") {
+		s, _ := c.Params["text"].(string)
+		if !utf8.ValidString(s) || len(utf16.Encode([]rune(s))) > 4096 {
+			t.Errorf("a part of %d units", len(utf16.Encode([]rune(s))))
+		}
+		got = append(got, s)
+	}
+	if len(got) != 4 || strings.Join(got, " ") != strings.TrimSpace(text) {
+		t.Fatalf("%d parts; text changed", len(got))
+	}
+	// Unsplit, the fake refuses it as the Bot API does.
+	err = b.call(context.Background(), "sendMessage", map[string]any{"chat_id": 1, "text": text}, nil)
+	if err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("unsplit: %v", err)
+	}
 }

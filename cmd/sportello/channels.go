@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sportello/sportello/channels"
@@ -19,6 +22,8 @@ import (
 	"github.com/sportello/sportello/channels/telegram"
 	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/channeladmin"
+	"github.com/sportello/sportello/services/events"
 	"github.com/sportello/sportello/services/storage"
 	"github.com/sportello/sportello/web/console"
 )
@@ -181,9 +186,11 @@ func replyGate(db *storage.DB, now func() time.Time) func(context.Context, cases
 }
 
 // templater is a channel instance with approved message templates
-// (meta.Adapter of kind WhatsApp).
+// (meta.Adapter of kind WhatsApp); CheckTemplate refuses one Meta no
+// longer approves (template sync).
 type templater interface {
 	Templates() []meta.Template
+	CheckTemplate(meta.Template) error
 }
 
 // channelTemplates returns the approved message templates of the channel
@@ -203,13 +210,21 @@ func (a *app) channelTemplates(kind, id string) []meta.Template {
 // replyTemplate checks a staff reply by message template on case c
 // against the approved templates of the case's channel instance and
 // returns the text the citizen receives.
-func (a *app) replyTemplate(_ context.Context, c cases.Case, name string, params []string) (string, error) {
+func (a *app) replyTemplate(_ context.Context, c cases.Case, req cases.Template) (string, error) {
+	name := req.Name
+	args := meta.TemplateArgs{Params: req.Params, Named: req.Named, Buttons: req.Buttons}
+	if h := req.Header; h != nil {
+		args.HeaderText, args.HeaderLink, args.HeaderID, args.HeaderFileName = h.Text, h.MediaLink, h.MediaID, h.FileName
+	}
 	if c.ChannelKind != meta.KindWhatsApp {
 		return "", fmt.Errorf("%w: message templates are for WhatsApp cases; this case's channel is %s", cases.ErrInvalidArgument, c.ChannelKind)
 	}
 	for _, t := range a.channelTemplates(c.ChannelKind, c.ChannelID) {
 		if t.Name == name {
-			body, err := t.Fill(params)
+			if err := a.checkTemplate(c.ChannelKind, c.ChannelID, t); err != nil {
+				return "", fmt.Errorf("%w: %v", cases.ErrInvalidArgument, err)
+			}
+			body, err := t.Render(args)
 			if err != nil {
 				return "", fmt.Errorf("%w: %v", cases.ErrInvalidArgument, err)
 			}
@@ -219,12 +234,67 @@ func (a *app) replyTemplate(_ context.Context, c cases.Case, name string, params
 	return "", fmt.Errorf("%w: %q is not an approved message template of WhatsApp channel %s", cases.ErrInvalidArgument, name, c.ChannelID)
 }
 
+// checkTemplate asks the channel instance whether Meta still approves t.
+func (a *app) checkTemplate(kind, id string, t meta.Template) error {
+	for _, ch := range a.social.Adapters() {
+		if tp, ok := ch.(templater); ok && ch.Kind() == kind && ch.ID() == id {
+			return tp.CheckTemplate(t)
+		}
+	}
+	return nil
+}
+
 // consoleTemplates are the channel instance's message templates as the
-// operator console lists them.
+// operator console lists them: those Meta has withdrawn are left out.
 func (a *app) consoleTemplates(kind, id string) []console.ReplyTemplate {
 	var out []console.ReplyTemplate
 	for _, t := range a.channelTemplates(kind, id) {
+		// The console's form fills positional body parameters only:
+		// templates with named parameters, a header or buttons are sent
+		// through the API (AddMessage).
+		if a.checkTemplate(kind, id, t) != nil || !t.BodyOnly() {
+			continue
+		}
 		out = append(out, console.ReplyTemplate{Name: t.Name, Language: t.Language, Body: t.Body, Params: t.Params})
 	}
 	return out
+}
+
+// channelHealthInterval is how often a replica publishes its channels'
+// health for the others (well within events.ChannelHealthTTL).
+const channelHealthInterval = 10 * time.Second
+
+// replicaName names this process among the replicas: its host name (the
+// pod's, on Kubernetes) and a suffix of its own, since two processes may
+// share a host.
+func replicaName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "sportello"
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}
+
+// shareChannelHealth publishes this replica's channel health on the NATS
+// KV bucket every channelHealthInterval, and returns the ChannelService
+// that lists every replica's.
+func (a *app) shareChannelHealth(ctx context.Context, js jetstream.JetStream, cfg Config, listed *channels.Set, log *slog.Logger) (*channeladmin.Server, error) {
+	board, err := events.NewChannelHealth(ctx, js, cfg.NATS.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	srv := &channeladmin.Server{List: listed.Adapters, Board: board, Replica: replicaName(), Log: log}
+	hctx, cancel := context.WithCancel(context.Background())
+	a.stopHealth, a.healthDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.healthDone)
+		interval := channelHealthInterval
+		if cfg.healthInterval > 0 {
+			interval = cfg.healthInterval
+		}
+		channeladmin.Share(hctx, board, srv.Replica, listed.Adapters, interval, log)
+	}()
+	return srv, nil
 }

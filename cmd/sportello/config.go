@@ -48,6 +48,8 @@ type Config struct {
 	demoPolicy string
 	// socialBackoff replaces the social channels' retry schedule (tests).
 	socialBackoff []time.Duration
+	// healthInterval replaces channelHealthInterval (tests).
+	healthInterval time.Duration
 	// replyClock replaces the clock of the reply-window check (tests).
 	replyClock func() time.Time
 	// smtpListen is --smtp-listen, applied once the email section is known.

@@ -64,6 +64,9 @@ type app struct {
 	social     *channels.Set
 	stopSocial context.CancelFunc
 	socialDone chan struct{}
+	// Publishing this replica's channel health for the others.
+	stopHealth context.CancelFunc
+	healthDone chan struct{}
 
 	stopIntake  context.CancelFunc
 	intakeDone  chan struct{}
@@ -310,6 +313,10 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		listed.Add(mailHealth.Mailboxes()...)
 	}
 	reg.MustRegister(channeladmin.Collector{List: listed.Adapters})
+	channelAdmin, err := a.shareChannelHealth(ctx, js, cfg, listed, log)
+	if err != nil {
+		return nil, err
+	}
 	openAPI := [][]byte{webform.OpenAPI}
 	routers := replyRouters{webReplies{contacts: a.db, mailbox: cfg.webReplyMailbox()}}
 	caseServer.Replies = routers
@@ -341,7 +348,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		Cases:       caseServer,
 		Attachments: caseServer,
 		Contacts:    &contacts.Server{Contacts: a.db, Cases: a.db, Links: a.db, Access: accessLog, Merger: a.db},
-		Channels:    &channeladmin.Server{List: listed.Adapters},
+		Channels:    channelAdmin,
 		// An UploadAttachment carries the whole file, plus the request's
 		// other fields and framing.
 		MaxRecvMsgSize: max(4<<20, int(blobs.MaxSize())+1<<20),
@@ -412,7 +419,7 @@ func (a *app) startSocialReplies(js jetstream.JetStream, cfg Config, log *slog.L
 		}
 	}
 	for kind, d := range byKind {
-		r := &events.Replies{JS: js, Kind: kind, Replier: d, Deliveries: a.db, Messages: a.db, Log: log, Backoff: cfg.socialBackoff}
+		r := &events.Replies{JS: js, Kind: kind, Replier: d, Deliveries: a.db, Messages: a.db, Parts: a.db, Log: log, Backoff: cfg.socialBackoff}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -420,6 +427,13 @@ func (a *app) startSocialReplies(js jetstream.JetStream, cfg Config, log *slog.L
 				log.Error("replies stopped", "kind", kind, "err", err)
 			}
 		}()
+	}
+	// WhatsApp channels with a waba_id fetch their templates from Meta.
+	for _, ch := range a.social.Adapters() {
+		if ts, ok := ch.(interface{ SyncTemplatesLoop(context.Context) }); ok {
+			wg.Add(1)
+			go func() { defer wg.Done(); ts.SyncTemplatesLoop(ctx) }()
+		}
 	}
 	go func() { wg.Wait(); close(a.socialDone) }()
 }
@@ -503,6 +517,10 @@ func (a *app) stop(ctx context.Context) {
 		a.stopSocial()
 		<-a.socialDone
 		phase("social replies")
+	}
+	if a.stopHealth != nil {
+		a.stopHealth()
+		<-a.healthDone
 	}
 	if a.publisher != nil {
 		a.publisher.Close()

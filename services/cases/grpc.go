@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,7 +64,7 @@ type Deps struct {
 	// case's channel has no such approved template or the parameter count
 	// differs. Such a reply is not asked to ReplyGate: templates may be
 	// sent outside the reply window. Nil refuses every template reply.
-	ReplyTemplate func(ctx context.Context, c Case, name string, params []string) (string, error)
+	ReplyTemplate func(ctx context.Context, c Case, t Template) (string, error)
 	// Replies, when set, picks the channel of staff replies on cases
 	// whose own channel cannot carry them (a phone call).
 	Replies ReplyRouter
@@ -670,12 +671,19 @@ func (s *Server) templateReply(ctx context.Context, p auth.Principal, req *cases
 	if s.ReplyTemplate == nil {
 		return status.Errorf(codes.InvalidArgument, "the case's channel (%s) has no message templates", c.ChannelKind)
 	}
-	params := slices.Clone(req.GetTemplateParams())
-	body, err := s.ReplyTemplate(ctx, c, req.GetTemplateName(), params)
+	t := Template{Name: req.GetTemplateName(), Params: slices.Clone(req.GetTemplateParams()),
+		Buttons: slices.Clone(req.GetTemplateButtonParams())}
+	if len(req.GetTemplateNamedParams()) > 0 {
+		t.Named = maps.Clone(req.GetTemplateNamedParams())
+	}
+	if h := req.GetTemplateHeader(); h != nil {
+		t.Header = &TemplateHeader{Text: h.GetText(), MediaLink: h.GetMediaLink(), MediaID: h.GetMediaId(), FileName: h.GetFileName()}
+	}
+	body, err := s.ReplyTemplate(ctx, c, t)
 	if err != nil {
 		return toStatus(err)
 	}
-	m.Body, m.Template = body, &Template{Name: req.GetTemplateName(), Params: params}
+	m.Body, m.Template = body, &t
 	return nil
 }
 

@@ -48,10 +48,23 @@ type Message struct {
 }
 
 // Template is a reply by message template: the template's name and its
-// body parameters in order.
+// parameters: the body's in order (or by name, for a template with named
+// parameters), the header's, the buttons' by position.
 type Template struct {
-	Name   string   `json:"name"`
-	Params []string `json:"params"`
+	Name    string            `json:"name"`
+	Params  []string          `json:"params"`
+	Named   map[string]string `json:"named,omitempty"`
+	Header  *TemplateHeader   `json:"header,omitempty"`
+	Buttons []string          `json:"buttons,omitempty"`
+}
+
+// TemplateHeader is the parameter of a template's header: text, or an
+// image, document or video by link or by uploaded media id.
+type TemplateHeader struct {
+	Text      string `json:"text,omitempty"`
+	MediaLink string `json:"media_link,omitempty"`
+	MediaID   string `json:"media_id,omitempty"`
+	FileName  string `json:"file_name,omitempty"`
 }
 
 // OutboundReply is a queued reply with what a channel needs to send it.
@@ -118,6 +131,29 @@ type Deliveries interface {
 	// attempt); a failure also goes into the case history. ErrNotFound
 	// when there is no such outbound message.
 	RecordDelivery(ctx context.Context, d Delivery) error
+}
+
+// Part is one provider message of an outbound message sent in several
+// (a long text split at the platform's limit, then each file).
+type Part struct {
+	MessageID string
+	Index     int // from 0
+	// ExternalID is the provider's id of the part, once accepted.
+	ExternalID string
+	// Status is DeliverySending while the part is with the provider,
+	// DeliveryDeferred after an error (it is sent again), DeliverySent once
+	// accepted, then what the provider reports.
+	Status string
+	Error  string
+}
+
+// Parts records the parts of outbound messages. services/storage
+// implements it.
+type Parts interface {
+	// MessageParts returns the parts recorded for message id, by index.
+	MessageParts(ctx context.Context, id string) ([]Part, error)
+	// RecordPart stores p, replacing what was recorded for its index.
+	RecordPart(ctx context.Context, p Part) error
 }
 
 // Messages stores threads. services/storage implements it.

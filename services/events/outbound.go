@@ -62,7 +62,11 @@ func (r *OutboundRelay) publish(replies []cases.OutboundReply) error {
 			Kind: o.Kind,
 		}
 		if o.Template != nil {
-			msg.Template = &outboundv1.OutboundTemplate{Name: o.Template.Name, Params: o.Template.Params}
+			msg.Template = &outboundv1.OutboundTemplate{Name: o.Template.Name, Params: o.Template.Params, NamedParams: o.Template.Named,
+				ButtonParams: o.Template.Buttons}
+			if h := o.Template.Header; h != nil {
+				msg.Template.Header = &outboundv1.OutboundTemplateHeader{Text: h.Text, MediaLink: h.MediaLink, MediaId: h.MediaID, FileName: h.FileName}
+			}
 		}
 		if !o.LastInboundAt.IsZero() {
 			msg.LastInboundTime = timestamppb.New(o.LastInboundAt)

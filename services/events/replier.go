@@ -49,6 +49,13 @@ type Replies struct {
 	// attempt was interrupted mid-send (it may have reached the provider,
 	// which has no idempotency key): it is failed with that reason.
 	Messages MessageReader
+	// Parts, when set with Messages, records the parts of a message a
+	// channels.PartSender sends in several: each part before it is handed
+	// to the provider and with the provider's id once accepted. A retry
+	// resumes with the first part not accepted; a part interrupted
+	// mid-send (it may have reached the provider) fails the message rather
+	// than being sent again.
+	Parts cases.Parts
 }
 
 // MessageReader reads a stored message (services/storage).
@@ -135,6 +142,10 @@ func (r *Replies) handle(ctx context.Context, m jetstream.Msg) {
 	}
 	log := r.Log.With("message_id", out.GetId(), "case_id", out.GetCaseId(), "attempt", attempt)
 	receipts, _ := r.Replier.(channels.ReceiptReplier)
+	parts, _ := r.Replier.(channels.PartSender)
+	if r.Parts == nil || r.Messages == nil {
+		parts = nil
+	}
 	if r.Messages != nil {
 		stored, err := r.Messages.GetMessage(ctx, out.GetId())
 		switch {
@@ -142,12 +153,17 @@ func (r *Replies) handle(ctx context.Context, m jetstream.Msg) {
 			log.Info("replies: already settled; not sending again", "status", stored.DeliveryStatus)
 			_ = m.Ack()
 			return
-		case err == nil && receipts != nil && stored.DeliveryStatus == cases.DeliverySending:
+		case err == nil && receipts != nil && parts == nil && stored.DeliveryStatus == cases.DeliverySending:
 			r.record(ctx, log, cases.Delivery{MessageID: out.GetId(), Status: cases.DeliveryFailed, Error: interruptedSend, Attempts: attempt})
 			log.Error("replies: an earlier attempt was interrupted mid-send; not resending")
 			_ = m.Term()
 			return
 		}
+	}
+	if parts != nil {
+		// Whether an interrupted attempt may resume is told by its parts.
+		r.handleParts(ctx, log, m, &out, parts, attempt)
+		return
 	}
 	ext := r.Replier.ExternalID(&out)
 	if err := r.Deliveries.RecordDelivery(ctx, cases.Delivery{MessageID: out.GetId(), Status: cases.DeliverySending, ExternalID: ext, Attempts: attempt}); err != nil {
@@ -171,6 +187,12 @@ func (r *Replies) handle(ctx context.Context, m jetstream.Msg) {
 	} else {
 		err = r.Replier.Send(ctx, &out)
 	}
+	r.settle(ctx, log, m, &out, attempt, ext, err)
+}
+
+// settle records the outcome of an attempt and acks, naks or terminates
+// m: sent (ext is the provider's id), failed for good, or deferred.
+func (r *Replies) settle(ctx context.Context, log *slog.Logger, m jetstream.Msg, out *outboundv1.OutboundMessage, attempt int, ext string, err error) {
 	switch {
 	case err == nil:
 		r.record(ctx, log, cases.Delivery{MessageID: out.GetId(), Status: cases.DeliverySent, ExternalID: ext, Attempts: attempt})
@@ -191,6 +213,95 @@ func (r *Replies) handle(ctx context.Context, m jetstream.Msg) {
 		log.Warn("replies: deferred", "retry_in", delay, "err", err)
 		_ = m.NakWithDelay(delay)
 	}
+}
+
+// handleParts sends out through ps part by part, resuming after the parts
+// an earlier attempt got accepted.
+func (r *Replies) handleParts(ctx context.Context, log *slog.Logger, m jetstream.Msg, out *outboundv1.OutboundMessage, ps channels.PartSender, attempt int) {
+	n, err := ps.Parts(out)
+	if err != nil {
+		r.settle(ctx, log, m, out, attempt, "", err)
+		return
+	}
+	done, err := r.Parts.MessageParts(ctx, out.GetId())
+	if err != nil {
+		log.Warn("replies: could not read the parts sent; will retry", "err", err)
+		_ = m.NakWithDelay(r.backoff()[0])
+		return
+	}
+	next := 0
+	for _, p := range done {
+		if p.Status == cases.DeliverySending {
+			reason := interruptedSend
+			if n > 1 {
+				reason = fmt.Sprintf("part %d of %d: %s", p.Index+1, n, interruptedSend)
+			}
+			r.record(ctx, log, cases.Delivery{MessageID: out.GetId(), Status: cases.DeliveryFailed, Error: reason, Attempts: attempt})
+			log.Error("replies: an earlier attempt was interrupted mid-send; not resending", "part", p.Index)
+			_ = m.Term()
+			return
+		}
+		if p.Index == next && p.ExternalID != "" && cases.DeliveryRank(p.Status) >= cases.DeliveryRank(cases.DeliverySent) {
+			next++
+		}
+	}
+	if err := r.Deliveries.RecordDelivery(ctx, cases.Delivery{MessageID: out.GetId(), Status: cases.DeliverySending, Attempts: attempt}); err != nil {
+		if errors.Is(err, cases.ErrNotFound) {
+			log.Error("replies: the message to send is not stored; dropping it", "err", err)
+			_ = m.Term()
+			return
+		}
+		log.Warn("replies: could not record the attempt; will retry", "err", err)
+		_ = m.NakWithDelay(r.backoff()[0])
+		return
+	}
+	first := ""
+	if len(done) > 0 && next > 0 {
+		first = done[0].ExternalID
+	}
+	for i := next; i < n; i++ {
+		part := cases.Part{MessageID: out.GetId(), Index: i, Status: cases.DeliverySending}
+		if err := r.Parts.RecordPart(ctx, part); err != nil {
+			// Nothing of this part was sent.
+			log.Warn("replies: could not record the part; will retry", "part", i, "err", err)
+			_ = m.NakWithDelay(r.backoff()[0])
+			return
+		}
+		rc, err := ps.SendPart(ctx, out, i)
+		if err != nil {
+			// The provider refused it (or could not be reached): not sent,
+			// so a retry may send it.
+			part.Status, part.Error = cases.DeliveryDeferred, err.Error()
+			if channels.IsPermanent(err) {
+				part.Status = cases.DeliveryFailed
+			}
+			r.recordPart(ctx, log, part)
+			if n > 1 {
+				err = fmt.Errorf("part %d of %d (%d sent): %w", i+1, n, i, err)
+			}
+			r.settle(ctx, log, m, out, attempt, first, err)
+			return
+		}
+		part.Status, part.ExternalID = cases.DeliverySent, rc.ExternalID
+		r.recordPart(ctx, log, part)
+		if i == 0 {
+			first = rc.ExternalID
+		}
+	}
+	r.settle(ctx, log, m, out, attempt, first, nil)
+}
+
+// recordPart stores a part's outcome, retrying briefly like record. A
+// part left recorded as sending is never sent again.
+func (r *Replies) recordPart(ctx context.Context, log *slog.Logger, p cases.Part) {
+	var err error
+	for i := 0; i < 5; i++ {
+		if err = r.Parts.RecordPart(ctx, p); err == nil {
+			return
+		}
+		sleep(ctx, time.Duration(100<<i)*time.Millisecond)
+	}
+	log.Error("replies: could not record a part", "part", p.Index, "status", p.Status, "err", err)
 }
 
 // record stores an outcome, retrying briefly: what was sent must not be

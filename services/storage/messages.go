@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/search"
@@ -67,7 +68,7 @@ func (db *DB) addMessage(tx *gorm.DB, caseID string, m cases.Message, fn cases.M
 	row := messageRow{ID: m.ID, CaseID: c.ID, Direction: string(m.Direction), ChannelKind: m.ChannelKind, ChannelID: m.ChannelID,
 		AuthorName: m.AuthorName, BodyText: m.Body, ReceivedAt: now, CreatedAt: now, DeliveryStatus: m.DeliveryStatus, Kind: m.Kind}
 	if m.Template != nil {
-		row.Kind = encodeTemplate(*m.Template)
+		row.Kind, row.Template = "", encodeTemplate(*m.Template)
 	}
 	if err := tx.Create(&row).Error; err != nil {
 		return m, c, err
@@ -146,8 +147,15 @@ func (r messageRow) toMessage() cases.Message {
 	m := cases.Message{ID: r.ID, CaseID: r.CaseID, Direction: cases.Direction(r.Direction), ChannelKind: r.ChannelKind,
 		ChannelID: r.ChannelID, AuthorName: r.AuthorName, Body: r.BodyText, CreatedAt: r.CreatedAt.UTC(), DeliveryStatus: r.DeliveryStatus,
 		DeliveryError: r.DeliveryError, Kind: r.Kind}
-	if t, ok := decodeTemplate(r.Kind); ok {
-		m.Kind, m.Template = "", &t
+	if t, ok := decodeTemplate(r.Template); ok {
+		m.Template = &t
+	} else if js, old := strings.CutPrefix(r.Kind, templateKindPrefix); old {
+		t, _ := decodeTemplate(js)
+		// Written before migration 00026 moved templates to their column.
+		m.Kind = ""
+		if t.Name != "" {
+			m.Template = &t
+		}
 	}
 	if r.ExternalID != nil {
 		m.ExternalID = *r.ExternalID
@@ -305,14 +313,41 @@ func (db *DB) RecordDeliveryByExternalID(ctx context.Context, kind, channelID, e
 	err := db.gorm.WithContext(ctx).Model(&messageRow{}).
 		Where("channel_kind = ? AND channel_id = ? AND external_id = ? AND direction = ?", kind, channelID, externalID, string(cases.Outbound)).
 		Limit(1).Pluck("id", &ids).Error
+	if err == nil && len(ids) == 0 {
+		// A later part of a message sent in several.
+		err = db.gorm.WithContext(ctx).Table("message_parts").Joins("JOIN messages m ON m.id = message_parts.message_id").
+			Where("m.channel_kind = ? AND m.channel_id = ? AND message_parts.external_id = ?", kind, channelID, externalID).
+			Limit(1).Pluck("message_parts.message_id", &ids).Error
+	}
 	if err != nil {
 		return retryable(err)
 	}
 	if len(ids) == 0 {
 		return fmt.Errorf("%w: no outbound %s message %q on %s", cases.ErrNotFound, kind, externalID, channelID)
 	}
+	var parts int64
+	if err := db.gorm.WithContext(ctx).Model(&messagePartRow{}).Where("message_id = ?", ids[0]).Count(&parts).Error; err != nil {
+		return retryable(err)
+	}
 	d.MessageID, d.ExternalID = ids[0], ""
-	return db.RecordDelivery(ctx, d)
+	if parts == 0 {
+		return db.RecordDelivery(ctx, d)
+	}
+	err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		agg, err := recordPartStatus(tx, ids[0], externalID, d)
+		if err != nil {
+			return err
+		}
+		var m messageRow
+		if err := tx.Where("id = ?", ids[0]).Take(&m).Error; err != nil {
+			return err
+		}
+		if cases.DeliveryRank(agg.Status) <= cases.DeliveryRank(m.DeliveryStatus) {
+			return nil
+		}
+		return db.setDelivery(tx, m, agg)
+	})
+	return retryable(err)
 }
 
 // setDelivery writes d on message m and, when m newly failed, records the
@@ -408,22 +443,84 @@ func (db *DB) LastInbound(ctx context.Context, contactID, kind, channelID string
 	return got[0].ReceivedAt.UTC(), nil
 }
 
-// templateKindPrefix marks, in the messages.kind column, a reply sent as
-// a message template: the prefix is followed by the template's name and
-// parameters as JSON. Kept there so templates need no schema change;
-// cases.Message exposes it as Template with Kind "".
+// templateKindPrefix marked, in the messages.kind column, a reply sent
+// as a message template before migration 00026 gave templates their own
+// column: the prefix is followed by the template as JSON. Such rows are
+// still read (a database restored from before the migration).
 const templateKindPrefix = "template:"
 
+// encodeTemplate is the messages.template column's value for t.
 func encodeTemplate(t cases.Template) string {
 	data, _ := json.Marshal(t)
-	return templateKindPrefix + string(data)
+	return string(data)
 }
 
-func decodeTemplate(kind string) (cases.Template, bool) {
-	js, ok := strings.CutPrefix(kind, templateKindPrefix)
+// decodeTemplate reads a messages.template value (the JSON of the old
+// "template:<json>" kinds too).
+func decodeTemplate(js string) (cases.Template, bool) {
 	var t cases.Template
-	if !ok || json.Unmarshal([]byte(js), &t) != nil || t.Name == "" {
+	if js == "" || json.Unmarshal([]byte(js), &t) != nil || t.Name == "" {
 		return cases.Template{}, false
 	}
 	return t, true
+}
+
+var _ cases.Parts = (*DB)(nil)
+
+// MessageParts implements cases.Parts.
+func (db *DB) MessageParts(ctx context.Context, id string) ([]cases.Part, error) {
+	if !validUUID(id) {
+		return nil, nil
+	}
+	var rows []messagePartRow
+	if err := db.gorm.WithContext(ctx).Where("message_id = ?", id).Order("part").Find(&rows).Error; err != nil {
+		return nil, retryable(err)
+	}
+	out := make([]cases.Part, len(rows))
+	for i, r := range rows {
+		out[i] = cases.Part{MessageID: r.MessageID, Index: r.Part, ExternalID: r.ExternalID, Status: r.Status, Error: r.Error}
+	}
+	return out, nil
+}
+
+// RecordPart implements cases.Parts.
+func (db *DB) RecordPart(ctx context.Context, p cases.Part) error {
+	if !validUUID(p.MessageID) {
+		return fmt.Errorf("%w: message %s", cases.ErrNotFound, p.MessageID)
+	}
+	row := messagePartRow{MessageID: p.MessageID, Part: p.Index, ExternalID: p.ExternalID, Status: p.Status,
+		Error: clip.Bytes(p.Error, 2000), UpdatedAt: time.Now().UTC()}
+	err := db.gorm.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "message_id"}, {Name: "part"}},
+		DoUpdates: clause.AssignmentColumns([]string{"external_id", "status", "error", "updated_at"}),
+	}).Create(&row).Error
+	return retryable(err)
+}
+
+// recordPartStatus records a provider's report on one part of message id
+// and returns the status the message as a whole now has: failed when a
+// part failed, else the least advanced of its parts.
+func recordPartStatus(tx *gorm.DB, id, externalID string, d cases.Delivery) (cases.Delivery, error) {
+	var parts []messagePartRow
+	if err := tx.Where("message_id = ?", id).Order("part").Find(&parts).Error; err != nil {
+		return d, err
+	}
+	agg := cases.Delivery{MessageID: id, Status: cases.DeliveryRead}
+	for _, p := range parts {
+		if p.ExternalID == externalID && cases.DeliveryRank(d.Status) >= cases.DeliveryRank(p.Status) {
+			p.Status, p.Error = d.Status, clip.Bytes(d.Error, 2000)
+			if err := tx.Model(&messagePartRow{}).Where("message_id = ? AND part = ?", id, p.Part).
+				Updates(map[string]any{"status": p.Status, "error": p.Error, "updated_at": time.Now().UTC()}).Error; err != nil {
+				return d, err
+			}
+		}
+		switch {
+		case agg.Status == cases.DeliveryFailed:
+		case p.Status == cases.DeliveryFailed:
+			agg.Status, agg.Error = cases.DeliveryFailed, fmt.Sprintf("part %d of %d: %s", p.Part+1, len(parts), p.Error)
+		case cases.DeliveryRank(p.Status) < cases.DeliveryRank(agg.Status):
+			agg.Status = p.Status
+		}
+	}
+	return agg, nil
 }

@@ -130,9 +130,24 @@ type messageRow struct {
 	DeliveryError    string
 	DeliveryAttempts int
 	Kind             string
+	// Template is the message template the message was sent as, JSON;
+	// "" for free text.
+	Template string
 }
 
 func (messageRow) TableName() string { return "messages" }
+
+// messagePartRow is one provider message an outbound message went out as.
+type messagePartRow struct {
+	MessageID  string `gorm:"primaryKey"`
+	Part       int    `gorm:"primaryKey;autoIncrement:false"`
+	ExternalID string
+	Status     string
+	Error      string
+	UpdatedAt  time.Time
+}
+
+func (messagePartRow) TableName() string { return "message_parts" }
 
 type caseEventRow struct {
 	ID           string `gorm:"primaryKey"`

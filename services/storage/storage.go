@@ -140,8 +140,9 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // Close closes the connection pool.
 func (db *DB) Close() error { return db.sql.Close() }
 
-// Migrate applies every pending migration. On PostgreSQL a session advisory
-// lock makes concurrent replicas wait for each other instead of racing.
+// Migrate applies every pending migration, then NormalisePhones. On
+// PostgreSQL a session advisory lock makes concurrent replicas wait for
+// each other instead of racing.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	p, err := db.migrator()
 	if err != nil {
@@ -154,6 +155,12 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// Data no SQL statement can mend in both dialects.
+	rep, err := db.NormalisePhones(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	logPhones(log, rep)
 	return nil
 }
 

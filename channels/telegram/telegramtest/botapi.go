@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 )
 
 // Call is one method call the fake received.
@@ -125,6 +126,10 @@ func (b *BotAPI) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(fail.Status)
 		_, _ = io.WriteString(w, fail.Body)
+		return
+	}
+	if text, _ := call.Params["text"].(string); method == "sendMessage" && len(utf16.Encode([]rune(text))) > 4096 {
+		reply(w, http.StatusBadRequest, map[string]any{"ok": false, "error_code": 400, "description": "Bad Request: message is too long"})
 		return
 	}
 	switch method {

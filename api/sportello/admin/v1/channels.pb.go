@@ -23,6 +23,246 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type SyncChannelTemplatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncChannelTemplatesRequest) Reset() {
+	*x = SyncChannelTemplatesRequest{}
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncChannelTemplatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncChannelTemplatesRequest) ProtoMessage() {}
+
+func (x *SyncChannelTemplatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncChannelTemplatesRequest.ProtoReflect.Descriptor instead.
+func (*SyncChannelTemplatesRequest) Descriptor() ([]byte, []int) {
+	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SyncChannelTemplatesRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SyncChannelTemplatesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type SyncChannelTemplatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TemplateSync  *TemplateSync          `protobuf:"bytes,1,opt,name=template_sync,json=templateSync,proto3" json:"template_sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncChannelTemplatesResponse) Reset() {
+	*x = SyncChannelTemplatesResponse{}
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncChannelTemplatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncChannelTemplatesResponse) ProtoMessage() {}
+
+func (x *SyncChannelTemplatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncChannelTemplatesResponse.ProtoReflect.Descriptor instead.
+func (*SyncChannelTemplatesResponse) Descriptor() ([]byte, []int) {
+	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SyncChannelTemplatesResponse) GetTemplateSync() *TemplateSync {
+	if x != nil {
+		return x.TemplateSync
+	}
+	return nil
+}
+
+// TemplateSync is what a channel's last sync of message templates with
+// its provider found.
+type TemplateSync struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the last sync ended (successfully or not), and the last
+	// successful one.
+	SyncTime    *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=sync_time,json=syncTime,proto3" json:"sync_time,omitempty"`
+	SuccessTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=success_time,json=successTime,proto3" json:"success_time,omitempty"`
+	// Why the last sync failed; empty when it succeeded.
+	Error         string            `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Templates     []*SyncedTemplate `protobuf:"bytes,4,rep,name=templates,proto3" json:"templates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TemplateSync) Reset() {
+	*x = TemplateSync{}
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TemplateSync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TemplateSync) ProtoMessage() {}
+
+func (x *TemplateSync) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TemplateSync.ProtoReflect.Descriptor instead.
+func (*TemplateSync) Descriptor() ([]byte, []int) {
+	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TemplateSync) GetSyncTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SyncTime
+	}
+	return nil
+}
+
+func (x *TemplateSync) GetSuccessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SuccessTime
+	}
+	return nil
+}
+
+func (x *TemplateSync) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TemplateSync) GetTemplates() []*SyncedTemplate {
+	if x != nil {
+		return x.Templates
+	}
+	return nil
+}
+
+// SyncedTemplate is a message template as the provider holds it.
+type SyncedTemplate struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Language string                 `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"`
+	// "APPROVED", "PAUSED", "REJECTED", "DISABLED", "PENDING" ...: only
+	// APPROVED templates are sent.
+	Status        string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Category      string `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncedTemplate) Reset() {
+	*x = SyncedTemplate{}
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncedTemplate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncedTemplate) ProtoMessage() {}
+
+func (x *SyncedTemplate) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncedTemplate.ProtoReflect.Descriptor instead.
+func (*SyncedTemplate) Descriptor() ([]byte, []int) {
+	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SyncedTemplate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SyncedTemplate) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *SyncedTemplate) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *SyncedTemplate) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
 type Channel struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Kind of channel: "whatsapp", "messenger", "instagram", "telegram",
@@ -34,15 +274,24 @@ type Channel struct {
 	Capabilities []string `protobuf:"bytes,3,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	// Where the provider must send webhooks, relative to the public URL
 	// ("/channels/meta/comune-whatsapp"); empty when not a webhook.
-	WebhookPath   string         `protobuf:"bytes,4,opt,name=webhook_path,json=webhookPath,proto3" json:"webhook_path,omitempty"`
-	Health        *ChannelHealth `protobuf:"bytes,5,opt,name=health,proto3" json:"health,omitempty"`
+	WebhookPath string `protobuf:"bytes,4,opt,name=webhook_path,json=webhookPath,proto3" json:"webhook_path,omitempty"`
+	// The health across replicas: counters and backlog summed, the latest
+	// success and error of any replica. A single replica's own view when
+	// health is not shared.
+	Health *ChannelHealth `protobuf:"bytes,5,opt,name=health,proto3" json:"health,omitempty"`
+	// Each replica's report, by replica name; empty when health is not
+	// shared (no NATS health bucket).
+	Replicas []*ReplicaHealth `protobuf:"bytes,6,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	// The last sync of message templates with the provider, as the
+	// answering replica saw it; unset for channels that do not sync.
+	TemplateSync  *TemplateSync `protobuf:"bytes,7,opt,name=template_sync,json=templateSync,proto3" json:"template_sync,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Channel) Reset() {
 	*x = Channel{}
-	mi := &file_sportello_admin_v1_channels_proto_msgTypes[0]
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -54,7 +303,7 @@ func (x *Channel) String() string {
 func (*Channel) ProtoMessage() {}
 
 func (x *Channel) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_admin_v1_channels_proto_msgTypes[0]
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -67,7 +316,7 @@ func (x *Channel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Channel.ProtoReflect.Descriptor instead.
 func (*Channel) Descriptor() ([]byte, []int) {
-	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{0}
+	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Channel) GetKind() string {
@@ -105,7 +354,85 @@ func (x *Channel) GetHealth() *ChannelHealth {
 	return nil
 }
 
-// ChannelHealth is what this replica saw of a channel since it started.
+func (x *Channel) GetReplicas() []*ReplicaHealth {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+func (x *Channel) GetTemplateSync() *TemplateSync {
+	if x != nil {
+		return x.TemplateSync
+	}
+	return nil
+}
+
+// ReplicaHealth is one replica's report on a channel instance.
+type ReplicaHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The replica's name: its host name and a per-start suffix.
+	Replica string         `protobuf:"bytes,1,opt,name=replica,proto3" json:"replica,omitempty"`
+	Health  *ChannelHealth `protobuf:"bytes,2,opt,name=health,proto3" json:"health,omitempty"`
+	// When the replica published it.
+	ReportTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=report_time,json=reportTime,proto3" json:"report_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaHealth) Reset() {
+	*x = ReplicaHealth{}
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaHealth) ProtoMessage() {}
+
+func (x *ReplicaHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaHealth.ProtoReflect.Descriptor instead.
+func (*ReplicaHealth) Descriptor() ([]byte, []int) {
+	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReplicaHealth) GetReplica() string {
+	if x != nil {
+		return x.Replica
+	}
+	return ""
+}
+
+func (x *ReplicaHealth) GetHealth() *ChannelHealth {
+	if x != nil {
+		return x.Health
+	}
+	return nil
+}
+
+func (x *ReplicaHealth) GetReportTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportTime
+	}
+	return nil
+}
+
+// ChannelHealth is what a replica saw of a channel since it started (or
+// the sum over replicas).
 type ChannelHealth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Last contact received and stored, or reply accepted by the provider.
@@ -125,7 +452,7 @@ type ChannelHealth struct {
 
 func (x *ChannelHealth) Reset() {
 	*x = ChannelHealth{}
-	mi := &file_sportello_admin_v1_channels_proto_msgTypes[1]
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -137,7 +464,7 @@ func (x *ChannelHealth) String() string {
 func (*ChannelHealth) ProtoMessage() {}
 
 func (x *ChannelHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_admin_v1_channels_proto_msgTypes[1]
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -150,7 +477,7 @@ func (x *ChannelHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelHealth.ProtoReflect.Descriptor instead.
 func (*ChannelHealth) Descriptor() ([]byte, []int) {
-	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{1}
+	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ChannelHealth) GetLastSuccessTime() *timestamppb.Timestamp {
@@ -210,7 +537,7 @@ type ListChannelsRequest struct {
 
 func (x *ListChannelsRequest) Reset() {
 	*x = ListChannelsRequest{}
-	mi := &file_sportello_admin_v1_channels_proto_msgTypes[2]
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +549,7 @@ func (x *ListChannelsRequest) String() string {
 func (*ListChannelsRequest) ProtoMessage() {}
 
 func (x *ListChannelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_admin_v1_channels_proto_msgTypes[2]
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +562,7 @@ func (x *ListChannelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChannelsRequest.ProtoReflect.Descriptor instead.
 func (*ListChannelsRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{2}
+	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{7}
 }
 
 type ListChannelsResponse struct {
@@ -247,7 +574,7 @@ type ListChannelsResponse struct {
 
 func (x *ListChannelsResponse) Reset() {
 	*x = ListChannelsResponse{}
-	mi := &file_sportello_admin_v1_channels_proto_msgTypes[3]
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +586,7 @@ func (x *ListChannelsResponse) String() string {
 func (*ListChannelsResponse) ProtoMessage() {}
 
 func (x *ListChannelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_admin_v1_channels_proto_msgTypes[3]
+	mi := &file_sportello_admin_v1_channels_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +599,7 @@ func (x *ListChannelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChannelsResponse.ProtoReflect.Descriptor instead.
 func (*ListChannelsResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{3}
+	return file_sportello_admin_v1_channels_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListChannelsResponse) GetChannels() []*Channel {
@@ -286,13 +613,35 @@ var File_sportello_admin_v1_channels_proto protoreflect.FileDescriptor
 
 const file_sportello_admin_v1_channels_proto_rawDesc = "" +
 	"\n" +
-	"!sportello/admin/v1/channels.proto\x12\x12sportello.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x01\n" +
+	"!sportello/admin/v1/channels.proto\x12\x12sportello.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n" +
+	"\x1bSyncChannelTemplatesRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"e\n" +
+	"\x1cSyncChannelTemplatesResponse\x12E\n" +
+	"\rtemplate_sync\x18\x01 \x01(\v2 .sportello.admin.v1.TemplateSyncR\ftemplateSync\"\xde\x01\n" +
+	"\fTemplateSync\x127\n" +
+	"\tsync_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bsyncTime\x12=\n" +
+	"\fsuccess_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vsuccessTime\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12@\n" +
+	"\ttemplates\x18\x04 \x03(\v2\".sportello.admin.v1.SyncedTemplateR\ttemplates\"t\n" +
+	"\x0eSyncedTemplate\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x1a\n" +
+	"\bcategory\x18\x04 \x01(\tR\bcategory\"\xb5\x02\n" +
 	"\aChannel\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\"\n" +
 	"\fcapabilities\x18\x03 \x03(\tR\fcapabilities\x12!\n" +
 	"\fwebhook_path\x18\x04 \x01(\tR\vwebhookPath\x129\n" +
-	"\x06health\x18\x05 \x01(\v2!.sportello.admin.v1.ChannelHealthR\x06health\"\xbb\x02\n" +
+	"\x06health\x18\x05 \x01(\v2!.sportello.admin.v1.ChannelHealthR\x06health\x12=\n" +
+	"\breplicas\x18\x06 \x03(\v2!.sportello.admin.v1.ReplicaHealthR\breplicas\x12E\n" +
+	"\rtemplate_sync\x18\a \x01(\v2 .sportello.admin.v1.TemplateSyncR\ftemplateSync\"\xa1\x01\n" +
+	"\rReplicaHealth\x12\x18\n" +
+	"\areplica\x18\x01 \x01(\tR\areplica\x129\n" +
+	"\x06health\x18\x02 \x01(\v2!.sportello.admin.v1.ChannelHealthR\x06health\x12;\n" +
+	"\vreport_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reportTime\"\xbb\x02\n" +
 	"\rChannelHealth\x12F\n" +
 	"\x11last_success_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12B\n" +
 	"\x0flast_error_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12\x1d\n" +
@@ -306,9 +655,10 @@ const file_sportello_admin_v1_channels_proto_rawDesc = "" +
 	"errorTotal\"\x15\n" +
 	"\x13ListChannelsRequest\"O\n" +
 	"\x14ListChannelsResponse\x127\n" +
-	"\bchannels\x18\x01 \x03(\v2\x1b.sportello.admin.v1.ChannelR\bchannels2\x8f\x01\n" +
+	"\bchannels\x18\x01 \x03(\v2\x1b.sportello.admin.v1.ChannelR\bchannels2\xc5\x02\n" +
 	"\x0eChannelService\x12}\n" +
-	"\fListChannels\x12'.sportello.admin.v1.ListChannelsRequest\x1a(.sportello.admin.v1.ListChannelsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/admin/channelsB?Z=github.com/sportello/sportello/api/sportello/admin/v1;adminv1b\x06proto3"
+	"\fListChannels\x12'.sportello.admin.v1.ListChannelsRequest\x1a(.sportello.admin.v1.ListChannelsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/admin/channels\x12\xb3\x01\n" +
+	"\x14SyncChannelTemplates\x12/.sportello.admin.v1.SyncChannelTemplatesRequest\x1a0.sportello.admin.v1.SyncChannelTemplatesResponse\"8\x82\xd3\xe4\x93\x022:\x01*\"-/v1/admin/channels/{kind}/{id}/templates:syncB?Z=github.com/sportello/sportello/api/sportello/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_sportello_admin_v1_channels_proto_rawDescOnce sync.Once
@@ -322,26 +672,41 @@ func file_sportello_admin_v1_channels_proto_rawDescGZIP() []byte {
 	return file_sportello_admin_v1_channels_proto_rawDescData
 }
 
-var file_sportello_admin_v1_channels_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_sportello_admin_v1_channels_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_sportello_admin_v1_channels_proto_goTypes = []any{
-	(*Channel)(nil),               // 0: sportello.admin.v1.Channel
-	(*ChannelHealth)(nil),         // 1: sportello.admin.v1.ChannelHealth
-	(*ListChannelsRequest)(nil),   // 2: sportello.admin.v1.ListChannelsRequest
-	(*ListChannelsResponse)(nil),  // 3: sportello.admin.v1.ListChannelsResponse
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*SyncChannelTemplatesRequest)(nil),  // 0: sportello.admin.v1.SyncChannelTemplatesRequest
+	(*SyncChannelTemplatesResponse)(nil), // 1: sportello.admin.v1.SyncChannelTemplatesResponse
+	(*TemplateSync)(nil),                 // 2: sportello.admin.v1.TemplateSync
+	(*SyncedTemplate)(nil),               // 3: sportello.admin.v1.SyncedTemplate
+	(*Channel)(nil),                      // 4: sportello.admin.v1.Channel
+	(*ReplicaHealth)(nil),                // 5: sportello.admin.v1.ReplicaHealth
+	(*ChannelHealth)(nil),                // 6: sportello.admin.v1.ChannelHealth
+	(*ListChannelsRequest)(nil),          // 7: sportello.admin.v1.ListChannelsRequest
+	(*ListChannelsResponse)(nil),         // 8: sportello.admin.v1.ListChannelsResponse
+	(*timestamppb.Timestamp)(nil),        // 9: google.protobuf.Timestamp
 }
 var file_sportello_admin_v1_channels_proto_depIdxs = []int32{
-	1, // 0: sportello.admin.v1.Channel.health:type_name -> sportello.admin.v1.ChannelHealth
-	4, // 1: sportello.admin.v1.ChannelHealth.last_success_time:type_name -> google.protobuf.Timestamp
-	4, // 2: sportello.admin.v1.ChannelHealth.last_error_time:type_name -> google.protobuf.Timestamp
-	0, // 3: sportello.admin.v1.ListChannelsResponse.channels:type_name -> sportello.admin.v1.Channel
-	2, // 4: sportello.admin.v1.ChannelService.ListChannels:input_type -> sportello.admin.v1.ListChannelsRequest
-	3, // 5: sportello.admin.v1.ChannelService.ListChannels:output_type -> sportello.admin.v1.ListChannelsResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	2,  // 0: sportello.admin.v1.SyncChannelTemplatesResponse.template_sync:type_name -> sportello.admin.v1.TemplateSync
+	9,  // 1: sportello.admin.v1.TemplateSync.sync_time:type_name -> google.protobuf.Timestamp
+	9,  // 2: sportello.admin.v1.TemplateSync.success_time:type_name -> google.protobuf.Timestamp
+	3,  // 3: sportello.admin.v1.TemplateSync.templates:type_name -> sportello.admin.v1.SyncedTemplate
+	6,  // 4: sportello.admin.v1.Channel.health:type_name -> sportello.admin.v1.ChannelHealth
+	5,  // 5: sportello.admin.v1.Channel.replicas:type_name -> sportello.admin.v1.ReplicaHealth
+	2,  // 6: sportello.admin.v1.Channel.template_sync:type_name -> sportello.admin.v1.TemplateSync
+	6,  // 7: sportello.admin.v1.ReplicaHealth.health:type_name -> sportello.admin.v1.ChannelHealth
+	9,  // 8: sportello.admin.v1.ReplicaHealth.report_time:type_name -> google.protobuf.Timestamp
+	9,  // 9: sportello.admin.v1.ChannelHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	9,  // 10: sportello.admin.v1.ChannelHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	4,  // 11: sportello.admin.v1.ListChannelsResponse.channels:type_name -> sportello.admin.v1.Channel
+	7,  // 12: sportello.admin.v1.ChannelService.ListChannels:input_type -> sportello.admin.v1.ListChannelsRequest
+	0,  // 13: sportello.admin.v1.ChannelService.SyncChannelTemplates:input_type -> sportello.admin.v1.SyncChannelTemplatesRequest
+	8,  // 14: sportello.admin.v1.ChannelService.ListChannels:output_type -> sportello.admin.v1.ListChannelsResponse
+	1,  // 15: sportello.admin.v1.ChannelService.SyncChannelTemplates:output_type -> sportello.admin.v1.SyncChannelTemplatesResponse
+	14, // [14:16] is the sub-list for method output_type
+	12, // [12:14] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_sportello_admin_v1_channels_proto_init() }
@@ -355,7 +720,7 @@ func file_sportello_admin_v1_channels_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_admin_v1_channels_proto_rawDesc), len(file_sportello_admin_v1_channels_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ChannelService_ListChannels_FullMethodName = "/sportello.admin.v1.ChannelService/ListChannels"
+	ChannelService_ListChannels_FullMethodName         = "/sportello.admin.v1.ChannelService/ListChannels"
+	ChannelService_SyncChannelTemplates_FullMethodName = "/sportello.admin.v1.ChannelService/SyncChannelTemplates"
 )
 
 // ChannelServiceClient is the client API for ChannelService service.
@@ -30,9 +31,19 @@ const (
 // (the config file's channels list, the e-mail and web-form channels) and
 // how each is doing. Channels are configured in the config file, not here.
 type ChannelServiceClient interface {
-	// ListChannels lists every channel instance of this server, ordered by
-	// kind then id, with its health as seen by this replica.
+	// ListChannels lists every channel instance, ordered by kind then id,
+	// with its health across the replicas sharing NATS: each replica
+	// publishes what it saw of its channels every few seconds (KV bucket
+	// CHANNEL_HEALTH, entries expire after 45 s), and the answer gives each
+	// replica's report and their sum. /metrics stays per process.
 	ListChannels(ctx context.Context, in *ListChannelsRequest, opts ...grpc.CallOption) (*ListChannelsResponse, error)
+	// SyncChannelTemplates fetches now the message templates Meta holds for
+	// a WhatsApp channel with a waba_id (GET /{waba_id}/message_templates),
+	// on the replica that answers (each replica also syncs every
+	// template_sync_interval). A template Meta has not approved is then
+	// refused by AddMessage. FailedPrecondition when the channel does not
+	// sync templates, Unavailable when Meta could not be read.
+	SyncChannelTemplates(ctx context.Context, in *SyncChannelTemplatesRequest, opts ...grpc.CallOption) (*SyncChannelTemplatesResponse, error)
 }
 
 type channelServiceClient struct {
@@ -53,6 +64,16 @@ func (c *channelServiceClient) ListChannels(ctx context.Context, in *ListChannel
 	return out, nil
 }
 
+func (c *channelServiceClient) SyncChannelTemplates(ctx context.Context, in *SyncChannelTemplatesRequest, opts ...grpc.CallOption) (*SyncChannelTemplatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SyncChannelTemplatesResponse)
+	err := c.cc.Invoke(ctx, ChannelService_SyncChannelTemplates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChannelServiceServer is the server API for ChannelService service.
 // All implementations must embed UnimplementedChannelServiceServer
 // for forward compatibility.
@@ -61,9 +82,19 @@ func (c *channelServiceClient) ListChannels(ctx context.Context, in *ListChannel
 // (the config file's channels list, the e-mail and web-form channels) and
 // how each is doing. Channels are configured in the config file, not here.
 type ChannelServiceServer interface {
-	// ListChannels lists every channel instance of this server, ordered by
-	// kind then id, with its health as seen by this replica.
+	// ListChannels lists every channel instance, ordered by kind then id,
+	// with its health across the replicas sharing NATS: each replica
+	// publishes what it saw of its channels every few seconds (KV bucket
+	// CHANNEL_HEALTH, entries expire after 45 s), and the answer gives each
+	// replica's report and their sum. /metrics stays per process.
 	ListChannels(context.Context, *ListChannelsRequest) (*ListChannelsResponse, error)
+	// SyncChannelTemplates fetches now the message templates Meta holds for
+	// a WhatsApp channel with a waba_id (GET /{waba_id}/message_templates),
+	// on the replica that answers (each replica also syncs every
+	// template_sync_interval). A template Meta has not approved is then
+	// refused by AddMessage. FailedPrecondition when the channel does not
+	// sync templates, Unavailable when Meta could not be read.
+	SyncChannelTemplates(context.Context, *SyncChannelTemplatesRequest) (*SyncChannelTemplatesResponse, error)
 	mustEmbedUnimplementedChannelServiceServer()
 }
 
@@ -76,6 +107,9 @@ type UnimplementedChannelServiceServer struct{}
 
 func (UnimplementedChannelServiceServer) ListChannels(context.Context, *ListChannelsRequest) (*ListChannelsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListChannels not implemented")
+}
+func (UnimplementedChannelServiceServer) SyncChannelTemplates(context.Context, *SyncChannelTemplatesRequest) (*SyncChannelTemplatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SyncChannelTemplates not implemented")
 }
 func (UnimplementedChannelServiceServer) mustEmbedUnimplementedChannelServiceServer() {}
 func (UnimplementedChannelServiceServer) testEmbeddedByValue()                        {}
@@ -116,6 +150,24 @@ func _ChannelService_ListChannels_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChannelService_SyncChannelTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SyncChannelTemplatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChannelServiceServer).SyncChannelTemplates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChannelService_SyncChannelTemplates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChannelServiceServer).SyncChannelTemplates(ctx, req.(*SyncChannelTemplatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChannelService_ServiceDesc is the grpc.ServiceDesc for ChannelService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -126,6 +178,10 @@ var ChannelService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListChannels",
 			Handler:    _ChannelService_ListChannels_Handler,
+		},
+		{
+			MethodName: "SyncChannelTemplates",
+			Handler:    _ChannelService_SyncChannelTemplates_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

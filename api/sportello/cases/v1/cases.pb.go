@@ -2564,8 +2564,20 @@ type AddMessageRequest struct {
 	// The template's body parameters ({{1}}, {{2}}, ...), in order; as many
 	// as the template has.
 	TemplateParams []string `protobuf:"bytes,12,rep,name=template_params,json=templateParams,proto3" json:"template_params,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// For a template with named parameters ({{customer_name}}): the body's
+	// parameters by name, every one the template has (instead of
+	// template_params).
+	TemplateNamedParams map[string]string `protobuf:"bytes,13,rep,name=template_named_params,json=templateNamedParams,proto3" json:"template_named_params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The parameter of the template's header, when it has one: the text
+	// of a text header's placeholder, or the image, document or video
+	// (by link or by an id of media uploaded to WhatsApp).
+	TemplateHeader *TemplateHeader `protobuf:"bytes,14,opt,name=template_header,json=templateHeader,proto3" json:"template_header,omitempty"`
+	// The parameters of the template's buttons, by button position: a
+	// quick_reply button's payload, a url button's URL suffix; "" for a
+	// button that takes none.
+	TemplateButtonParams []string `protobuf:"bytes,15,rep,name=template_button_params,json=templateButtonParams,proto3" json:"template_button_params,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *AddMessageRequest) Reset() {
@@ -2640,6 +2652,100 @@ func (x *AddMessageRequest) GetTemplateParams() []string {
 	return nil
 }
 
+func (x *AddMessageRequest) GetTemplateNamedParams() map[string]string {
+	if x != nil {
+		return x.TemplateNamedParams
+	}
+	return nil
+}
+
+func (x *AddMessageRequest) GetTemplateHeader() *TemplateHeader {
+	if x != nil {
+		return x.TemplateHeader
+	}
+	return nil
+}
+
+func (x *AddMessageRequest) GetTemplateButtonParams() []string {
+	if x != nil {
+		return x.TemplateButtonParams
+	}
+	return nil
+}
+
+// TemplateHeader is the parameter of a message template's header: text
+// for a text header, else one of media_link and media_id.
+type TemplateHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// An https URL of the image, document or video.
+	MediaLink string `protobuf:"bytes,2,opt,name=media_link,json=mediaLink,proto3" json:"media_link,omitempty"`
+	// The id of media uploaded to the WhatsApp number (POST /{phone-number-id}/media).
+	MediaId string `protobuf:"bytes,3,opt,name=media_id,json=mediaId,proto3" json:"media_id,omitempty"`
+	// A document's file name, as the citizen sees it.
+	FileName      string `protobuf:"bytes,4,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TemplateHeader) Reset() {
+	*x = TemplateHeader{}
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TemplateHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TemplateHeader) ProtoMessage() {}
+
+func (x *TemplateHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TemplateHeader.ProtoReflect.Descriptor instead.
+func (*TemplateHeader) Descriptor() ([]byte, []int) {
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *TemplateHeader) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *TemplateHeader) GetMediaLink() string {
+	if x != nil {
+		return x.MediaLink
+	}
+	return ""
+}
+
+func (x *TemplateHeader) GetMediaId() string {
+	if x != nil {
+		return x.MediaId
+	}
+	return ""
+}
+
+func (x *TemplateHeader) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
 type ListMessagesRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
@@ -2652,7 +2758,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2770,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[30]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2783,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{30}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListMessagesRequest) GetCaseId() string {
@@ -2711,7 +2817,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2829,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[31]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2842,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{31}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -2766,7 +2872,7 @@ type UpdateCaseRequest struct {
 
 func (x *UpdateCaseRequest) Reset() {
 	*x = UpdateCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2778,7 +2884,7 @@ func (x *UpdateCaseRequest) String() string {
 func (*UpdateCaseRequest) ProtoMessage() {}
 
 func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[32]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2791,7 +2897,7 @@ func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{32}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateCaseRequest) GetCase() *Case {
@@ -2837,7 +2943,7 @@ type CreateCaseRequest struct {
 
 func (x *CreateCaseRequest) Reset() {
 	*x = CreateCaseRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2849,7 +2955,7 @@ func (x *CreateCaseRequest) String() string {
 func (*CreateCaseRequest) ProtoMessage() {}
 
 func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[33]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2862,7 +2968,7 @@ func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{33}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateCaseRequest) GetRequestId() string {
@@ -2949,7 +3055,7 @@ type CaseContact struct {
 
 func (x *CaseContact) Reset() {
 	*x = CaseContact{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[34]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2961,7 +3067,7 @@ func (x *CaseContact) String() string {
 func (*CaseContact) ProtoMessage() {}
 
 func (x *CaseContact) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[34]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2974,7 +3080,7 @@ func (x *CaseContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseContact.ProtoReflect.Descriptor instead.
 func (*CaseContact) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{34}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CaseContact) GetName() string {
@@ -3008,7 +3114,7 @@ type WatchQueueRequest struct {
 
 func (x *WatchQueueRequest) Reset() {
 	*x = WatchQueueRequest{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[35]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3020,7 +3126,7 @@ func (x *WatchQueueRequest) String() string {
 func (*WatchQueueRequest) ProtoMessage() {}
 
 func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[35]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3033,7 +3139,7 @@ func (x *WatchQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchQueueRequest.ProtoReflect.Descriptor instead.
 func (*WatchQueueRequest) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{35}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *WatchQueueRequest) GetDepartment() string {
@@ -3055,7 +3161,7 @@ type QueueChange struct {
 
 func (x *QueueChange) Reset() {
 	*x = QueueChange{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[36]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3067,7 +3173,7 @@ func (x *QueueChange) String() string {
 func (*QueueChange) ProtoMessage() {}
 
 func (x *QueueChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[36]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3080,7 +3186,7 @@ func (x *QueueChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueChange.ProtoReflect.Descriptor instead.
 func (*QueueChange) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{36}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *QueueChange) GetEvent() *CaseEvent {
@@ -3123,7 +3229,7 @@ type CallNotice struct {
 
 func (x *CallNotice) Reset() {
 	*x = CallNotice{}
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[37]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3135,7 +3241,7 @@ func (x *CallNotice) String() string {
 func (*CallNotice) ProtoMessage() {}
 
 func (x *CallNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_cases_v1_cases_proto_msgTypes[37]
+	mi := &file_sportello_cases_v1_cases_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3148,7 +3254,7 @@ func (x *CallNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallNotice.ProtoReflect.Descriptor instead.
 func (*CallNotice) Descriptor() ([]byte, []int) {
-	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{37}
+	return file_sportello_cases_v1_cases_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CallNotice) GetType() string {
@@ -3439,7 +3545,7 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x18\n" +
 	"\acontent\x18\x03 \x01(\fR\acontent\"&\n" +
 	"\x14GetAttachmentRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xfb\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xba\x04\n" +
 	"\x11AddMessageRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12;\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x1d.sportello.cases.v1.DirectionR\tdirection\x12\x1b\n" +
@@ -3447,7 +3553,19 @@ const file_sportello_cases_v1_cases_proto_rawDesc = "" +
 	"\x0eattachment_ids\x18\n" +
 	" \x03(\tR\rattachmentIds\x12#\n" +
 	"\rtemplate_name\x18\v \x01(\tR\ftemplateName\x12'\n" +
-	"\x0ftemplate_params\x18\f \x03(\tR\x0etemplateParams\"j\n" +
+	"\x0ftemplate_params\x18\f \x03(\tR\x0etemplateParams\x12r\n" +
+	"\x15template_named_params\x18\r \x03(\v2>.sportello.cases.v1.AddMessageRequest.TemplateNamedParamsEntryR\x13templateNamedParams\x12K\n" +
+	"\x0ftemplate_header\x18\x0e \x01(\v2\".sportello.cases.v1.TemplateHeaderR\x0etemplateHeader\x124\n" +
+	"\x16template_button_params\x18\x0f \x03(\tR\x14templateButtonParams\x1aF\n" +
+	"\x18TemplateNamedParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"{\n" +
+	"\x0eTemplateHeader\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1d\n" +
+	"\n" +
+	"media_link\x18\x02 \x01(\tR\tmediaLink\x12\x19\n" +
+	"\bmedia_id\x18\x03 \x01(\tR\amediaId\x12\x1b\n" +
+	"\tfile_name\x18\x04 \x01(\tR\bfileName\"j\n" +
 	"\x13ListMessagesRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -3563,7 +3681,7 @@ func file_sportello_cases_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_sportello_cases_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_sportello_cases_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(Status)(0),                       // 0: sportello.cases.v1.Status
 	(Priority)(0),                     // 1: sportello.cases.v1.Priority
@@ -3598,100 +3716,104 @@ var file_sportello_cases_v1_cases_proto_goTypes = []any{
 	(*UploadAttachmentRequest)(nil),   // 30: sportello.cases.v1.UploadAttachmentRequest
 	(*GetAttachmentRequest)(nil),      // 31: sportello.cases.v1.GetAttachmentRequest
 	(*AddMessageRequest)(nil),         // 32: sportello.cases.v1.AddMessageRequest
-	(*ListMessagesRequest)(nil),       // 33: sportello.cases.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),      // 34: sportello.cases.v1.ListMessagesResponse
-	(*UpdateCaseRequest)(nil),         // 35: sportello.cases.v1.UpdateCaseRequest
-	(*CreateCaseRequest)(nil),         // 36: sportello.cases.v1.CreateCaseRequest
-	(*CaseContact)(nil),               // 37: sportello.cases.v1.CaseContact
-	(*WatchQueueRequest)(nil),         // 38: sportello.cases.v1.WatchQueueRequest
-	(*QueueChange)(nil),               // 39: sportello.cases.v1.QueueChange
-	(*CallNotice)(nil),                // 40: sportello.cases.v1.CallNotice
-	nil,                               // 41: sportello.cases.v1.CaseEvent.ChangesEntry
-	(*timestamppb.Timestamp)(nil),     // 42: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 43: google.protobuf.FieldMask
+	(*TemplateHeader)(nil),            // 33: sportello.cases.v1.TemplateHeader
+	(*ListMessagesRequest)(nil),       // 34: sportello.cases.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),      // 35: sportello.cases.v1.ListMessagesResponse
+	(*UpdateCaseRequest)(nil),         // 36: sportello.cases.v1.UpdateCaseRequest
+	(*CreateCaseRequest)(nil),         // 37: sportello.cases.v1.CreateCaseRequest
+	(*CaseContact)(nil),               // 38: sportello.cases.v1.CaseContact
+	(*WatchQueueRequest)(nil),         // 39: sportello.cases.v1.WatchQueueRequest
+	(*QueueChange)(nil),               // 40: sportello.cases.v1.QueueChange
+	(*CallNotice)(nil),                // 41: sportello.cases.v1.CallNotice
+	nil,                               // 42: sportello.cases.v1.CaseEvent.ChangesEntry
+	nil,                               // 43: sportello.cases.v1.AddMessageRequest.TemplateNamedParamsEntry
+	(*timestamppb.Timestamp)(nil),     // 44: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 45: google.protobuf.FieldMask
 }
 var file_sportello_cases_v1_cases_proto_depIdxs = []int32{
 	0,  // 0: sportello.cases.v1.Case.status:type_name -> sportello.cases.v1.Status
 	1,  // 1: sportello.cases.v1.Case.priority:type_name -> sportello.cases.v1.Priority
-	42, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	42, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	42, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
-	42, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
-	42, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
+	44, // 2: sportello.cases.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	44, // 3: sportello.cases.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	44, // 4: sportello.cases.v1.Case.sla_due_time:type_name -> google.protobuf.Timestamp
+	44, // 5: sportello.cases.v1.Case.first_response_due_time:type_name -> google.protobuf.Timestamp
+	44, // 6: sportello.cases.v1.Case.first_response_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: sportello.cases.v1.Case.links:type_name -> sportello.cases.v1.CaseLink
-	42, // 8: sportello.cases.v1.Case.sla_warning_time:type_name -> google.protobuf.Timestamp
-	42, // 9: sportello.cases.v1.CaseLink.create_time:type_name -> google.protobuf.Timestamp
+	44, // 8: sportello.cases.v1.Case.sla_warning_time:type_name -> google.protobuf.Timestamp
+	44, // 9: sportello.cases.v1.CaseLink.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 10: sportello.cases.v1.MergeCasesResponse.target:type_name -> sportello.cases.v1.Case
 	3,  // 11: sportello.cases.v1.MergeCasesResponse.source:type_name -> sportello.cases.v1.Case
 	3,  // 12: sportello.cases.v1.ListCasesResponse.cases:type_name -> sportello.cases.v1.Case
 	0,  // 13: sportello.cases.v1.ChangeStatusRequest.status:type_name -> sportello.cases.v1.Status
-	41, // 14: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
-	42, // 15: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	42, // 14: sportello.cases.v1.CaseEvent.changes:type_name -> sportello.cases.v1.CaseEvent.ChangesEntry
+	44, // 15: sportello.cases.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
 	13, // 16: sportello.cases.v1.ListCaseEventsResponse.events:type_name -> sportello.cases.v1.CaseEvent
 	23, // 17: sportello.cases.v1.BatchCasesResponse.results:type_name -> sportello.cases.v1.BatchCaseResult
 	3,  // 18: sportello.cases.v1.BatchCaseResult.case:type_name -> sportello.cases.v1.Case
 	26, // 19: sportello.cases.v1.Workload.departments:type_name -> sportello.cases.v1.DepartmentLoad
 	27, // 20: sportello.cases.v1.DepartmentLoad.operators:type_name -> sportello.cases.v1.OperatorLoad
 	2,  // 21: sportello.cases.v1.Message.direction:type_name -> sportello.cases.v1.Direction
-	42, // 22: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	44, // 22: sportello.cases.v1.Message.create_time:type_name -> google.protobuf.Timestamp
 	29, // 23: sportello.cases.v1.Message.attachments:type_name -> sportello.cases.v1.Attachment
-	42, // 24: sportello.cases.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	44, // 24: sportello.cases.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 25: sportello.cases.v1.AddMessageRequest.direction:type_name -> sportello.cases.v1.Direction
-	28, // 26: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
-	3,  // 27: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
-	43, // 28: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 29: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
-	37, // 30: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
-	13, // 31: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
-	40, // 32: sportello.cases.v1.QueueChange.call:type_name -> sportello.cases.v1.CallNotice
-	3,  // 33: sportello.cases.v1.CallNotice.open_cases:type_name -> sportello.cases.v1.Case
-	42, // 34: sportello.cases.v1.CallNotice.time:type_name -> google.protobuf.Timestamp
-	14, // 35: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
-	9,  // 36: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
-	10, // 37: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
-	35, // 38: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
-	12, // 39: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
-	17, // 40: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
-	18, // 41: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
-	19, // 42: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
-	20, // 43: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
-	21, // 44: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
-	24, // 45: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
-	32, // 46: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
-	33, // 47: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
-	38, // 48: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
-	15, // 49: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
-	36, // 50: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
-	5,  // 51: sportello.cases.v1.CaseService.MergeCases:input_type -> sportello.cases.v1.MergeCasesRequest
-	7,  // 52: sportello.cases.v1.CaseService.LinkCases:input_type -> sportello.cases.v1.LinkCasesRequest
-	8,  // 53: sportello.cases.v1.CaseService.UnlinkCases:input_type -> sportello.cases.v1.UnlinkCasesRequest
-	30, // 54: sportello.cases.v1.CaseService.UploadAttachment:input_type -> sportello.cases.v1.UploadAttachmentRequest
-	31, // 55: sportello.cases.v1.CaseService.GetAttachment:input_type -> sportello.cases.v1.GetAttachmentRequest
-	3,  // 56: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
-	11, // 57: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
-	3,  // 58: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
-	3,  // 59: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
-	3,  // 60: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
-	3,  // 61: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
-	3,  // 62: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
-	22, // 63: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	22, // 64: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
-	25, // 65: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
-	28, // 66: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
-	34, // 67: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
-	39, // 68: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
-	16, // 69: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
-	3,  // 70: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
-	6,  // 71: sportello.cases.v1.CaseService.MergeCases:output_type -> sportello.cases.v1.MergeCasesResponse
-	3,  // 72: sportello.cases.v1.CaseService.LinkCases:output_type -> sportello.cases.v1.Case
-	3,  // 73: sportello.cases.v1.CaseService.UnlinkCases:output_type -> sportello.cases.v1.Case
-	29, // 74: sportello.cases.v1.CaseService.UploadAttachment:output_type -> sportello.cases.v1.Attachment
-	29, // 75: sportello.cases.v1.CaseService.GetAttachment:output_type -> sportello.cases.v1.Attachment
-	56, // [56:76] is the sub-list for method output_type
-	36, // [36:56] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	43, // 26: sportello.cases.v1.AddMessageRequest.template_named_params:type_name -> sportello.cases.v1.AddMessageRequest.TemplateNamedParamsEntry
+	33, // 27: sportello.cases.v1.AddMessageRequest.template_header:type_name -> sportello.cases.v1.TemplateHeader
+	28, // 28: sportello.cases.v1.ListMessagesResponse.messages:type_name -> sportello.cases.v1.Message
+	3,  // 29: sportello.cases.v1.UpdateCaseRequest.case:type_name -> sportello.cases.v1.Case
+	45, // 30: sportello.cases.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 31: sportello.cases.v1.CreateCaseRequest.priority:type_name -> sportello.cases.v1.Priority
+	38, // 32: sportello.cases.v1.CreateCaseRequest.contact:type_name -> sportello.cases.v1.CaseContact
+	13, // 33: sportello.cases.v1.QueueChange.event:type_name -> sportello.cases.v1.CaseEvent
+	41, // 34: sportello.cases.v1.QueueChange.call:type_name -> sportello.cases.v1.CallNotice
+	3,  // 35: sportello.cases.v1.CallNotice.open_cases:type_name -> sportello.cases.v1.Case
+	44, // 36: sportello.cases.v1.CallNotice.time:type_name -> google.protobuf.Timestamp
+	14, // 37: sportello.cases.v1.CaseEvent.ChangesEntry.value:type_name -> sportello.cases.v1.FieldChange
+	9,  // 38: sportello.cases.v1.CaseService.GetCase:input_type -> sportello.cases.v1.GetCaseRequest
+	10, // 39: sportello.cases.v1.CaseService.ListCases:input_type -> sportello.cases.v1.ListCasesRequest
+	36, // 40: sportello.cases.v1.CaseService.UpdateCase:input_type -> sportello.cases.v1.UpdateCaseRequest
+	12, // 41: sportello.cases.v1.CaseService.ChangeStatus:input_type -> sportello.cases.v1.ChangeStatusRequest
+	17, // 42: sportello.cases.v1.CaseService.AssignCase:input_type -> sportello.cases.v1.AssignCaseRequest
+	18, // 43: sportello.cases.v1.CaseService.ClaimNextCase:input_type -> sportello.cases.v1.ClaimNextCaseRequest
+	19, // 44: sportello.cases.v1.CaseService.TransferCase:input_type -> sportello.cases.v1.TransferCaseRequest
+	20, // 45: sportello.cases.v1.CaseService.BatchAssignCases:input_type -> sportello.cases.v1.BatchAssignCasesRequest
+	21, // 46: sportello.cases.v1.CaseService.BatchTransferCases:input_type -> sportello.cases.v1.BatchTransferCasesRequest
+	24, // 47: sportello.cases.v1.CaseService.GetWorkload:input_type -> sportello.cases.v1.GetWorkloadRequest
+	32, // 48: sportello.cases.v1.CaseService.AddMessage:input_type -> sportello.cases.v1.AddMessageRequest
+	34, // 49: sportello.cases.v1.CaseService.ListMessages:input_type -> sportello.cases.v1.ListMessagesRequest
+	39, // 50: sportello.cases.v1.CaseService.WatchQueue:input_type -> sportello.cases.v1.WatchQueueRequest
+	15, // 51: sportello.cases.v1.CaseService.ListCaseEvents:input_type -> sportello.cases.v1.ListCaseEventsRequest
+	37, // 52: sportello.cases.v1.CaseService.CreateCase:input_type -> sportello.cases.v1.CreateCaseRequest
+	5,  // 53: sportello.cases.v1.CaseService.MergeCases:input_type -> sportello.cases.v1.MergeCasesRequest
+	7,  // 54: sportello.cases.v1.CaseService.LinkCases:input_type -> sportello.cases.v1.LinkCasesRequest
+	8,  // 55: sportello.cases.v1.CaseService.UnlinkCases:input_type -> sportello.cases.v1.UnlinkCasesRequest
+	30, // 56: sportello.cases.v1.CaseService.UploadAttachment:input_type -> sportello.cases.v1.UploadAttachmentRequest
+	31, // 57: sportello.cases.v1.CaseService.GetAttachment:input_type -> sportello.cases.v1.GetAttachmentRequest
+	3,  // 58: sportello.cases.v1.CaseService.GetCase:output_type -> sportello.cases.v1.Case
+	11, // 59: sportello.cases.v1.CaseService.ListCases:output_type -> sportello.cases.v1.ListCasesResponse
+	3,  // 60: sportello.cases.v1.CaseService.UpdateCase:output_type -> sportello.cases.v1.Case
+	3,  // 61: sportello.cases.v1.CaseService.ChangeStatus:output_type -> sportello.cases.v1.Case
+	3,  // 62: sportello.cases.v1.CaseService.AssignCase:output_type -> sportello.cases.v1.Case
+	3,  // 63: sportello.cases.v1.CaseService.ClaimNextCase:output_type -> sportello.cases.v1.Case
+	3,  // 64: sportello.cases.v1.CaseService.TransferCase:output_type -> sportello.cases.v1.Case
+	22, // 65: sportello.cases.v1.CaseService.BatchAssignCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	22, // 66: sportello.cases.v1.CaseService.BatchTransferCases:output_type -> sportello.cases.v1.BatchCasesResponse
+	25, // 67: sportello.cases.v1.CaseService.GetWorkload:output_type -> sportello.cases.v1.Workload
+	28, // 68: sportello.cases.v1.CaseService.AddMessage:output_type -> sportello.cases.v1.Message
+	35, // 69: sportello.cases.v1.CaseService.ListMessages:output_type -> sportello.cases.v1.ListMessagesResponse
+	40, // 70: sportello.cases.v1.CaseService.WatchQueue:output_type -> sportello.cases.v1.QueueChange
+	16, // 71: sportello.cases.v1.CaseService.ListCaseEvents:output_type -> sportello.cases.v1.ListCaseEventsResponse
+	3,  // 72: sportello.cases.v1.CaseService.CreateCase:output_type -> sportello.cases.v1.Case
+	6,  // 73: sportello.cases.v1.CaseService.MergeCases:output_type -> sportello.cases.v1.MergeCasesResponse
+	3,  // 74: sportello.cases.v1.CaseService.LinkCases:output_type -> sportello.cases.v1.Case
+	3,  // 75: sportello.cases.v1.CaseService.UnlinkCases:output_type -> sportello.cases.v1.Case
+	29, // 76: sportello.cases.v1.CaseService.UploadAttachment:output_type -> sportello.cases.v1.Attachment
+	29, // 77: sportello.cases.v1.CaseService.GetAttachment:output_type -> sportello.cases.v1.Attachment
+	58, // [58:78] is the sub-list for method output_type
+	38, // [38:58] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_sportello_cases_v1_cases_proto_init() }
@@ -3705,7 +3827,7 @@ func file_sportello_cases_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_cases_v1_cases_proto_rawDesc), len(file_sportello_cases_v1_cases_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

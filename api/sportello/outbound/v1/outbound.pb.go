@@ -201,7 +201,13 @@ type OutboundTemplate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The body parameters {{1}}, {{2}}, ... in order.
-	Params        []string `protobuf:"bytes,2,rep,name=params,proto3" json:"params,omitempty"`
+	Params []string `protobuf:"bytes,2,rep,name=params,proto3" json:"params,omitempty"`
+	// The body parameters by name, for a template with named parameters.
+	NamedParams map[string]string `protobuf:"bytes,3,rep,name=named_params,json=namedParams,proto3" json:"named_params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The header's parameter (text, or media by link or id).
+	Header *OutboundTemplateHeader `protobuf:"bytes,4,opt,name=header,proto3" json:"header,omitempty"`
+	// The buttons' parameters by position (payload or URL suffix).
+	ButtonParams  []string `protobuf:"bytes,5,rep,name=button_params,json=buttonParams,proto3" json:"button_params,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -250,6 +256,96 @@ func (x *OutboundTemplate) GetParams() []string {
 	return nil
 }
 
+func (x *OutboundTemplate) GetNamedParams() map[string]string {
+	if x != nil {
+		return x.NamedParams
+	}
+	return nil
+}
+
+func (x *OutboundTemplate) GetHeader() *OutboundTemplateHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *OutboundTemplate) GetButtonParams() []string {
+	if x != nil {
+		return x.ButtonParams
+	}
+	return nil
+}
+
+// OutboundTemplateHeader is a template header's parameter.
+type OutboundTemplateHeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	MediaLink     string                 `protobuf:"bytes,2,opt,name=media_link,json=mediaLink,proto3" json:"media_link,omitempty"`
+	MediaId       string                 `protobuf:"bytes,3,opt,name=media_id,json=mediaId,proto3" json:"media_id,omitempty"`
+	FileName      string                 `protobuf:"bytes,4,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboundTemplateHeader) Reset() {
+	*x = OutboundTemplateHeader{}
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboundTemplateHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboundTemplateHeader) ProtoMessage() {}
+
+func (x *OutboundTemplateHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboundTemplateHeader.ProtoReflect.Descriptor instead.
+func (*OutboundTemplateHeader) Descriptor() ([]byte, []int) {
+	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *OutboundTemplateHeader) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *OutboundTemplateHeader) GetMediaLink() string {
+	if x != nil {
+		return x.MediaLink
+	}
+	return ""
+}
+
+func (x *OutboundTemplateHeader) GetMediaId() string {
+	if x != nil {
+		return x.MediaId
+	}
+	return ""
+}
+
+func (x *OutboundTemplateHeader) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
 // OutboundAttachment names a file of the blob store to send.
 type OutboundAttachment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -264,7 +360,7 @@ type OutboundAttachment struct {
 
 func (x *OutboundAttachment) Reset() {
 	*x = OutboundAttachment{}
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +372,7 @@ func (x *OutboundAttachment) String() string {
 func (*OutboundAttachment) ProtoMessage() {}
 
 func (x *OutboundAttachment) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[2]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +385,7 @@ func (x *OutboundAttachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboundAttachment.ProtoReflect.Descriptor instead.
 func (*OutboundAttachment) Descriptor() ([]byte, []int) {
-	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{2}
+	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *OutboundAttachment) GetSha256() string {
@@ -335,7 +431,7 @@ type Recipient struct {
 
 func (x *Recipient) Reset() {
 	*x = Recipient{}
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[3]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +443,7 @@ func (x *Recipient) String() string {
 func (*Recipient) ProtoMessage() {}
 
 func (x *Recipient) ProtoReflect() protoreflect.Message {
-	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[3]
+	mi := &file_sportello_outbound_v1_outbound_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +456,7 @@ func (x *Recipient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recipient.ProtoReflect.Descriptor instead.
 func (*Recipient) Descriptor() ([]byte, []int) {
-	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{3}
+	return file_sportello_outbound_v1_outbound_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Recipient) GetName() string {
@@ -415,10 +511,22 @@ const file_sportello_outbound_v1_outbound_proto_rawDesc = "" +
 	"\vattachments\x18\f \x03(\v2).sportello.outbound.v1.OutboundAttachmentR\vattachments\x12\x12\n" +
 	"\x04kind\x18\r \x01(\tR\x04kind\x12F\n" +
 	"\x11last_inbound_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0flastInboundTime\x12C\n" +
-	"\btemplate\x18\x0f \x01(\v2'.sportello.outbound.v1.OutboundTemplateR\btemplate\">\n" +
+	"\btemplate\x18\x0f \x01(\v2'.sportello.outbound.v1.OutboundTemplateR\btemplate\"\xc7\x02\n" +
 	"\x10OutboundTemplate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06params\x18\x02 \x03(\tR\x06params\"\x80\x01\n" +
+	"\x06params\x18\x02 \x03(\tR\x06params\x12[\n" +
+	"\fnamed_params\x18\x03 \x03(\v28.sportello.outbound.v1.OutboundTemplate.NamedParamsEntryR\vnamedParams\x12E\n" +
+	"\x06header\x18\x04 \x01(\v2-.sportello.outbound.v1.OutboundTemplateHeaderR\x06header\x12#\n" +
+	"\rbutton_params\x18\x05 \x03(\tR\fbuttonParams\x1a>\n" +
+	"\x10NamedParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x83\x01\n" +
+	"\x16OutboundTemplateHeader\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1d\n" +
+	"\n" +
+	"media_link\x18\x02 \x01(\tR\tmediaLink\x12\x19\n" +
+	"\bmedia_id\x18\x03 \x01(\tR\amediaId\x12\x1b\n" +
+	"\tfile_name\x18\x04 \x01(\tR\bfileName\"\x80\x01\n" +
 	"\x12OutboundAttachment\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1b\n" +
 	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12!\n" +
@@ -442,25 +550,29 @@ func file_sportello_outbound_v1_outbound_proto_rawDescGZIP() []byte {
 	return file_sportello_outbound_v1_outbound_proto_rawDescData
 }
 
-var file_sportello_outbound_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_sportello_outbound_v1_outbound_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_sportello_outbound_v1_outbound_proto_goTypes = []any{
-	(*OutboundMessage)(nil),       // 0: sportello.outbound.v1.OutboundMessage
-	(*OutboundTemplate)(nil),      // 1: sportello.outbound.v1.OutboundTemplate
-	(*OutboundAttachment)(nil),    // 2: sportello.outbound.v1.OutboundAttachment
-	(*Recipient)(nil),             // 3: sportello.outbound.v1.Recipient
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*OutboundMessage)(nil),        // 0: sportello.outbound.v1.OutboundMessage
+	(*OutboundTemplate)(nil),       // 1: sportello.outbound.v1.OutboundTemplate
+	(*OutboundTemplateHeader)(nil), // 2: sportello.outbound.v1.OutboundTemplateHeader
+	(*OutboundAttachment)(nil),     // 3: sportello.outbound.v1.OutboundAttachment
+	(*Recipient)(nil),              // 4: sportello.outbound.v1.Recipient
+	nil,                            // 5: sportello.outbound.v1.OutboundTemplate.NamedParamsEntry
+	(*timestamppb.Timestamp)(nil),  // 6: google.protobuf.Timestamp
 }
 var file_sportello_outbound_v1_outbound_proto_depIdxs = []int32{
-	3, // 0: sportello.outbound.v1.OutboundMessage.to:type_name -> sportello.outbound.v1.Recipient
-	4, // 1: sportello.outbound.v1.OutboundMessage.create_time:type_name -> google.protobuf.Timestamp
-	2, // 2: sportello.outbound.v1.OutboundMessage.attachments:type_name -> sportello.outbound.v1.OutboundAttachment
-	4, // 3: sportello.outbound.v1.OutboundMessage.last_inbound_time:type_name -> google.protobuf.Timestamp
+	4, // 0: sportello.outbound.v1.OutboundMessage.to:type_name -> sportello.outbound.v1.Recipient
+	6, // 1: sportello.outbound.v1.OutboundMessage.create_time:type_name -> google.protobuf.Timestamp
+	3, // 2: sportello.outbound.v1.OutboundMessage.attachments:type_name -> sportello.outbound.v1.OutboundAttachment
+	6, // 3: sportello.outbound.v1.OutboundMessage.last_inbound_time:type_name -> google.protobuf.Timestamp
 	1, // 4: sportello.outbound.v1.OutboundMessage.template:type_name -> sportello.outbound.v1.OutboundTemplate
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	5, // 5: sportello.outbound.v1.OutboundTemplate.named_params:type_name -> sportello.outbound.v1.OutboundTemplate.NamedParamsEntry
+	2, // 6: sportello.outbound.v1.OutboundTemplate.header:type_name -> sportello.outbound.v1.OutboundTemplateHeader
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_sportello_outbound_v1_outbound_proto_init() }
@@ -474,7 +586,7 @@ func file_sportello_outbound_v1_outbound_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sportello_outbound_v1_outbound_proto_rawDesc), len(file_sportello_outbound_v1_outbound_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
