@@ -3,7 +3,6 @@
 // desktop and mobile widths. A scenario is one file in scenarios/ that
 // exports `name` and a default async function({ page, h }).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
@@ -39,13 +38,12 @@ export class Harness {
   async start() {
     fs.rmSync(this.dir, { recursive: true, force: true });
     fs.mkdirSync(this.dir, { recursive: true });
-    this.profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sportello-chromium-'));
-    // A fresh --user-data-dir: a persistent context on a new directory.
-    this.context = await chromium.launchPersistentContext(this.profile, {
-      executablePath: chromiumPath, headless: true, args: chromiumArgs,
-      viewport: viewports.desktop, locale: 'it-IT',
-    });
-    this.page = this.context.pages()[0] || await this.context.newPage();
+    // One Chromium per scenario; each person in it is a browser context of
+    // its own (its own cookies and storage, as a fresh profile would be),
+    // which costs far less than launching another Chromium.
+    this.browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
+    this.context = await this.browser.newContext({ viewport: viewports.desktop, locale: 'it-IT' });
+    this.page = await this.context.newPage();
     this.watch(this.page);
     this.others = [];
     return this.page;
@@ -71,28 +69,21 @@ export class Harness {
     page.on('response', (r) => { if (r.url().startsWith(this.base) && r.status() >= 500) this.problems.push(`${tag}HTTP ${r.status()}: ${r.url()}`); });
   }
 
-  // newBrowser starts a second, independent browser (its own fresh
-  // profile, so its own cookies) for scenarios with two people at once;
+  // newBrowser opens a second, independent browser (a context of its own:
+  // its own cookies and storage) for scenarios with two people at once;
   // its pages are watched like the first one's and it is closed by stop().
   async newBrowser(who) {
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sportello-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath, headless: true, args: chromiumArgs,
-      viewport: viewports.desktop, locale: 'it-IT',
-    });
-    this.others.push({ context, profile });
-    const page = context.pages()[0] || await context.newPage();
+    const context = await this.browser.newContext({ viewport: viewports.desktop, locale: 'it-IT' });
+    this.others.push(context);
+    const page = await context.newPage();
     this.watch(page, who);
     return page;
   }
 
   async stop() {
-    for (const o of this.others || []) {
-      await o.context.close();
-      fs.rmSync(o.profile, { recursive: true, force: true });
-    }
+    for (const c of this.others || []) await c.close();
     await this.context?.close();
-    if (this.profile) fs.rmSync(this.profile, { recursive: true, force: true });
+    await this.browser?.close();
   }
 
   url(p) { return this.base + p; }
