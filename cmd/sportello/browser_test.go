@@ -21,6 +21,7 @@ import (
 // scenario is a parallel subtest with its own server. It is skipped only
 // when Node.js or Chromium is not installed.
 func TestIntegrationBrowserScenarios(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real-browser scenarios are not short")
 	}

@@ -152,6 +152,7 @@ func (s *testServer) waitDelivery(caseID, msgID, status string) *casesv1.Message
 // Go's SMTP client delivering to the inbound listener, a go-smtp
 // submission server (STARTTLS, AUTH PLAIN) receiving what Sportello sends.
 func TestIntegrationEmail(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		sink := emailtest.Start(t)
 		s := startServer(t, mailConfig(t, b, sink))

@@ -261,7 +261,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	followLinks := &follow.Service{Store: a.db, BaseURL: publicURL, Mailbox: cfg.webReplyMailbox(), TTL: followTTL,
 		PerAddress: cfg.Web.Follow.PerAddress, PerClient: cfg.Web.Follow.PerClient, Now: cfg.followClock, Log: log}
-	site.SetFollow(followLinks)
+	site.SetFollow(followLinks, caseServer)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
 	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }
 	depts, err := a.db.ListDepartments(ctx)

@@ -42,11 +42,21 @@ export class Harness {
     // its own (its own cookies and storage, as a fresh profile would be),
     // which costs far less than launching another Chromium.
     this.browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
-    this.context = await this.browser.newContext({ viewport: viewports.desktop, locale: 'it-IT' });
+    this.context = await this.newContext();
     this.page = await this.context.newPage();
     this.watch(this.page);
     this.others = [];
     return this.page;
+  }
+
+  // newContext is a fresh browser context. Its waits default to 90 s
+  // instead of 30: the scenarios run at once on a loaded machine, and a
+  // wait that times out is a failure that says nothing of the pages.
+  async newContext() {
+    const context = await this.browser.newContext({ viewport: viewports.desktop, locale: 'it-IT' });
+    context.setDefaultTimeout(90000);
+    context.setDefaultNavigationTimeout(90000);
+    return context;
   }
 
   // watch records a page's problems: console errors (a CSP refusal among
@@ -73,7 +83,7 @@ export class Harness {
   // its own cookies and storage) for scenarios with two people at once;
   // its pages are watched like the first one's and it is closed by stop().
   async newBrowser(who) {
-    const context = await this.browser.newContext({ viewport: viewports.desktop, locale: 'it-IT' });
+    const context = await this.newContext();
     this.others.push(context);
     const page = await context.newPage();
     this.watch(page, who);
