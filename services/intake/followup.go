@@ -68,7 +68,7 @@ type AckRequest struct {
 }
 
 // AckKind is the message kind of an automatic acknowledgement.
-const AckKind = "acknowledgement"
+const AckKind = cases.AckKind
 
 // LimitAndWindow returns the rate limit with its defaults.
 func (a Acknowledgements) LimitAndWindow() (int, time.Duration) {

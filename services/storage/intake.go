@@ -892,7 +892,7 @@ func acknowledgements(tx *gorm.DB, batch []intake.NewCase, opened []int, caseRow
 					continue
 				}
 				kind, channel, relayed = k, id, true
-				req.FollowToken, req.FollowExpires = follow.NewToken(), now.Add(ttl).UTC()
+				req.FollowToken, req.FollowExpires = follow.NewToken(), now.Add(ttl).UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it
 			}
 		}
 		body, ok := acks.Render(req)
