@@ -71,8 +71,11 @@ export class Harness {
     page.on('response', (r) => { if (r.status() === 404 && r.url().startsWith(this.base) && r.request().resourceType() !== 'document') this.problems.push(`${tag}HTTP 404: ${r.url()}`); });
     page.on('pageerror', (e) => this.problems.push(`${tag}page error: ${e.message}`));
     page.on('requestfailed', (r) => {
-      // An EventSource cut when its page navigates or closes is not a failure.
-      if (r.url().startsWith(this.base) && !(r.resourceType() === 'eventsource' && r.failure()?.errorText === 'net::ERR_ABORTED')) {
+      // An EventSource, or a script's fetch (the live queue's refresh of its
+      // table), cut when its page navigates or closes is not a failure: the
+      // scenarios navigate while the live queue may be refreshing.
+      const cut = ['eventsource', 'fetch', 'xhr'].includes(r.resourceType()) && r.failure()?.errorText === 'net::ERR_ABORTED';
+      if (r.url().startsWith(this.base) && !cut) {
         this.problems.push(`${tag}request failed: ${r.url()} ${r.failure()?.errorText}`);
       }
     });
