@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
+	"github.com/sportello/sportello/auth"
+	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/follow"
 )
 
@@ -21,8 +25,15 @@ import (
 // to follow a request; FollowPath + "/{token}" is the link.
 const FollowPath = "/follow"
 
-// SetFollow turns on the follow pages.
-func (s *Site) SetFollow(f *follow.Service) { s.follow = f }
+// SetFollow turns on the follow pages; files, when not nil, lets the
+// link's holder download the case's files they may see.
+func (s *Site) SetFollow(f *follow.Service, files AttachmentOpener) { s.follow, s.files = f, files }
+
+// AttachmentOpener opens an attachment as the principal of ctx may
+// (cases.Server.OpenAttachment: NotFound for a file of another case).
+type AttachmentOpener interface {
+	OpenAttachment(ctx context.Context, id string) (*casesv1.Attachment, io.ReadSeekCloser, error)
+}
 
 // maxFollowForm bounds the posted follow forms.
 const maxFollowForm = 64 << 10
@@ -38,6 +49,7 @@ type followPage struct {
 	Case      *casesv1.Case
 	Messages  []*casesv1.Message
 	Action    string // the reply form's action
+	Files     string // the path files are downloaded under, "" for none
 	FormToken string
 	Expires   time.Time
 	Body      string
@@ -154,6 +166,9 @@ func (s *Site) loadFollowed(w http.ResponseWriter, r *http.Request) (followPage,
 	}
 	p.Case, p.Expires, p.FormToken = got, l.ExpiresAt, follow.FormToken(token)
 	p.Action = FollowPath + "/" + token + "/messages?lang=" + p.Lang
+	if s.files != nil {
+		p.Files = FollowPath + "/" + token + "/attachments/"
+	}
 	p.Title = got.GetReference() + " – " + got.GetSubject()
 	return p, token, true
 }
@@ -208,14 +223,56 @@ func (s *Site) ReplyFollowed(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// FollowedFile serves GET /follow/{token}/attachments/{id}: a file of the
+// link's case, as its citizen sees it (a file of another case, or one on
+// an internal note, is 404), with the headers of the API's download.
+func (s *Site) FollowedFile(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if s.files == nil {
+		http.NotFound(w, r)
+		return
+	}
+	p, err := s.follow.Authenticate(r.Context(), r.PathValue("token"))
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		http.Error(w, "unknown, revoked or expired link", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "web: follow link", "err", err)
+		http.Error(w, "servizio non disponibile / service unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	a, content, err := s.files.OpenAttachment(auth.WithPrincipal(r.Context(), p), r.PathValue("id"))
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.NotFound, codes.PermissionDenied, codes.InvalidArgument, codes.Unauthenticated:
+		http.Error(w, "file not found", http.StatusNotFound)
+		return
+	default:
+		s.log.ErrorContext(r.Context(), "web: follow file", "err", err)
+		http.Error(w, "servizio non disponibile / service unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	defer content.Close()
+	h := w.Header()
+	h.Set("Content-Type", a.GetContentType())
+	h.Set("Content-Disposition", attachments.ContentDisposition(a.GetFileName()))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("ETag", strconv.Quote(a.GetSha256()))
+	http.ServeContent(w, r, "", a.GetCreateTime().AsTime(), content)
+}
+
 // FollowRoutes are the follow pages by pattern, for the server's mux; wrap
 // is the session and CSRF middleware (cross-origin posts are refused, and
 // a signed-in visitor's posts carry the session's token).
 func (s *Site) FollowRoutes(wrap func(http.Handler) http.Handler) map[string]http.Handler {
 	return map[string]http.Handler{
-		"GET " + FollowPath:                        wrap(http.HandlerFunc(s.FollowForm)),
-		"POST " + FollowPath:                       wrap(http.HandlerFunc(s.RequestFollow)),
-		"GET " + FollowPath + "/{token}":           wrap(http.HandlerFunc(s.Followed)),
-		"POST " + FollowPath + "/{token}/messages": wrap(http.HandlerFunc(s.ReplyFollowed)),
+		"GET " + FollowPath:                               wrap(http.HandlerFunc(s.FollowForm)),
+		"POST " + FollowPath:                              wrap(http.HandlerFunc(s.RequestFollow)),
+		"GET " + FollowPath + "/{token}":                  wrap(http.HandlerFunc(s.Followed)),
+		"POST " + FollowPath + "/{token}/messages":        wrap(http.HandlerFunc(s.ReplyFollowed)),
+		"GET " + FollowPath + "/{token}/attachments/{id}": wrap(http.HandlerFunc(s.FollowedFile)),
 	}
 }

@@ -66,6 +66,7 @@ type Site struct {
 	cases    atomic.Pointer[casesv1.CaseServiceClient] // set once the server runs
 	surveys  *surveys.Service                          // nil: no survey pages
 	follow   *follow.Service                           // nil: no follow pages
+	files    AttachmentOpener                          // nil: follow pages list files without links
 }
 
 // New parses the templates.

@@ -3,6 +3,7 @@ package devidp
 import (
 	"fmt"
 	"regexp"
+	"slices"
 )
 
 // Group names DefaultIdentities hands out; the server maps them to roles
@@ -17,7 +18,10 @@ const (
 
 // DefaultIdentities are the test users of the embedded default: two
 // citizens with valid fiscal codes, one operator per department code
-// given ("operator-<code>"), a supervisor over all of them and an admin.
+// given ("operator-<code>"), a second operator of the statistics
+// department, or of the first one given when there is no statistics
+// ("operator-<code>-2", so that two colleagues share a queue), a
+// supervisor over all of them and an admin.
 func DefaultIdentities(departments []string) []Identity {
 	ids := []Identity{
 		{
@@ -37,6 +41,17 @@ func DefaultIdentities(departments []string) []Identity {
 		ids = append(ids, Identity{
 			ID: "operator-" + d, Label: "Operatore " + d, Kind: Staff,
 			GivenName: "Operatore", FamilyName: d, Email: "operator-" + d + "@example.org",
+			Groups: []string{GroupOperator, GroupDeptPrefix + d},
+		})
+	}
+	if len(departments) > 0 {
+		d := departments[0]
+		if slices.Contains(departments, "statistics") {
+			d = "statistics"
+		}
+		ids = append(ids, Identity{
+			ID: "operator-" + d + "-2", Label: "Operatore " + d + " (secondo)", Kind: Staff,
+			GivenName: "Secondo operatore", FamilyName: d, Email: "operator-" + d + "-2@example.org",
 			Groups: []string{GroupOperator, GroupDeptPrefix + d},
 		})
 	}

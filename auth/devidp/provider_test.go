@@ -190,6 +190,9 @@ func TestCheckEmbedded(t *testing.T) {
 
 func TestDefaultIdentities(t *testing.T) {
 	ids := DefaultIdentities([]string{"statistics", "it"})
+	if second := DefaultIdentities([]string{"communication", "it"}); second[4].ID != "operator-communication-2" {
+		t.Errorf("without statistics the second operator is %s, want operator-communication-2", second[4].ID)
+	}
 	var names []string
 	for _, id := range ids {
 		names = append(names, id.ID)
@@ -199,13 +202,16 @@ func TestDefaultIdentities(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"citizen-mario", "citizen-giuseppe", "operator-statistics", "operator-it", "supervisor", "admin"}; !slices.Equal(names, want) {
+	if want := []string{"citizen-mario", "citizen-giuseppe", "operator-statistics", "operator-it", "operator-statistics-2", "supervisor", "admin"}; !slices.Equal(names, want) {
 		t.Errorf("identities %v, want %v", names, want)
 	}
 	if g := ids[2].Groups; !slices.Equal(g, []string{GroupOperator, "sportello:dept:statistics"}) {
 		t.Errorf("operator groups %v", g)
 	}
-	if g := ids[4].Groups; !slices.Equal(g, []string{GroupSupervisor, "sportello:dept:statistics", "sportello:dept:it"}) {
+	if g := ids[4].Groups; !slices.Equal(g, []string{GroupOperator, "sportello:dept:statistics"}) {
+		t.Errorf("second operator groups %v", g)
+	}
+	if g := ids[5].Groups; !slices.Equal(g, []string{GroupSupervisor, "sportello:dept:statistics", "sportello:dept:it"}) {
 		t.Errorf("supervisor groups %v", g)
 	}
 	cfg := Config{Issuer: "http://127.0.0.1:1/dev-idp", KeyFile: "x", Identities: ids}

@@ -354,7 +354,7 @@ func TestPickRefusals(t *testing.T) {
 
 	t.Run("page offers staff only, safely", func(t *testing.T) {
 		_, pf, resp := page(t)
-		want := []string{"operator-statistics", "operator-communication", "operator-it", "supervisor", "admin"}
+		want := []string{"operator-statistics", "operator-communication", "operator-it", "operator-statistics-2", "supervisor", "admin"}
 		if !slices.Equal(pf.identities, want) {
 			t.Errorf("identities %v, want %v", pf.identities, want)
 		}

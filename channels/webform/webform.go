@@ -68,6 +68,10 @@ type Config struct {
 	// HTML, when set, answers browsers (a form post that accepts
 	// text/html) with pages instead of JSON.
 	HTML Responder
+	// Language, when set, is the language ("it" or "en") of a request
+	// that does not name one (Submission.Language): the page's language
+	// for a browser's form post.
+	Language func(r *http.Request) string
 }
 
 // Responder renders the outcome of a browser's form post.
@@ -113,6 +117,9 @@ type Submission struct {
 	// ("2026-000123"): the submission goes to that case when it is theirs
 	// (same e-mail), and opens a new case otherwise.
 	Reference string `json:"reference,omitempty"`
+	// Language, optional, is the language of the request, "it" or "en":
+	// the acknowledgement and the replies' templates use it.
+	Language string `json:"language,omitempty"`
 }
 
 // FieldViolation names one bad field (google.rpc.BadRequest.FieldViolation).
@@ -285,6 +292,9 @@ func (h *Handler) validate(ctx context.Context, s *Submission) ([]FieldViolation
 	}
 	text("subject", s.Subject, maxSubjectRunes)
 	text("message", s.Message, maxMessageRunes)
+	if s.Language = strings.ToLower(strings.TrimSpace(s.Language)); s.Language != "" && s.Language != "it" && s.Language != "en" {
+		add("language", "INVALID_LANGUAGE", `must be "it" or "en"`)
+	}
 	s.Reference = strings.TrimSpace(s.Reference)
 	if s.Reference != "" && threadkey.Ref(s.Reference) == "" {
 		add("reference", "INVALID_REFERENCE", "is not a case reference (like 2026-000123)")
@@ -353,7 +363,21 @@ func (h *Handler) contact(s Submission, key string, r *http.Request) *inboundv1.
 		ReceivedAt:   timestamppb.New(time.Now()),
 		CategoryHint: s.Category,
 		Metadata:     md,
+		Language:     h.language(s, r),
 	}
+}
+
+// language is the submission's language, else the request's (Config.Language).
+func (h *Handler) language(s Submission, r *http.Request) string {
+	if s.Language != "" {
+		return s.Language
+	}
+	if h.cfg.Language != nil {
+		if l := h.cfg.Language(r); l == "it" || l == "en" {
+			return l
+		}
+	}
+	return ""
 }
 
 // writeError answers in the shape the REST gateway uses for gRPC errors

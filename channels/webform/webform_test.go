@@ -160,3 +160,47 @@ func FuzzSubmission(f *testing.F) {
 		}
 	})
 }
+
+// TestLanguage: the request's language is the submission's "language"
+// ("it" or "en", any case), else Config.Language's answer for the request
+// (the page's language for a browser), else none (Italian); another value
+// is refused.
+func TestLanguage(t *testing.T) {
+	const base = `{"name":"Anna Gallo","email":"anna@example.org","subject":"Dati","message":"Vorrei i dati."`
+	for _, tc := range []struct {
+		name, field, page string
+		status            int
+		want              string
+	}{
+		{name: "none", status: 202},
+		{name: "field", field: "en", status: 202, want: "en"},
+		{name: "field in capitals", field: " EN ", status: 202, want: "en"},
+		{name: "page", page: "en", status: 202, want: "en"},
+		{name: "field over page", field: "it", page: "en", status: 202, want: "it"},
+		{name: "unknown page language ignored", page: "de", status: 202},
+		{name: "unknown field refused", field: "de", status: 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &memSink{}
+			h := newHandler(sink)
+			h.cfg.Language = func(*http.Request) string { return tc.page }
+			body := base
+			if tc.field != "" {
+				body += `,"language":"` + tc.field + `"`
+			}
+			w := post(h, "application/json", body+"}", nil)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
+			}
+			if tc.status != 202 {
+				if !strings.Contains(w.Body.String(), "INVALID_LANGUAGE") || len(sink.got) != 0 {
+					t.Fatalf("refusal %s, %d delivered", w.Body, len(sink.got))
+				}
+				return
+			}
+			if len(sink.got) != 1 || sink.got[0].GetLanguage() != tc.want {
+				t.Fatalf("delivered %v, want language %q", sink.got, tc.want)
+			}
+		})
+	}
+}

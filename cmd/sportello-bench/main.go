@@ -37,22 +37,23 @@ const token = "bench-admin-token-0123456789abcdef"
 
 func main() {
 	var (
-		server   = flag.String("server", "./bin/sportello", "sportello binary")
-		n        = flag.Int("n", 20000, "submissions per run")
-		cs       = flag.String("c", "16,64,256", "comma-separated concurrent HTTP clients, one run each")
-		control  = flag.Bool("control", true, "also run SQLite with group commit off (nats.publish_batch: 1) at the middle concurrency")
-		out      = flag.String("out", "", "Markdown report: replaces the part between the bench markers, or writes the file")
-		backends = flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
-		pgDSN    = flag.String("postgres", firstEnv("SPORTELLO_BENCH_POSTGRES_DSN", "SPORTELLO_TEST_POSTGRES_DSN"), "PostgreSQL DSN (postgres://...) for the postgres run")
-		runs     = flag.String("runs", "intake,queue,email,reports", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres), email (SMTP to case), reports (report RPCs over -reports-n cases; needs -postgres), surveys (survey results over -surveys responses; needs -postgres), console (operator console queue pages over -console-open active cases; needs -postgres)")
-		reportsN = flag.Int("reports-n", 1_000_000, "cases in the reports benchmark's PostgreSQL database")
-		reportsR = flag.Bool("reports-reuse", false, "keep the reports benchmark's schema (bench_reports_reused) and reuse it when it exists")
-		emailN   = flag.Int("email-n", 10_000, "messages in the e-mail benchmark")
-		emailC   = flag.Int("email-c", 8, "concurrent SMTP clients in the e-mail benchmark")
-		queueN   = flag.Int("queue", 1_000_000, "cases in the queue benchmark's PostgreSQL database")
-		surveysN = flag.Int("surveys", 200_000, "responses in the survey benchmark's PostgreSQL database (run \"surveys\")")
-		consoleN = flag.Int("console-open", 100_000, "active cases in the console benchmark's PostgreSQL database (about 7 times as many cases in all)")
-		reuse    = flag.Bool("queue-reuse", false, "keep the queue benchmark's schema (bench_queue_reused) and reuse it when it exists, instead of loading a fresh one")
+		server      = flag.String("server", "./bin/sportello", "sportello binary")
+		n           = flag.Int("n", 20000, "submissions per run")
+		cs          = flag.String("c", "16,64,256", "comma-separated concurrent HTTP clients, one run each")
+		control     = flag.Bool("control", true, "also run SQLite with group commit off (nats.publish_batch: 1) at the middle concurrency")
+		out         = flag.String("out", "", "Markdown report: replaces the part between the bench markers, or writes the file")
+		backends    = flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
+		pgDSN       = flag.String("postgres", firstEnv("SPORTELLO_BENCH_POSTGRES_DSN", "SPORTELLO_TEST_POSTGRES_DSN"), "PostgreSQL DSN (postgres://...) for the postgres run")
+		runs        = flag.String("runs", "intake,queue,email,reports", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres), email (SMTP to case), reports (report RPCs over -reports-n cases; needs -postgres), surveys (survey results over -surveys responses; needs -postgres), console (operator console queue pages over -console-open active cases; needs -postgres)")
+		reportsN    = flag.Int("reports-n", 1_000_000, "cases in the reports benchmark's PostgreSQL database")
+		reportsR    = flag.Bool("reports-reuse", false, "keep the reports benchmark's schema (bench_reports_reused) and reuse it when it exists")
+		emailN      = flag.Int("email-n", 10_000, "messages in the e-mail benchmark")
+		emailC      = flag.Int("email-c", 8, "concurrent SMTP clients in the e-mail benchmark")
+		queueN      = flag.Int("queue", 1_000_000, "cases in the queue benchmark's PostgreSQL database")
+		surveysN    = flag.Int("surveys", 200_000, "responses in the survey benchmark's PostgreSQL database (run \"surveys\")")
+		consoleN    = flag.Int("console-open", 100_000, "active cases in the console benchmark's PostgreSQL database (about 7 times as many cases in all with -console-data full, 1.4 times with lean)")
+		consoleData = flag.String("console-data", "full", "the console benchmark's data: full (the queue benchmark's institute, about 14 % of the cases active) or lean (three cases in four active: the same active cases, a fraction of the load time)")
+		reuse       = flag.Bool("queue-reuse", false, "keep the queue benchmark's schema (bench_queue_reused) and reuse it when it exists, instead of loading a fresh one")
 	)
 	flag.Parse()
 	want := map[string]bool{}
@@ -107,7 +108,7 @@ func main() {
 		if *pgDSN == "" {
 			fmt.Fprintln(os.Stderr, "skipping the console benchmark: set -postgres or SPORTELLO_BENCH_POSTGRES_DSN")
 		} else {
-			r, err := runConsole(*server, *pgDSN, *consoleN)
+			r, err := runConsole(*server, *pgDSN, *consoleN, *consoleData)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "console: %v\n", err)
 				os.Exit(1)

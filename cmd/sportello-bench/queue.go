@@ -112,7 +112,7 @@ func runQueue(bin, pgDSN string, n int, reuse bool) (queueResult, error) {
 			return res, err
 		}
 		fmt.Printf("queue: loading %d cases into PostgreSQL ...\n", n)
-		res.copySecs, res.indexSecs, err = loadCases(ctx, conn, n, time.Now().UTC())
+		res.copySecs, res.indexSecs, err = loadCases(ctx, conn, n, time.Now().UTC(), queueStatuses)
 		conn.Close(ctx)
 		if err != nil {
 			return res, err

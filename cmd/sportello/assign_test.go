@@ -25,6 +25,7 @@ func bearer(token string) map[string]string {
 
 // TestIntegrationAssignment: who may assign what, over REST.
 func TestIntegrationAssignment(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	s.submit(itSubmit)
 	s.submit(itSubmit)
@@ -94,6 +95,7 @@ func TestIntegrationAssignment(t *testing.T) {
 // database, many concurrent claimers on both: no case is claimed twice and
 // no operator goes past capacity (op-it 20, supervisor 10).
 func TestIntegrationClaimAcrossInstances(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		cfg := testConfig(t, b)
 		if cfg.Database.DSN == "" {
@@ -181,6 +183,7 @@ func TestIntegrationClaimAcrossInstances(t *testing.T) {
 // TestIntegrationAutoAssignment: with the demo's policies, an IT case
 // (least_loaded) gets an operator by itself, with the reason recorded.
 func TestIntegrationAutoAssignment(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, storetest.Backend{Name: "sqlite"})
 	cfg.demoPolicy = ""
 	cfg.SLA.interval = 20 * time.Millisecond

@@ -77,6 +77,7 @@ func hexSHA256(b []byte) string {
 // thread and downloaded with headers that keep a browser safe; other
 // departments' operators learn nothing.
 func TestIntegrationAttachments(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		cfg := testConfig(t, b)
 		const limit = 200 << 10

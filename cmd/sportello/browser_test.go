@@ -17,9 +17,11 @@ import (
 // each in web/e2e/scenarios) in headless Chromium, driven by playwright-core,
 // against this server on embedded defaults: axe-core checks each page
 // visited for serious or critical WCAG 2.1 AA violations, and each page is
-// photographed at 1280 and 375 pixels wide (the folder is printed). It is
-// skipped only when Node.js or Chromium is not installed.
+// photographed at 1280 and 375 pixels wide (the folder is printed). Each
+// scenario is a parallel subtest with its own server. It is skipped only
+// when Node.js or Chromium is not installed.
 func TestIntegrationBrowserScenarios(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real-browser scenarios are not short")
 	}
@@ -51,12 +53,16 @@ func TestIntegrationBrowserScenarios(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenarios in web/e2e/scenarios: %v", err)
 	}
-	s := startServer(t, testConfig(t, storetest.Backends()[0]))
 	t.Logf("screenshots and axe reports: %s", artifacts)
+	// The scenarios run at once, each against a server of its own (so no
+	// scenario sees another's cases) and in a Chromium of its own: most of
+	// a scenario's time is spent waiting on the browser or the server.
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".mjs")
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			t.Parallel()
+			s := startServer(t, testConfig(t, storetest.Backends()[0]))
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, node, "e2e/run.mjs", "--base", s.base, "--artifacts", artifacts, name)
 			cmd.Dir = root

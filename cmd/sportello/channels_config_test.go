@@ -12,6 +12,7 @@ import (
 )
 
 func TestChannelsConfig(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, doc string
 		errs      []string // all expected in the one error; none means valid
@@ -79,6 +80,7 @@ func TestChannelsConfig(t *testing.T) {
 // TestChannelSecretFiles: "<key>_file" reads a secret from a file (a
 // mounted secret) instead of the configuration.
 func TestChannelSecretFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
 	if err := os.WriteFile(token, []byte("123:from-file\n"), 0o600); err != nil {

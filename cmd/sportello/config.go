@@ -52,6 +52,9 @@ type Config struct {
 	healthInterval time.Duration
 	// replyClock replaces the clock of the reply-window check (tests).
 	replyClock func() time.Time
+	// followClock replaces the clock of follow links and their request
+	// limits (tests: the limits count per clock hour).
+	followClock func() time.Time
 	// smtpListen is --smtp-listen, applied once the email section is known.
 	smtpListen  *string
 	Database    Database    `yaml:"database"`
@@ -97,7 +100,15 @@ type Web struct {
 	// Follow configures the links that let a citizen without a login
 	// follow one request (/follow, services/follow).
 	Follow FollowLinks `yaml:"follow"`
+	// Acknowledgement sends an e-mail acknowledgement of each web-form
+	// request that gave an address, from the reply mailbox: the
+	// reference, when to expect an answer and a follow link. On by
+	// default (when there is a reply mailbox); false turns it off.
+	Acknowledgement *bool `yaml:"acknowledgement"`
 }
+
+// acknowledges reports whether web-form requests are acknowledged.
+func (w Web) acknowledges() bool { return w.Acknowledgement == nil || *w.Acknowledgement }
 
 // FollowLinks configures the follow links; zero values take the defaults.
 type FollowLinks struct {

@@ -15,6 +15,7 @@ import (
 )
 
 func TestLoadConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := func(body string) string {
 		p := filepath.Join(dir, strings.NewReplacer(" ", "", ":", "", "\n", "").Replace(body)[:min(10, len(body))]+".yaml")
@@ -124,6 +125,7 @@ func TestLoadConfig(t *testing.T) {
 }
 
 func TestRunUsage(t *testing.T) {
+	t.Parallel()
 	var out, errOut strings.Builder
 	if code := run(nil, &out, &errOut, func(string) string { return "" }); code != 2 || !strings.Contains(errOut.String(), "usage") {
 		t.Fatalf("no command: %d %q", code, errOut.String())
@@ -139,6 +141,7 @@ func TestRunUsage(t *testing.T) {
 }
 
 func TestMigrateCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var out, errOut strings.Builder
 	if code := run([]string{"migrate", "--data-dir", dir}, &out, &errOut, func(string) string { return "" }); code != 0 {
@@ -154,6 +157,7 @@ func TestMigrateCommand(t *testing.T) {
 // and releases what it had started (here the embedded NATS store), so the
 // next start on the same data dir works.
 func TestStartFailureCleansUp(t *testing.T) {
+	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +189,7 @@ func TestStartFailureCleansUp(t *testing.T) {
 // --smtp-listen moves or turns off; a production configuration has none
 // unless it says so; problems in the email section are all reported.
 func TestEmailConfig(t *testing.T) {
+	t.Parallel()
 	load := func(args []string, yaml string) (Config, error) {
 		t.Helper()
 		if yaml != "" {

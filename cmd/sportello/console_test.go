@@ -128,6 +128,7 @@ var errorsRE = regexp.MustCompile(`(?s)<div class="alert alert-danger"[^>]*>.*?<
 // real server, with staff signed in through the development OP and the
 // e-mail channel sending to an SMTP sink.
 func TestIntegrationConsole(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, testConsole)
 }
 

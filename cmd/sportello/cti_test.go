@@ -57,6 +57,7 @@ func ctiAnswer(t *testing.T, r response) cti.Answer {
 // log, attaching a call to a case, one callback case for an unanswered
 // call whatever the retries, a blocked caller and an outbound call.
 func TestIntegrationCTI(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, testCTI)
 }
 
@@ -335,6 +336,7 @@ func testCTI(t *testing.T, b storetest.Backend) {
 // TestCTIConfig: a reply mailbox must be an e-mail mailbox, and a queue
 // must map to an existing department (checked at start).
 func TestCTIConfig(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, storetest.Backend{Name: "sqlite"})
 	cfg.CTI = cti.Settings{Channels: []cti.ChannelSettings{{ID: "centralino", Secret: ctiSecret, ReplyMailbox: "nope"}}}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `reply_mailbox "nope"`) {

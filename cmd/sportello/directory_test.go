@@ -20,6 +20,7 @@ import (
 // gRPC, idempotent); operators set their presence and hand work back;
 // nobody else may change the directory.
 func TestIntegrationDirectoryAdmin(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		s := startServer(t, testConfig(t, b))
 		send := func(method, token, path string, body any) response {

@@ -30,6 +30,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b storetest.Backend)) {
 // TestIntegrationEndToEnd posts submissions over real HTTP and finds the
 // cases over gRPC and REST.
 func TestIntegrationEndToEnd(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		s := startServer(t, testConfig(t, b))
 		s.submit(defaultSubmit)
@@ -115,6 +116,7 @@ func TestIntegrationEndToEnd(t *testing.T) {
 // TestIntegrationIdempotentRetry retries the same POST: one contact id,
 // one case; a different submission under the same key is not dropped.
 func TestIntegrationIdempotentRetry(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		s := startServer(t, testConfig(t, b))
 		key := map[string]string{"Idempotency-Key": "retry-42"}
@@ -142,6 +144,7 @@ func TestIntegrationIdempotentRetry(t *testing.T) {
 // TestIntegrationBadInput sends what a hostile or broken client sends:
 // each gets a clear 4xx, creates no case, and the server keeps serving.
 func TestIntegrationBadInput(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	valid := map[string]string{"name": "Maria", "email": "maria@example.it", "subject": "Oggetto", "message": "Testo"}
 	withField := func(k, v string) string {
@@ -205,6 +208,7 @@ func TestIntegrationBadInput(t *testing.T) {
 
 // TestIntegrationAuthorization: who may read which cases, over gRPC and REST.
 func TestIntegrationAuthorization(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	s.submit(defaultSubmit) // statistics
 	s.submit(strings.Replace(defaultSubmit, "microdata", "portal-account", 1))
@@ -293,6 +297,7 @@ func TestIntegrationAuthorization(t *testing.T) {
 
 // TestIntegrationOperationalEndpoints: health, readiness, metrics, OpenAPI.
 func TestIntegrationOperationalEndpoints(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	s.submit(defaultSubmit)
 	s.waitForCases(1)
@@ -330,6 +335,7 @@ func TestIntegrationOperationalEndpoints(t *testing.T) {
 
 // TestIntegrationConcurrentSubmissions: many clients at once, every 202 a case.
 func TestIntegrationConcurrentSubmissions(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		s := startServer(t, testConfig(t, b))
 		const n = 200
@@ -359,6 +365,7 @@ func TestIntegrationConcurrentSubmissions(t *testing.T) {
 // TestIntegrationDeadLetters: administrators list and replay dead letters
 // over REST; nobody else may.
 func TestIntegrationDeadLetters(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	if err := s.app.nc.Publish("sportello.inbound.webform.webform", []byte("\xffnot protobuf")); err != nil {
 		t.Fatal(err)

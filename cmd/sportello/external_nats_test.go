@@ -18,6 +18,7 @@ import (
 // another process (SPORTELLO_TEST_NATS_URL, which .ci/run points at the
 // machine's nats-server), streams declared by the app at start.
 func TestIntegrationExternalNATS(t *testing.T) {
+	t.Parallel()
 	url := os.Getenv("SPORTELLO_TEST_NATS_URL")
 	if url == "" {
 		t.Skip("SPORTELLO_TEST_NATS_URL is not set")

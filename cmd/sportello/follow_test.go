@@ -32,10 +32,17 @@ var (
 // address gets the same page and no mail; forged, revoked and expired
 // links and other cases are refused; requests are rate-limited.
 func TestIntegrationFollowWithoutLogin(t *testing.T) {
+	t.Parallel()
 	sink := emailtest.Start(t)
 	cfg := mailConfig(t, storetest.Backends()[0], sink)
 	cfg.Web.ReplyMailbox = "dati"
 	cfg.Web.Follow.PerAddress = 3
+	// The limits count requests per clock hour: a run that crossed an hour
+	// (1 run in 100 or so) saw its counts start again and the fourth
+	// request let through. The links' clock runs from the middle of the
+	// current hour, so the whole test stays within one hour.
+	began, mid := time.Now(), time.Now().Truncate(time.Hour).Add(30*time.Minute)
+	cfg.followClock = func() time.Time { return mid.Add(time.Since(began)) }
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +102,7 @@ func TestIntegrationFollowWithoutLogin(t *testing.T) {
 		t.Fatalf("link mail body: %q", msg.TextBody)
 	}
 	token := m[1]
+	current := token // the link in force (a new one revokes it)
 	// Staff see that a link was sent, never the link: it is a credential.
 	masked := 0
 	for _, msg := range s.messages(mine) {
@@ -196,7 +204,7 @@ func TestIntegrationFollowWithoutLogin(t *testing.T) {
 	t.Run("forged, malformed and expired links are refused", func(t *testing.T) {
 		expired := follow.NewToken()
 		note := cases.Message{ID: uuid.Must(uuid.NewV7()).String(), Direction: cases.InternalNote, Body: "test link", Kind: follow.LinkKind}
-		past := time.Now().Add(-2 * time.Hour)
+		past := time.Now().Add(-2 * time.Hour) // expired on the links' clock too: it is at most 30 minutes off
 		// Another link for a case revokes the others: this one is for the
 		// other case, expired.
 		if err := s.app.db.CreateFollowLink(context.Background(), follow.Link{TokenHash: follow.HashToken(expired), CaseID: theirs,
@@ -236,6 +244,7 @@ func TestIntegrationFollowWithoutLogin(t *testing.T) {
 		if code, _ := plainGet(t, http.DefaultClient, s.base+"/follow/"+m[1]); code != 200 {
 			t.Fatalf("new link: %d", code)
 		}
+		current = m[1]
 		// per_address is 3, and the address asked three times (once with
 		// an unknown reference): the fourth request is refused, whatever
 		// the reference.
@@ -246,6 +255,46 @@ func TestIntegrationFollowWithoutLogin(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		if n := len(sink.Messages()); n != mails {
 			t.Fatalf("%d mails at the sink, want %d", n, mails)
+		}
+	})
+
+	t.Run("the link downloads its case's files the citizen sees, and no other", func(t *testing.T) {
+		upload := func(caseID, name string, content []byte) *casesv1.Attachment {
+			return attachmentOf(t, s.uploadRaw(caseID, adminToken, name, "application/pdf", content))
+		}
+		add := func(caseID string, dir casesv1.Direction, ids ...string) {
+			if _, err := s.grpcCases().AddMessage(ctx, &casesv1.AddMessageRequest{CaseId: caseID, Direction: dir,
+				BodyText: "In allegato.", AttachmentIds: ids}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		shown := upload(mine, "tavola.pdf", []byte("%PDF-1.4 tavola"))
+		add(mine, casesv1.Direction_DIRECTION_OUTBOUND, shown.Id)
+		internal := upload(mine, "appunti.pdf", []byte("%PDF-1.4 appunti"))
+		add(mine, casesv1.Direction_DIRECTION_INTERNAL_NOTE, internal.Id)
+		theirFile := upload(theirs, "altrui.pdf", []byte("%PDF-1.4 altrui"))
+		add(theirs, casesv1.Direction_DIRECTION_INTERNAL_NOTE, theirFile.Id)
+
+		files := "/follow/" + current + "/attachments/"
+		_, page := plainGet(t, http.DefaultClient, s.base+"/follow/"+current)
+		if !strings.Contains(page, `href="`+files+shown.Id+`"`) || strings.Contains(page, internal.Id) {
+			t.Fatalf("follow page links: %s", page)
+		}
+		r := s.do("GET", files+shown.Id, "", nil, nil)
+		if r.Status != 200 || string(r.Body) != "%PDF-1.4 tavola" || r.Header.Get("Content-Security-Policy") != "sandbox" ||
+			r.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(r.Header.Get("Content-Disposition"), "tavola.pdf") {
+			t.Fatalf("download: %d %v %q", r.Status, r.Header, r.Body)
+		}
+		for _, bad := range []string{
+			files + theirFile.Id,                                        // another case's file
+			files + internal.Id,                                         // an internal note's file
+			files + "not-an-id",                                         // junk
+			"/follow/" + token + "/attachments/" + shown.Id,             // a revoked link
+			"/follow/" + follow.NewToken() + "/attachments/" + shown.Id, // an unknown link
+		} {
+			if r := s.do("GET", bad, "", nil, nil); r.Status != http.StatusNotFound || strings.Contains(string(r.Body), "PDF") {
+				t.Errorf("GET %s: %d %q, want 404", bad, r.Status, r.Body)
+			}
 		}
 	})
 }

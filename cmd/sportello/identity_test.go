@@ -93,6 +93,7 @@ func csrfOf(t *testing.T, page string) string {
 // that request among their own, and signs out; the signed-out cookie is
 // worthless.
 func TestIntegrationCitizenLogin(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backends()[0]))
 	s.submit(`{"name":"Mario Rossi","email":"mario.rossi@example.org","category":"microdata","subject":"Microdati del censimento","message":"Vorrei i microdati."}`)
 	s.submit(`{"name":"Giuseppe Verdi","email":"giuseppe.verdi@example.org","category":"microdata","subject":"Richiesta di Giuseppe","message":"Altro."}`)
@@ -171,6 +172,7 @@ func TestIntegrationCitizenLogin(t *testing.T) {
 // (the development OP as the administration's IdP); the directory learns
 // them with the departments their groups give.
 func TestIntegrationStaffLogin(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backends()[0]))
 	b := newBrowser(t, s.base)
 	code, page := b.get(s.base + staffLoginPath + "?return_to=/account")
@@ -194,6 +196,7 @@ func TestIntegrationStaffLogin(t *testing.T) {
 // TestDevToken: `sportello dev-token --as` prints a token the running
 // server accepts, with the identity's role.
 func TestDevToken(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, storetest.Backends()[0])
 	s := startServer(t, cfg)
 	token := func(as string) (string, int, string) {
@@ -223,6 +226,7 @@ func TestDevToken(t *testing.T) {
 // TestDevIdPRefusedInProduction: the development OP does not run beside
 // PostgreSQL or a real identity provider.
 func TestDevIdPRefusedInProduction(t *testing.T) {
+	t.Parallel()
 	on := true
 	for name, mod := range map[string]func(*Config){
 		"postgres": func(c *Config) { c.Database.DSN = "postgres://sportello@db.example/sportello" },
@@ -251,6 +255,7 @@ func TestDevIdPRefusedInProduction(t *testing.T) {
 // log, which admins query and verify; citizens' reads of their own cases
 // do not.
 func TestStaffReadsAreLogged(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backends()[0]))
 	s.submit(defaultSubmit)
 	id := s.waitCase(t, "Microdati del censimento")

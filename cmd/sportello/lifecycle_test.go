@@ -23,6 +23,7 @@ import (
 // TestIntegrationLifecycleAndHistory changes a case's status over REST and
 // gRPC, and finds every change in its history and on CASE_EVENTS.
 func TestIntegrationLifecycleAndHistory(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		cfg := testConfig(t, b)
 		// Resolving invites the citizen to a survey, a message on the
@@ -119,6 +120,7 @@ func TestIntegrationLifecycleAndHistory(t *testing.T) {
 // TestIntegrationLifecycleAuthorization: only staff of the case's
 // department change it or read its history.
 func TestIntegrationLifecycleAuthorization(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	s.submit(defaultSubmit) // statistics
 	c := s.waitForCases(1)[0]
@@ -143,6 +145,7 @@ func TestIntegrationLifecycleAuthorization(t *testing.T) {
 // TestIntegrationUpdateCase: PATCH with a field mask inferred from the
 // body, the etag guarding it, and a new priority moving the deadline.
 func TestIntegrationUpdateCase(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	s.submit(defaultSubmit)
 	c := s.waitForCases(1)[0]

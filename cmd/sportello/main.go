@@ -160,7 +160,7 @@ func devTokenMain(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, get
 		dir = defaults().DataDir
 	}
 	fs.StringVar(&dir, "data-dir", dir, "the data directory of the running server")
-	as := fs.String("as", "", "the test identity (citizen-mario, citizen-giuseppe, operator-<department>, supervisor, admin)")
+	as := fs.String("as", "", "the test identity (citizen-mario, citizen-giuseppe, operator-<department>, operator-statistics-2, supervisor, admin)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

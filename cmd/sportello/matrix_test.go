@@ -206,6 +206,7 @@ func deniedHTTP(s int) bool { return s == 401 || s == 403 || s == 404 }
 // citizens are signed in with the development OP's tokens, as
 // `sportello dev-token` gives them.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, storetest.Backends()[0])
 	cfg.Auth.Tokens = append(cfg.Auth.Tokens, auth.StaticToken{Name: "op-stat", SHA256: auth.HashToken(opStatToken),
 		Role: auth.RoleOperator, Departments: []string{"statistics"}, Operator: "op-statistics"})
@@ -348,6 +349,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // TestPermissionTableCoversMatrix keeps the matrix honest: every method
 // it names is in the permission table.
 func TestPermissionTableCoversMatrix(t *testing.T) {
+	t.Parallel()
 	for _, row := range matrixRows() {
 		name := strings.Fields(row.method)[0]
 		found := false

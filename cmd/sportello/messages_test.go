@@ -20,6 +20,7 @@ import (
 // reply, not the note, reaches the OUTBOUND stream addressed to the citizen
 // and threaded to their message.
 func TestIntegrationReplyAndNote(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		s := startServer(t, testConfig(t, b))
 		s.submit(itSubmit)

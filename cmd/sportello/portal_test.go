@@ -43,6 +43,7 @@ func (b *browser) postHTML(u, contentType string, body []byte) (int, http.Header
 // case reference; then SPID login, the citizen's requests, one case's
 // thread, a reply with a file; another citizen's case is not found.
 func TestIntegrationPortalWithoutJS(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backends()[0]))
 	b := newBrowser(t, s.base)
 

@@ -13,6 +13,7 @@ import (
 // own, so an operator's reply on a web-form request goes by e-mail from
 // web.reply_mailbox to the address the citizen gave, and is delivered.
 func TestIntegrationWebFormReplyByEmail(t *testing.T) {
+	t.Parallel()
 	sink := emailtest.Start(t)
 	cfg := mailConfig(t, storetest.Backends()[0], sink)
 	cfg.Web.ReplyMailbox = "dati"

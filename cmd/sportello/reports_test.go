@@ -20,6 +20,7 @@ const supStatisticsToken = "test-supervisor-statistics-0123456"
 // and an operator are refused, /metrics shows the queue, and the page
 // renders the charts for a supervisor signed in through the staff SSO.
 func TestIntegrationReports(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		cfg := testConfig(t, b)
 		cfg.Auth.Tokens = append(cfg.Auth.Tokens, auth.StaticToken{Name: "sup-statistics", SHA256: auth.HashToken(supStatisticsToken),

@@ -59,6 +59,10 @@ func startProcess(t *testing.T, cfg Config) (*exec.Cmd, string) {
 // same data, and checks that every submission answered 202 is exactly one
 // case.
 func TestIntegrationKillAndRestart(t *testing.T) {
+	// Parallel with the other tests: most of its time is the wait for
+	// JetStream's AckWait after the kill, and its processes, data dirs and
+	// schemas are its own.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}

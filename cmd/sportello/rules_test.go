@@ -13,6 +13,7 @@ import (
 // department a rule names, with the reason in its history; administrators
 // manage the rules.
 func TestIntegrationRoutingRules(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	s.submit(`{"name":"Anna","email":"anna@example.it","subject":"Richiesta","message":"Mi servono i microdati sulle famiglie."}`)
 	c := s.waitForCases(1)[0]

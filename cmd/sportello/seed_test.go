@@ -15,6 +15,7 @@ import (
 // what is missing: an administrator's change to a demo department
 // survives a restart, and nothing is added twice.
 func TestSeedDemoKeepsChanges(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "seed.db"))
 	if err != nil {

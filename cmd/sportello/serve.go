@@ -43,6 +43,7 @@ import (
 	"github.com/sportello/sportello/services/storage"
 	"github.com/sportello/sportello/services/surveys"
 	"github.com/sportello/sportello/web"
+	"github.com/sportello/sportello/web/language"
 )
 
 // app is a running Sportello: every part started by start, stopped by stop.
@@ -154,11 +155,18 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	}
 	reporting := startReports(a.db, reg, loc, clock, log)
 
+	// Listen first: the identity providers' URLs, the survey links and the
+	// follow links of the web form's acknowledgements name the address.
+	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	publicURL := cfg.publicURL(a.ln.Addr().String())
+
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	a.stopIntake, a.intakeDone = stopIntake, make(chan struct{})
 	reopen, _ := cfg.Intake.reopenWindow() // validated with the config
 	ingester := intake.New(a.db, a.db, loc, clock, intake.WithReopenWindow(reopen), intake.WithNow(cfg.intakeNow()),
-		intake.WithAcknowledgements(acknowledgements(cfg.Email)))
+		intake.WithAcknowledgements(acknowledgements(cfg, publicURL)))
 	in := &events.Intake{JS: js, Consumer: consumer, Ingester: ingester, Log: log, Metrics: events.NewIntakeMetrics(reg)}
 	go func() {
 		defer close(a.intakeDone)
@@ -166,13 +174,6 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 			log.Error("intake stopped", "err", err)
 		}
 	}()
-
-	// Listen first: the identity providers' URLs and the survey links
-	// name the address.
-	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	publicURL := cfg.publicURL(a.ln.Addr().String())
 
 	workersCtx, stopWorkers := context.WithCancel(context.Background())
 	a.stopWorkers, a.workersDone = stopWorkers, make(chan struct{})
@@ -262,8 +263,8 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		return nil, err
 	}
 	followLinks := &follow.Service{Store: a.db, BaseURL: publicURL, Mailbox: cfg.webReplyMailbox(), TTL: followTTL,
-		PerAddress: cfg.Web.Follow.PerAddress, PerClient: cfg.Web.Follow.PerClient, Log: log}
-	site.SetFollow(followLinks)
+		PerAddress: cfg.Web.Follow.PerAddress, PerClient: cfg.Web.Follow.PerClient, Now: cfg.followClock, Log: log}
+	site.SetFollow(followLinks, caseServer)
 	dirServer := directory.NewServer(a.db, a.db, a.db)
 	dirServer.Changed = func() { clock.Invalidate(); ingester.Invalidate() }
 	depts, err := a.db.ListDepartments(ctx)
@@ -288,7 +289,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		defer close(a.cleanupDone)
 		ident.cleanup(cleanupCtx, log)
 	}()
-	wf = webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site})
+	wf = webform.New(webform.Config{Sink: a.publisher, KnownCategory: knownCategory(a.db), Logger: log, HTML: site, Language: language.Of})
 	form := wf
 	if err := checkQueues(cfg.CTI, codes); err != nil {
 		return nil, err
@@ -447,16 +448,31 @@ func (a *app) MailAddr() string {
 }
 
 // acknowledgements renders the e-mail channel's acknowledgements of new
-// cases; other channels send none.
-func acknowledgements(cfg email.Config) intake.Acknowledgements {
-	limit, window, _ := cfg.AckLimit() // validated with the config
-	return intake.Acknowledgements{Limit: limit, Window: window, Render: func(r intake.AckRequest) (string, bool) {
+// cases, and those of web-form cases, sent by e-mail from the reply
+// mailbox with a follow link (web.acknowledgement); other channels send
+// none.
+func acknowledgements(cfg Config, publicURL string) intake.Acknowledgements {
+	limit, window, _ := cfg.Email.AckLimit() // validated with the config
+	ttl, _ := cfg.Web.Follow.ttl()           // validated with the config
+	mailbox := cfg.webReplyMailbox()
+	acks := intake.Acknowledgements{Limit: limit, Window: window, LinkTTL: ttl, Render: func(r intake.AckRequest) (string, bool) {
+		if r.ChannelKind == webform.Kind && r.FollowToken != "" {
+			return follow.AckText(follow.Ack{Language: r.Language, Name: r.CitizenName, Reference: r.Reference, Subject: r.Subject,
+				FirstResponseDue: r.FirstResponseDue, Link: strings.TrimRight(publicURL, "/") + web.FollowPath + "/" + r.FollowToken,
+				Expires: r.FollowExpires}), true
+		}
 		if r.ChannelKind != email.Kind {
 			return "", false
 		}
-		return cfg.RenderAck(r.ChannelID, r.Department, r.Language,
+		return cfg.Email.RenderAck(r.ChannelID, r.Department, r.Language,
 			email.AckData{Reference: r.Reference, Subject: r.Subject, Name: r.CitizenName, Department: r.Department})
 	}}
+	if mailbox != "" && cfg.Web.acknowledges() {
+		acks.Relay = func(kind string) (string, string, bool) {
+			return email.Kind, mailbox, kind == webform.Kind
+		}
+	}
+	return acks
 }
 
 // ready is the readiness check: schema current, JetStream answering.

@@ -16,6 +16,7 @@ import (
 // policy, pauses while waiting for the citizen, and two replicas' timers
 // announce its warning and breach once each.
 func TestIntegrationSLA(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		var ahead atomic.Int64 // how far the timers' clock runs ahead
 		cfg := testConfig(t, b)

@@ -91,6 +91,7 @@ func (s *testServer) inbound(caseID string) int {
 }
 
 func TestIntegrationSocial(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		graph := metatest.NewGraph(waToken)
 		defer graph.Close()

@@ -25,6 +25,7 @@ import (
 // within its scopes; when the OP is down a token that needs its keys gets
 // UNAVAILABLE (503), not "unauthenticated".
 func TestStaffSSOWithIndependentOP(t *testing.T) {
+	t.Parallel()
 	const (
 		console, consoleSecret = "sportello-console", "console-secret-0123456789abcdef"
 		service, serviceSecret = "cti-integration", "service-secret-0123456789abcdef"

@@ -12,6 +12,7 @@ import (
 // TestIntegrationSupervisor: transfer, bulk reassignment with per-case
 // results, and the workload view.
 func TestIntegrationSupervisor(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		s := startServer(t, testConfig(t, b))
 		for i := 0; i < 3; i++ {

@@ -76,6 +76,7 @@ func (s *testServer) resolve(caseID string) {
 // anonymous; the link works once; small groups are suppressed; the
 // opt-out link stops further invitations.
 func TestIntegrationSurveys(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		sink := emailtest.Start(t)
 		cfg := mailConfig(t, b, sink)
@@ -256,6 +257,7 @@ func mustLoc(t *testing.T, name string) *time.Location {
 // TestIntegrationSurveyBanner: a signed-in citizen whose case was resolved
 // sees the invitation on /account, answers it, and the banner goes.
 func TestIntegrationSurveyBanner(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backends()[0]))
 	s.submit(`{"name":"Mario Rossi","email":"mario.rossi@example.org","category":"microdata","subject":"Microdati del censimento","message":"Vorrei i microdati."}`)
 	id := s.waitCase(t, "Microdati del censimento")

@@ -69,6 +69,7 @@ func (s *testServer) setStatus(id string, st casesv1.Status) {
 // TestIntegrationFollowUps: a citizen's follow-ups through the web form's
 // reference field, end to end through JetStream and intake.
 func TestIntegrationFollowUps(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		cfg := testConfig(t, b)
 		var skew atomic.Int64 // how far intake's clock runs ahead
@@ -142,6 +143,7 @@ func TestIntegrationFollowUps(t *testing.T) {
 // TestIntegrationMergeAndContacts: merge over REST keeps capacity right;
 // contacts are read with an access-log entry, within departments.
 func TestIntegrationMergeAndContacts(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		s := startServer(t, testConfig(t, b))
 		cat := `{"name":"Gino","email":"gino@example.it","category":"%s","subject":"%s","message":"Il portale non funziona."}`

@@ -16,6 +16,7 @@ import (
 // case arriving, a case transferred away) and nothing of statistics; the
 // SSE form delivers the same to a browser-like client.
 func TestIntegrationWatchQueue(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	ctx, cancel := context.WithCancel(withToken(itToken))
 	defer cancel()

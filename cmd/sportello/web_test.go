@@ -12,6 +12,7 @@ import (
 // TestIntegrationBrowserForm posts the home page's form as a browser does:
 // HTML in, HTML out, in Italian unless English is asked for.
 func TestIntegrationBrowserForm(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testConfig(t, storetest.Backend{Name: "sqlite"}))
 	browser := map[string]string{"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 

@@ -61,6 +61,7 @@ func (s *testServer) addMessage(caseID, body string) response {
 // free-text reply is refused with the reason, an approved template goes
 // out as the Cloud API documents it and the thread shows its text.
 func TestIntegrationWhatsAppTemplates(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		graph := metatest.NewGraph(waToken)
 		defer graph.Close()

@@ -33,11 +33,15 @@ const FollowLinkKind = "follow_link"
 // followToken finds the token of a follow link in a message.
 var followToken = regexp.MustCompile(`/follow/[A-Za-z0-9_-]+`)
 
+// AckKind is the Kind of an automatic acknowledgement of a new case
+// (services/intake.AckKind); the web form's carries a follow link.
+const AckKind = "acknowledgement"
+
 // maskFollowLink is the body of m as the API shows it: a follow link's
 // token is a credential for the case, so nobody reading the thread (staff
 // included) sees it; the e-mail channel sends the stored body.
 func maskFollowLink(m Message) string {
-	if m.Kind != FollowLinkKind {
+	if m.Kind != FollowLinkKind && m.Kind != AckKind {
 		return m.Body
 	}
 	return followToken.ReplaceAllString(m.Body, "/follow/…")

@@ -72,6 +72,9 @@ func TestMaskFollowLink(t *testing.T) {
 	if got := maskFollowLink(Message{Kind: FollowLinkKind, Body: body}); got != "Link:\n\nhttps://x.example/follow/…?lang=en\n" {
 		t.Errorf("masked = %q", got)
 	}
+	if got := maskFollowLink(Message{Kind: AckKind, Body: body}); got != "Link:\n\nhttps://x.example/follow/…?lang=en\n" {
+		t.Errorf("acknowledgement masked = %q", got)
+	}
 	if got := maskFollowLink(Message{Body: body}); got != body {
 		t.Errorf("a citizen's message was changed: %q", got)
 	}

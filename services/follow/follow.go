@@ -223,3 +223,57 @@ func (s *Service) Open(ctx context.Context, token string) (Link, error) {
 	}
 	return s.Store.FollowLink(ctx, hash, s.now())
 }
+
+// Ack is what the acknowledgement of a web-form request says.
+type Ack struct {
+	Language  string // "en" for English, Italian otherwise
+	Name      string // the citizen's name, "" when unknown
+	Reference string
+	Subject   string
+	// FirstResponseDue is when an answer is due by the SLA; zero when
+	// there is no target.
+	FirstResponseDue time.Time
+	// Link is the follow link (base + "/follow/" + token), as the /follow
+	// form sends it.
+	Link    string
+	Expires time.Time
+}
+
+// AckText is the acknowledgement of a request made with the web form: the
+// reference, when to expect an answer and the follow link, in Italian or
+// in English.
+func AckText(a Ack) string {
+	var b strings.Builder
+	if a.Language == "en" {
+		if a.Name != "" {
+			b.WriteString("Dear " + a.Name + ",\n\n")
+		} else {
+			b.WriteString("Dear citizen,\n\n")
+		}
+		b.WriteString("we have received your request \"" + a.Subject + "\" and registered it as case " + a.Reference + ".\n")
+		if !a.FirstResponseDue.IsZero() {
+			b.WriteString("You can expect a first answer by " + a.FirstResponseDue.In(rome).Format("2 January 2006, 15:04") + ".\n")
+		} else {
+			b.WriteString("We will answer as soon as possible.\n")
+		}
+		b.WriteString("\nThis link shows the status of your request and its messages, and lets you reply:\n\n" + a.Link + "?lang=en\n\n" +
+			"The link is valid until " + a.Expires.In(rome).Format("2 January 2006, 15:04") + "; you can ask for a new one at any time on the follow page with the case number and your e-mail address. " +
+			"Do not forward it: whoever has it can read and reply to your request.\n\nThis is an automatic message.\n")
+		return b.String()
+	}
+	if a.Name != "" {
+		b.WriteString("Gentile " + a.Name + ",\n\n")
+	} else {
+		b.WriteString("Gentile cittadina, gentile cittadino,\n\n")
+	}
+	b.WriteString("abbiamo ricevuto la sua richiesta \"" + a.Subject + "\" e le abbiamo assegnato il numero di pratica " + a.Reference + ".\n")
+	if !a.FirstResponseDue.IsZero() {
+		b.WriteString("Può attendersi una prima risposta entro il " + a.FirstResponseDue.In(rome).Format("02/01/2006 15:04") + ".\n")
+	} else {
+		b.WriteString("Le risponderemo al più presto.\n")
+	}
+	b.WriteString("\nCon questo link vede lo stato della richiesta e i messaggi e può rispondere:\n\n" + a.Link + "\n\n" +
+		"Il link vale fino al " + a.Expires.In(rome).Format("02/01/2006 15:04") + "; può chiederne uno nuovo in ogni momento dalla pagina \"Segui la tua richiesta\" con il numero di pratica e il suo indirizzo e-mail. " +
+		"Non lo inoltri: chi lo ha può leggere la richiesta e rispondere.\n\nQuesto è un messaggio automatico.\n")
+	return b.String()
+}

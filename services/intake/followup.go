@@ -27,6 +27,15 @@ type Acknowledgements struct {
 	// Render writes the acknowledgement of a new case; ok false sends
 	// none. nil: no acknowledgements.
 	Render func(AckRequest) (body string, ok bool)
+	// Relay, when set, acknowledges new cases of channels that have no
+	// way back of their own (the web form) on another channel: for a
+	// case's channel kind it returns the channel kind and id to send on
+	// (the e-mail channel's reply mailbox), ok false for channels that
+	// answer on themselves. A relayed acknowledgement goes to contacts
+	// that gave an e-mail address and carries a new follow link
+	// (AckRequest.FollowToken), valid for LinkTTL.
+	Relay   func(channelKind string) (kind, id string, ok bool)
+	LinkTTL time.Duration
 	// At most Limit acknowledgements per citizen within Window (a loop
 	// with a machine that escaped the channel's checks stays short); 0
 	// means DefaultAckLimit per DefaultAckWindow.
@@ -48,10 +57,18 @@ type AckRequest struct {
 	Reference              string
 	Subject                string
 	CitizenName            string
+	// FirstResponseDue is when the SLA expects the first answer (zero
+	// when the department has no SLA policy).
+	FirstResponseDue time.Time
+	// FollowToken is the follow link's token of a relayed acknowledgement
+	// (the link is <public URL>/follow/<token>), "" otherwise, and when
+	// the link expires.
+	FollowToken   string
+	FollowExpires time.Time
 }
 
 // AckKind is the message kind of an automatic acknowledgement.
-const AckKind = "acknowledgement"
+const AckKind = cases.AckKind
 
 // LimitAndWindow returns the rate limit with its defaults.
 func (a Acknowledgements) LimitAndWindow() (int, time.Duration) {

@@ -231,6 +231,11 @@ func (s *Service) Ingest(ctx context.Context, contacts []Contact) ([]Outcome, er
 		}
 		nc := route(c, cats, rules)
 		nc.Keys = parseThreadKeys(c.ThreadKeys)
+		if s.acks.Relay != nil && c.SenderEmail != "" && c.DeliveryReport == nil {
+			if _, _, ok := s.acks.Relay(c.ChannelKind); ok {
+				nc.Acknowledge = true
+			}
+		}
 		if s.sla != nil {
 			d, ok, err := s.sla.Due(nc.Department, nc.Priority, now)
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sportello/sportello/channels/threadkey"
 	"github.com/sportello/sportello/services/cases"
+	"github.com/sportello/sportello/services/follow"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/search"
 )
@@ -192,7 +193,7 @@ func (db *DB) openCases(tx *gorm.DB, year int, batch []intake.NewCase, opened []
 		}
 		out[i] = intake.Outcome{CaseID: id, Reference: ref, Action: intake.ActionCreated, LinkedTo: followsUp[i].caseID}
 	}
-	ackRows, err := acknowledgements(tx, batch, opened, caseRows, contactIDs, acks, now)
+	ackRows, linkRows, err := acknowledgements(tx, batch, opened, caseRows, contactIDs, acks, now)
 	if err != nil {
 		return err
 	}
@@ -246,6 +247,11 @@ func (db *DB) openCases(tx *gorm.DB, year int, batch []intake.NewCase, opened []
 			return err
 		}
 		if err := tx.CreateInBatches(queued, db.rowsPerInsert()).Error; err != nil {
+			return err
+		}
+	}
+	if len(linkRows) > 0 {
+		if err := tx.CreateInBatches(linkRows, db.rowsPerInsert()).Error; err != nil {
 			return err
 		}
 	}
@@ -831,11 +837,12 @@ func insertExtras(tx *gorm.DB, ncs []intake.NewCase, caseIDs, msgIDs []string, p
 
 // acknowledgements writes the automatic acknowledgement of each opened
 // case whose contact asks for one, within the per-citizen rate limit; by
-// index into opened.
+// index into opened. An acknowledgement relayed on another channel (a web
+// form's, by e-mail) comes with the follow link it carries.
 func acknowledgements(tx *gorm.DB, batch []intake.NewCase, opened []int, caseRows []caseRow, contactIDs map[int]string,
-	acks intake.Acknowledgements, now time.Time) (map[int]messageRow, error) {
+	acks intake.Acknowledgements, now time.Time) (map[int]messageRow, []followLinkRow, error) {
 	if acks.Render == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var who []string
 	for _, i := range opened {
@@ -844,7 +851,7 @@ func acknowledgements(tx *gorm.DB, batch []intake.NewCase, opened []int, caseRow
 		}
 	}
 	if len(who) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	limit, window := acks.LimitAndWindow()
 	var counts []struct {
@@ -855,29 +862,54 @@ func acknowledgements(tx *gorm.DB, batch []intake.NewCase, opened []int, caseRow
 		Where("m.kind = ? AND m.created_at >= ? AND c.contact_id IN ?", intake.AckKind, now.Add(-window), who).
 		Group("c.contact_id").Scan(&counts).Error
 	if err != nil {
-		return nil, fmt.Errorf("count acknowledgements: %w", err)
+		return nil, nil, fmt.Errorf("count acknowledgements: %w", err)
 	}
 	sent := map[string]int{}
 	for _, c := range counts {
 		sent[c.ContactID] = c.N
 	}
+	ttl := acks.LinkTTL
+	if ttl <= 0 {
+		ttl = follow.DefaultTTL
+	}
 	out := map[int]messageRow{}
+	var links []followLinkRow
 	for n, i := range opened {
 		nc, cr := batch[i], caseRows[n]
 		if !nc.Acknowledge || sent[cr.ContactID] >= limit {
 			continue
 		}
-		body, ok := acks.Render(intake.AckRequest{ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, Department: cr.DepartmentID,
-			Language: cr.Language, Reference: cr.Reference, Subject: cr.Subject, CitizenName: nc.SenderName})
+		req := intake.AckRequest{ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, Department: cr.DepartmentID,
+			Language: cr.Language, Reference: cr.Reference, Subject: cr.Subject, CitizenName: nc.SenderName}
+		if cr.FirstResponseDueAt != nil {
+			req.FirstResponseDue = cr.FirstResponseDueAt.UTC()
+		}
+		kind, channel := nc.ChannelKind, nc.ChannelID
+		relayed := false
+		if acks.Relay != nil {
+			if k, id, ok := acks.Relay(nc.ChannelKind); ok {
+				if nc.SenderEmail == "" {
+					continue
+				}
+				kind, channel, relayed = k, id, true
+				req.FollowToken, req.FollowExpires = follow.NewToken(), now.Add(ttl).UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it
+			}
+		}
+		body, ok := acks.Render(req)
 		if !ok || strings.TrimSpace(body) == "" {
 			continue
 		}
 		sent[cr.ContactID]++
-		out[n] = messageRow{ID: uuid.Must(uuid.NewV7()).String(), CaseID: cr.ID, Direction: string(cases.Outbound),
-			ChannelKind: nc.ChannelKind, ChannelID: nc.ChannelID, AuthorName: "Sportello", BodyText: body,
+		m := messageRow{ID: uuid.Must(uuid.NewV7()).String(), CaseID: cr.ID, Direction: string(cases.Outbound),
+			ChannelKind: kind, ChannelID: channel, AuthorName: "Sportello", BodyText: body,
 			ReceivedAt: now, CreatedAt: now, DeliveryStatus: "queued", Kind: intake.AckKind}
+		out[n] = m
+		if relayed {
+			links = append(links, followLinkRow{TokenHash: follow.HashToken(req.FollowToken), CaseID: cr.ID, MessageID: m.ID,
+				CreatedAt: now.UTC(), ExpiresAt: req.FollowExpires})
+		}
 	}
-	return out, nil
+	return out, links, nil
 }
 
 // recordBounces records each contact of fresh that reports on one of our

@@ -12,6 +12,7 @@ import (
 	"github.com/sportello/sportello/channels/threadkey"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/contacts"
+	"github.com/sportello/sportello/services/follow"
 	"github.com/sportello/sportello/services/intake"
 	"github.com/sportello/sportello/services/storage"
 )
@@ -22,6 +23,7 @@ var emailTests = []struct {
 }{
 	{"ContactFilesAndNotes", testContactFilesAndNotes},
 	{"Acknowledgements", testAcknowledgements},
+	{"RelayedAcknowledgements", testRelayedAcknowledgements},
 	{"RecordDelivery", testRecordDelivery},
 	{"BounceOfOurMessage", testBounceOfOurMessage},
 	{"FollowUpBySubject", testFollowUpBySubject},
@@ -300,5 +302,58 @@ func testFollowUpBySubject(t *testing.T, db *storage.DB) {
 	o = ingest(t, db, rule, mail("ugo@example.it", ugoSubj, threadkey.Ref(otherCase.Reference)))[0]
 	if o.CaseID != other.CaseID {
 		t.Fatalf("reference and subject: went to %s, want %s", o.CaseID, other.CaseID)
+	}
+}
+
+// testRelayedAcknowledgements: a web-form case is acknowledged on the
+// relay's channel (e-mail, the reply mailbox), once, with a follow link
+// stored in the same transaction that opens the case to its new case only,
+// valid for LinkTTL; a contact without an address gets none.
+func testRelayedAcknowledgements(t *testing.T, db *storage.DB) {
+	ctx := context.Background()
+	var asked []intake.AckRequest
+	rule := intake.FollowUpRule{ReopenWindow: time.Hour, Acks: intake.Acknowledgements{LinkTTL: 48 * time.Hour,
+		Relay: func(kind string) (string, string, bool) { return "email", "dati", kind == "webform" },
+		Render: func(r intake.AckRequest) (string, bool) {
+			asked = append(asked, r)
+			return "Pratica " + r.Reference + ": /follow/" + r.FollowToken, true
+		}}}
+	web := func(email string) intake.NewCase {
+		nc := newCase("statistics", email)
+		nc.Acknowledge = email != "" // as intake.Service sets it for relayed channels
+		return nc
+	}
+	out := ingest(t, db, rule, web("anna@example.it"), web(""))
+	if len(asked) != 1 || asked[0].FollowToken == "" || asked[0].ChannelKind != "webform" {
+		t.Fatalf("render requests = %+v", asked)
+	}
+	var ack cases.Message
+	for _, m := range thread(t, db, out[0].CaseID) {
+		if m.Kind == intake.AckKind {
+			ack = m
+		}
+	}
+	if ack.ChannelKind != "email" || ack.ChannelID != "dati" || ack.Direction != cases.Outbound || !strings.Contains(ack.Body, asked[0].FollowToken) {
+		t.Fatalf("acknowledgement = %+v", ack)
+	}
+	for _, m := range thread(t, db, out[1].CaseID) {
+		if m.Kind == intake.AckKind {
+			t.Fatalf("acknowledgement without an address: %+v", m)
+		}
+	}
+	now := time.Now()
+	l, err := db.FollowLink(ctx, follow.HashToken(asked[0].FollowToken), now)
+	if err != nil || l.CaseID != out[0].CaseID || l.MessageID != ack.ID || l.ExpiresAt.Sub(now) < 47*time.Hour || !l.ExpiresAt.Equal(asked[0].FollowExpires) {
+		t.Fatalf("follow link = %+v, %v", l, err)
+	}
+	if _, err := db.FollowLink(ctx, follow.HashToken(asked[0].FollowToken), now.Add(49*time.Hour)); !errors.Is(err, follow.ErrInvalidToken) {
+		t.Fatalf("link after its TTL: %v", err)
+	}
+	var replies []cases.OutboundReply
+	if _, err := db.RelayOutbound(ctx, 100, func(rs []cases.OutboundReply) error { replies = append(replies, rs...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(replies) != 1 || replies[0].Kind != intake.AckKind || replies[0].ToEmail != "anna@example.it" {
+		t.Fatalf("relayed = %+v", replies)
 	}
 }
