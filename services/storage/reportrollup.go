@@ -26,10 +26,12 @@ import (
 //   - the days with a case updated since the watermark (less the margin
 //     that covers clock skew between replicas and transactions that
 //     commit late), so a report is exact however stale the rollup,
-//   - the days whose open cases still have a deadline ahead: their
-//     compliance depends on the hour of the report.
 // The rest comes from report_hours (volume) and report_days (performance,
-// with duration histograms: see reporthist.go for the error bound).
+// with duration histograms: see reporthist.go for the error bound). Open
+// outcomes are stored as pending (missed once due) with the day's latest
+// deadline; for the days whose deadlines are still ahead of the report's
+// hour, one grouped query counts the outcomes not yet due (pendingAhead)
+// and takes them off.
 
 // rollupLockID is the PostgreSQL advisory lock of the refresher.
 const rollupLockID int64 = relayLockID + 24

@@ -6,8 +6,9 @@
 -- cases. A case's facts change long after it was opened (first reply,
 -- resolution, reopening, transfer), so the refresher recomputes whole days:
 -- those with a case updated since its watermark (cases_updated). Reports
--- read from cases directly the days not rolled up yet, the edges of their
--- range and the days whose open cases still have a deadline ahead.
+-- read from cases directly the days not rolled up yet and the edges of
+-- their range; for days whose open cases still have a deadline ahead they
+-- count from cases only the outcomes not yet due.
 CREATE TABLE report_hours (
     hour_start    TIMESTAMPTZ NOT NULL,
     department_id TEXT        NOT NULL,
