@@ -44,7 +44,7 @@ func main() {
 		out         = flag.String("out", "", "Markdown report: replaces the part between the bench markers, or writes the file")
 		backends    = flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
 		pgDSN       = flag.String("postgres", firstEnv("SPORTELLO_BENCH_POSTGRES_DSN", "SPORTELLO_TEST_POSTGRES_DSN"), "PostgreSQL DSN (postgres://...) for the postgres run")
-		runs        = flag.String("runs", "intake,queue,email,reports", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres), email (SMTP to case), reports (report RPCs over -reports-n cases; needs -postgres), surveys (survey results over -surveys responses; needs -postgres), console (operator console queue pages over -console-open active cases; needs -postgres)")
+		runs        = flag.String("runs", "intake,queue,email,reports,cti", "comma-separated: intake (web form to case), queue (queue pages, search and claims over -queue cases; needs -postgres), email (SMTP to case), reports (report RPCs over -reports-n cases; needs -postgres), surveys (survey results over -surveys responses; needs -postgres), console (operator console queue pages over -console-open active cases; needs -postgres), cti (call-centre webhook: -cti-n signed calls with screen pop at each -cti-c; SQLite, and PostgreSQL with -postgres)")
 		reportsN    = flag.Int("reports-n", 1_000_000, "cases in the reports benchmark's PostgreSQL database")
 		reportsR    = flag.Bool("reports-reuse", false, "keep the reports benchmark's schema (bench_reports_reused) and reuse it when it exists")
 		emailN      = flag.Int("email-n", 10_000, "messages in the e-mail benchmark")
@@ -121,6 +121,12 @@ func main() {
 					os.Exit(1)
 				}
 			}
+		}
+	}
+	if want["cti"] {
+		if err := benchCTI(*server, *pgDSN, *out); err != nil {
+			fmt.Fprintf(os.Stderr, "cti: %v\n", err)
+			os.Exit(1)
 		}
 	}
 	if want["email"] {
