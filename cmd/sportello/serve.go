@@ -313,11 +313,6 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if cfg.Email.Enabled() {
 		listed.Add(mailHealth.Mailboxes()...)
 	}
-	reg.MustRegister(channeladmin.Collector{List: listed.Adapters})
-	channelAdmin, err := a.shareChannelHealth(ctx, js, cfg, listed, log)
-	if err != nil {
-		return nil, err
-	}
 	openAPI := [][]byte{webform.OpenAPI}
 	routers := replyRouters{webReplies{contacts: a.db, mailbox: cfg.webReplyMailbox()}}
 	caseServer.Replies = routers
@@ -327,6 +322,12 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 		routes[cti.Pattern] = pbx
 		listed.Add(pbx.Adapters()...)
 		openAPI = append(openAPI, cti.OpenAPI)
+	}
+	// Every channel is in listed before the health goroutine reads it.
+	reg.MustRegister(channeladmin.Collector{List: listed.Adapters})
+	channelAdmin, err := a.shareChannelHealth(ctx, js, cfg, listed, log)
+	if err != nil {
+		return nil, err
 	}
 	for pattern, h := range ident.routes {
 		routes[pattern] = ident.wrap(h)
