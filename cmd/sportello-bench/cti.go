@@ -281,7 +281,12 @@ func ctiLoad(hc *http.Client, base, prefix string, callers []ctiCaller, n, c int
 					mu.Lock()
 					r.wrongPop++
 					if r.firstWrong == "" {
-						r.firstWrong = fmt.Sprintf("call %s from %s: %+v", id, who.phone, a)
+						contact := ""
+						if a.Contact != nil {
+							contact = a.Contact.ID
+						}
+						r.firstWrong = fmt.Sprintf("call %s from %s: action %q department %q duplicate %v contact %q open cases %v; want contact %q open cases %v",
+							id, who.phone, a.Action, a.Department, a.Duplicate, contact, got, who.contactID, who.caseIDs)
 					}
 					mu.Unlock()
 				}
