@@ -135,7 +135,13 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
-	consumer, err := events.EnsureStreams(ctx, js, events.StreamConfig{Replicas: cfg.NATS.Replicas, AsyncCaseEvents: a.ns != nil})
+	// Declaring the streams creates their file stores, each write synced:
+	// on a busy disk that took longer than the JetStream client's default
+	// 5 s per request (seen with many servers starting at once), so the
+	// declarations get a minute.
+	declareCtx, cancelDeclare := context.WithTimeout(ctx, time.Minute)
+	consumer, err := events.EnsureStreams(declareCtx, js, events.StreamConfig{Replicas: cfg.NATS.Replicas, AsyncCaseEvents: a.ns != nil})
+	cancelDeclare()
 	if err != nil {
 		return nil, err
 	}
