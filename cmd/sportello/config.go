@@ -102,13 +102,27 @@ type Web struct {
 	Follow FollowLinks `yaml:"follow"`
 	// Acknowledgement sends an e-mail acknowledgement of each web-form
 	// request that gave an address, from the reply mailbox: the
-	// reference, when to expect an answer and a follow link. On by
-	// default (when there is a reply mailbox); false turns it off.
+	// reference, when to expect an answer and a follow link. By default
+	// on when the reply mailbox has an SMTP submission to send it with
+	// (so not in the embedded demo, whose mailboxes cannot send: each
+	// acknowledgement would only fail); true or false decides.
 	Acknowledgement *bool `yaml:"acknowledgement"`
 }
 
-// acknowledges reports whether web-form requests are acknowledged.
-func (w Web) acknowledges() bool { return w.Acknowledgement == nil || *w.Acknowledgement }
+// acknowledgesWebForms reports whether web-form requests are
+// acknowledged by e-mail (web.acknowledgement).
+func (c Config) acknowledgesWebForms() bool {
+	if c.Web.Acknowledgement != nil {
+		return *c.Web.Acknowledgement
+	}
+	name := c.webReplyMailbox()
+	for _, mb := range c.Email.Mailboxes {
+		if mb.Name == name {
+			return c.Email.Enabled() && mb.SMTP != nil
+		}
+	}
+	return false
+}
 
 // FollowLinks configures the follow links; zero values take the defaults.
 type FollowLinks struct {

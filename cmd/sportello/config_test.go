@@ -244,3 +244,36 @@ func TestEmailConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestAcknowledgesWebForms: web-form acknowledgements default to on only
+// when the reply mailbox can send (the embedded demo's cannot); an
+// explicit web.acknowledgement decides.
+func TestAcknowledgesWebForms(t *testing.T) {
+	on, off := true, false
+	sending := email.Mailbox{Name: "contatti", Address: "contatti@example.org", SMTP: &email.Submission{}}
+	silent := email.Mailbox{Name: "demo", Address: "demo@example.org"}
+	for _, tc := range []struct {
+		name      string
+		mailboxes []email.Mailbox
+		reply     string
+		setting   *bool
+		want      bool
+	}{
+		{"no mailbox", nil, "", nil, false},
+		{"first mailbox sends", []email.Mailbox{sending, silent}, "", nil, true},
+		{"first mailbox cannot send", []email.Mailbox{silent, sending}, "", nil, false},
+		{"reply mailbox named, sends", []email.Mailbox{silent, sending}, "contatti", nil, true},
+		{"explicitly off", []email.Mailbox{sending}, "", &off, false},
+		{"explicitly on without smtp", []email.Mailbox{silent}, "", &on, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg Config
+			cfg.Email.Mailboxes = tc.mailboxes
+			cfg.Web.ReplyMailbox = tc.reply
+			cfg.Web.Acknowledgement = tc.setting
+			if got := cfg.acknowledgesWebForms(); got != tc.want {
+				t.Fatalf("acknowledgesWebForms() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -474,7 +474,7 @@ func acknowledgements(cfg Config, publicURL string) intake.Acknowledgements {
 		return cfg.Email.RenderAck(r.ChannelID, r.Department, r.Language,
 			email.AckData{Reference: r.Reference, Subject: r.Subject, Name: r.CitizenName, Department: r.Department})
 	}}
-	if mailbox != "" && cfg.Web.acknowledges() {
+	if mailbox != "" && cfg.acknowledgesWebForms() {
 		acks.Relay = func(kind string) (string, string, bool) {
 			return email.Kind, mailbox, kind == webform.Kind
 		}
