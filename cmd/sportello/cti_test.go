@@ -82,6 +82,12 @@ func testCTI(t *testing.T, b storetest.Backend) {
 	}
 	open := r.JSON(t)
 	caseID, contactID := open["id"].(string), open["contactId"].(string)
+	// And one in statistics, which the IT operator's notices must not show.
+	body = `{"subject":"Dati comunali","description":"Vorrei i dati del mio comune.","department":"statistics","channelKind":"phone",` +
+		`"contact":{"name":"Anna Bianchi","email":"anna.bianchi@example.it","phone":"+39 333 123 4567"},"requestId":"cti-seed-2"}`
+	if r := s.do("POST", "/v1/cases", jsonType, []byte(body), bearer(supToken)); r.Status != 200 || r.JSON(t)["contactId"] != contactID {
+		t.Fatalf("create the statistics case: %d %s", r.Status, r.Body)
+	}
 
 	// The IT operator's console watches.
 	ctx, cancel := context.WithCancel(withToken(itToken))
@@ -123,11 +129,16 @@ func testCTI(t *testing.T, b storetest.Backend) {
 	if pop.Action != "accept" || pop.Department != "it" || pop.Contact == nil || pop.Contact.ID != contactID || pop.Contact.Name != "Anna Bianchi" {
 		t.Fatalf("screen pop: %+v", pop)
 	}
-	if len(pop.OpenCases) != 1 || pop.OpenCases[0].ID != caseID || pop.OpenCases[0].Reference == "" {
-		t.Fatalf("screen pop cases: %+v", pop.OpenCases)
+	if len(pop.OpenCases) != 2 || pop.OpenCases[0].Reference == "" {
+		t.Fatalf("screen pop cases (the PBX's, every department): %+v", pop.OpenCases)
 	}
-	if n := nextCall(); n.Type != "ringing" || n.Department != "it" || n.ContactId != contactID {
-		t.Fatalf("ringing notice: %v", n)
+	if n := nextCall(); n.Type != "ringing" || n.Department != "it" || n.ContactId != contactID ||
+		len(n.OpenCases) != 1 || n.OpenCases[0].Id != caseID {
+		t.Fatalf("ringing notice (the IT operator's: IT cases only): %v", n)
+	}
+	// It showed the IT operator who is calling: that is in the access log.
+	if r := s.get("/v1/access-log?contactId="+contactID+"&action=call.notice", adminToken); r.Status != 200 || !strings.Contains(string(r.Body), `"call.notice"`) {
+		t.Fatalf("access log of the notice: %d %s", r.Status, r.Body)
 	}
 	sawSSE := false
 	for !sawSSE && sse.Scan() {

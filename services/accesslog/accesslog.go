@@ -45,11 +45,15 @@ const (
 	// page, detail = "contacts=" and the ids of the contacts shown,
 	// comma-separated (see RecordList).
 	ActionCaseList = "case.list"
+	// ActionCallNotice: a live call-centre notice (WatchQueue, the
+	// console's screen pop) showed who is calling: contactID, detail =
+	// "call=" and the call's id; one entry per member of staff shown.
+	ActionCallNotice = "call.notice"
 )
 
-// MaxListDetail caps the detail of a RecordList entry: the ids of a
-// page of at most 500 cases.
-const MaxListDetail = 500 * 37
+// MaxListDetail caps the detail of a RecordList entry: "contacts=" and
+// the comma-separated ids of a page of at most 500 cases, whole.
+const MaxListDetail = len("contacts=") + 500*37
 
 // ZeroHash is the prev_hash of the first entry.
 const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"

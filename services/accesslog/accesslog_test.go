@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -340,5 +341,27 @@ func TestREST(t *testing.T) {
 	}
 	if code := call(http.MethodGet, "/v1/access-log", "nope", nil); code != http.StatusUnauthorized {
 		t.Errorf("GET /v1/access-log with a bad token = %d, want 401", code)
+	}
+}
+
+// TestRecordListWholePage: the entry of a page of 500 contacts keeps every
+// id whole, so a search by the last contact finds it too.
+func TestRecordListWholePage(t *testing.T) {
+	db := openDB(t)
+	rec := accesslog.NewRecorder(db)
+	op := auth.WithPrincipal(context.Background(), auth.Principal{Subject: "sso:anna", Role: auth.RoleOperator, Operator: "op-7", Departments: []string{"it"}})
+	ids := make([]string, 500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("01a2058b-6678-7513-b328-%012d", i)
+	}
+	if err := rec.RecordList(op, accesslog.ActionCaseList, ids); err != nil {
+		t.Fatal(err)
+	}
+	es, _, err := db.ListAccess(context.Background(), accesslog.Filter{ContactID: ids[len(ids)-1], Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Detail != "contacts="+strings.Join(ids, ",") {
+		t.Fatalf("entries for the page's last contact: %d, detail whole: %v", len(es), len(es) == 1 && strings.HasSuffix(es[0].Detail, ids[len(ids)-1]))
 	}
 }

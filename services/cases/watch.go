@@ -74,7 +74,11 @@ func (s *Server) WatchQueue(req *casesv1.WatchQueueRequest, stream casesv1.CaseS
 			}
 			if e.Call != nil {
 				if e.Call.For(all, depts, p.Operator) {
-					if err := stream.Send(&casesv1.QueueChange{Call: CallNoticeToProto(*e.Call)}); err != nil {
+					n, err := s.callNoticeFor(ctx, p, *e.Call)
+					if err != nil {
+						return err
+					}
+					if err := stream.Send(&casesv1.QueueChange{Call: CallNoticeToProto(n)}); err != nil {
 						return err
 					}
 				}
@@ -114,4 +118,28 @@ func CallNoticeFromProto(p *casesv1.CallNotice) CallNotice {
 			Tags: c.GetTags(), Language: c.GetLanguage(), SLADueAt: NoDeadline})
 	}
 	return n
+}
+
+// callNoticeFor is the call notice as member of staff p may see it: the
+// caller's open cases of the departments p works only (a notice goes to
+// the call's department, the caller's cases may be anywhere), and, since
+// it shows who the caller is, recorded in the access log first
+// (accesslog.ActionCallNotice, the contact). Without a log entry nothing is shown.
+func (s *Server) callNoticeFor(ctx context.Context, p auth.Principal, n CallNotice) (CallNotice, error) {
+	visible := make([]Case, 0, len(n.OpenCases))
+	for _, c := range n.OpenCases {
+		if p.InDepartment(c.Department) {
+			visible = append(visible, c)
+		}
+	}
+	n.OpenCases = visible
+	if n.ContactID != "" && s.Access != nil {
+		if err := s.Access.Record(ctx, "call.notice", "", n.ContactID, "call="+n.CallID); err != nil {
+			if s.Log != nil {
+				s.Log.ErrorContext(ctx, "access log", "action", "call.notice", "err", err)
+			}
+			return CallNotice{}, status.Error(codes.Unavailable, "the access log could not be written; the call notice was not shown")
+		}
+	}
+	return n, nil
 }

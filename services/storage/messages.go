@@ -360,10 +360,19 @@ func (db *DB) setDelivery(tx *gorm.DB, m messageRow, d cases.Delivery) error {
 	if d.ExternalID != "" && m.ExternalID == nil {
 		set["external_id"] = d.ExternalID
 	}
-	if err := tx.Model(&messageRow{}).Where("id = ?", m.ID).Updates(set).Error; err != nil {
-		return err
+	newlyFailed := d.Status == cases.DeliveryFailed && m.DeliveryStatus != cases.DeliveryFailed
+	q := tx.Model(&messageRow{}).Where("id = ?", m.ID)
+	if newlyFailed {
+		// m was read without a lock: of two failure reports at once (the
+		// replier's and the provider's callback, or two parts), only the
+		// one that moves the message to failed records the failure.
+		q = q.Where("delivery_status <> ?", cases.DeliveryFailed)
 	}
-	if d.Status != cases.DeliveryFailed || m.DeliveryStatus == cases.DeliveryFailed {
+	res := q.Updates(set)
+	if res.Error != nil {
+		return res.Error
+	}
+	if !newlyFailed || res.RowsAffected == 0 {
 		return nil
 	}
 	var r caseRow

@@ -322,19 +322,18 @@ func rollupWatermark(g *gorm.DB) (*time.Time, error) {
 	return &t, nil
 }
 
-// dirtyDays returns the UTC days in [from, to) with a case of departments
-// (nil: all) updated at or after since; every day with a case when since
-// is nil.
-func (db *DB) dirtyDays(g *gorm.DB, since *time.Time, from, to time.Time, departments []string) ([]time.Time, error) {
+// dirtyDays returns the UTC days in [from, to) with a case updated at or
+// after since; every day with a case when since is nil. Whatever the
+// departments of a report: a case transferred out of a department since
+// the last refresh no longer names it, yet its day's rollup still counts
+// it there.
+func (db *DB) dirtyDays(g *gorm.DB, since *time.Time, from, to time.Time) ([]time.Time, error) {
 	q := g.Model(&caseRow{}).Distinct(db.dayNumber())
 	if since != nil {
 		q = q.Where("updated_at >= ?", since.UTC())
 	}
 	if !from.IsZero() {
 		q = q.Where("created_at >= ? AND created_at < ?", from.UTC(), to.UTC())
-	}
-	if departments != nil {
-		q = q.Where("department_id IN ?", departments)
 	}
 	var nums []int64
 	if err := q.Scan(&nums).Error; err != nil {
@@ -367,7 +366,7 @@ func (db *DB) RefreshReportRollup(ctx context.Context) (int, error) {
 			since := w.Add(-db.margin())
 			w = &since
 		}
-		days, err := db.dirtyDays(g, w, time.Time{}, time.Time{}, nil)
+		days, err := db.dirtyDays(g, w, time.Time{}, time.Time{})
 		if err != nil {
 			return err
 		}
@@ -426,7 +425,7 @@ func (db *DB) plan(ctx context.Context, from, to time.Time, departments []string
 		return whole, err
 	}
 	since := w.Add(-db.margin())
-	dirty, err := db.dirtyDays(g, &since, d0, d1, departments)
+	dirty, err := db.dirtyDays(g, &since, d0, d1)
 	if err != nil {
 		return whole, err
 	}

@@ -309,6 +309,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, rq *request, back
 	}
 	u, _ := url.Parse(back)
 	q := u.Query()
+	q.Del("done") // the page may have come back from an earlier success
 	q.Set("error", msg)
 	u.RawQuery = q.Encode()
 	redirect(w, r, u.String())
