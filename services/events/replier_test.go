@@ -182,6 +182,15 @@ func TestRepliesInParts(t *testing.T) {
 	if err := r.db.RecordPart(ctx, cases.Part{MessageID: resumed.ID, Index: 0, Status: cases.DeliverySent, ExternalID: "prov-" + resumed.ID + "/0"}); err != nil {
 		t.Fatal(err)
 	}
+	// The provider reports part 0 delivered while the rest is unsent: the
+	// message stays sending (delivered would make the retry take it as
+	// settled and leave parts 1 and 2 unsent).
+	if err := r.db.RecordDeliveryByExternalID(ctx, c.ChannelKind, c.ChannelID, "prov-"+resumed.ID+"/0", cases.Delivery{Status: cases.DeliveryDelivered}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.db.GetMessage(ctx, resumed.ID); err != nil || got.DeliveryStatus != cases.DeliverySending {
+		t.Fatalf("a part's report while the rest is unsent: %+v %v", got.DeliveryStatus, err)
+	}
 	// interrupted: an earlier worker died while part 1 was with the provider.
 	for _, p := range []cases.Part{{MessageID: interrupted.ID, Index: 0, Status: cases.DeliverySent, ExternalID: "x-0"},
 		{MessageID: interrupted.ID, Index: 1, Status: cases.DeliverySending}} {

@@ -342,6 +342,15 @@ func (db *DB) RecordDeliveryByExternalID(ctx context.Context, kind, channelID, e
 		if err := tx.Where("id = ?", ids[0]).Take(&m).Error; err != nil {
 			return err
 		}
+		// While the replier is still sending (or will retry), the parts
+		// recorded so far are not all the parts: a status computed from
+		// them could mark the message delivered with parts unsent, and a
+		// retry would then take it as settled. The part keeps its status;
+		// the message's follows from the callbacks after the replier settles.
+		switch m.DeliveryStatus {
+		case "queued", cases.DeliverySending, cases.DeliveryDeferred:
+			return nil
+		}
 		if cases.DeliveryRank(agg.Status) <= cases.DeliveryRank(m.DeliveryStatus) {
 			return nil
 		}
