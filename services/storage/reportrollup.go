@@ -355,6 +355,22 @@ func (db *DB) dirtyDays(g *gorm.DB, since *time.Time, from, to time.Time) ([]tim
 // is replaced in its own short write transaction, so intake waits at most
 // for one day.
 func (db *DB) RefreshReportRollup(ctx context.Context) (int, error) {
+	return db.refreshRollup(ctx, 0)
+}
+
+// SweepReportRollup recomputes the rollup's days that have a case updated
+// in the last lookback (plus the margin), whatever the watermark, and
+// leaves the watermark alone. The refresh trusts that a case's updated_at
+// is committed within the margin; a transaction that committed later (a
+// long lock wait) or a replica whose clock is behind by more than the
+// margin would leave its day stale in the rollup for good. A periodic
+// sweep (services/reports.Refresher) bounds that to its interval.
+func (db *DB) SweepReportRollup(ctx context.Context, lookback time.Duration) (int, error) {
+	return db.refreshRollup(ctx, lookback)
+}
+
+// refreshRollup is RefreshReportRollup (lookback 0) or SweepReportRollup.
+func (db *DB) refreshRollup(ctx context.Context, lookback time.Duration) (int, error) {
 	start := time.Now().UTC()
 	n := 0
 	run := func(g *gorm.DB, perDay func(func(tx *gorm.DB) error) error) error {
@@ -362,7 +378,13 @@ func (db *DB) RefreshReportRollup(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		if w != nil {
+		if w == nil && lookback > 0 {
+			return nil // never built: the next refresh builds every day
+		}
+		if lookback > 0 {
+			since := start.Add(-lookback - db.margin())
+			w = &since
+		} else if w != nil {
 			since := w.Add(-db.margin())
 			w = &since
 		}
@@ -379,6 +401,9 @@ func (db *DB) RefreshReportRollup(ctx context.Context) (int, error) {
 				return fmt.Errorf("report rollup %s: %w", d.Format(time.DateOnly), err)
 			}
 			n++
+		}
+		if lookback > 0 {
+			return nil
 		}
 		return g.Exec("UPDATE report_rollup_state SET watermark = ? WHERE id = 1", start).Error
 	}

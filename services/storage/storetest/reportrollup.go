@@ -21,6 +21,7 @@ func init() {
 	}{
 		{"ReportRollupAgrees", testReportRollupAgrees},
 		{"ReportRollupFollowsLateFacts", testReportRollupFollowsLateFacts},
+		{"ReportRollupSweepsLateCommits", testReportRollupSweepsLateCommits},
 		{"ReportRollupTwoRefreshers", testReportRollupTwoRefreshers},
 	}...)
 }
@@ -263,5 +264,55 @@ func testReportRollupTwoRefreshers(t *testing.T, db *storage.DB, raw *sql.DB) {
 		if n != len(reportFixture()) {
 			t.Errorf("%s counts %d cases, want %d", table, n, len(reportFixture()))
 		}
+	}
+}
+
+// testReportRollupSweepsLateCommits: a change whose updated_at is older
+// than the watermark less the margin (a transaction that committed late,
+// or a replica's clock behind) is missed by the refresh, so the day's
+// rollup row is stale; a sweep recomputes it, and leaves the watermark.
+func testReportRollupSweepsLateCommits(t *testing.T, db *storage.DB, raw *sql.DB) {
+	seed(t, db)
+	db.SetReportRollupMargin(time.Minute)
+	ctx := context.Background()
+	id := create(t, db, 2026, newCase("it", ""))[0].CaseID
+	opened := time.Now().UTC().Add(-5 * 24 * time.Hour).Truncate(time.Hour)
+	if _, err := raw.Exec(rebind(db, "UPDATE cases SET created_at = ?, updated_at = ? WHERE id = ?"), opened, opened, id); err != nil {
+		t.Fatal(err)
+	}
+	refresh(t, db)
+	itDay := func() (n int) {
+		t.Helper()
+		err := raw.QueryRow(rebind(db, "SELECT COALESCE(SUM(created), 0) FROM report_days WHERE department_id = 'it' AND day_start = ?"),
+			opened.Truncate(24*time.Hour)).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := itDay(); n != 1 {
+		t.Fatalf("it's day row counts %d cases, want 1", n)
+	}
+	// Transferred to statistics by a transaction stamped 20 minutes ago
+	// that commits only now.
+	late := time.Now().UTC().Add(-20 * time.Minute)
+	if _, err := raw.Exec(rebind(db, "UPDATE cases SET department_id = 'statistics', updated_at = ? WHERE id = ?"), late, id); err != nil {
+		t.Fatal(err)
+	}
+	if n := refresh(t, db); n != 0 {
+		t.Fatalf("the refresh recomputed %d days; this test needs it to miss the late commit", n)
+	}
+	if n := itDay(); n != 1 {
+		t.Fatalf("it's day row counts %d cases before the sweep, want the stale 1", n)
+	}
+	if n, err := db.SweepReportRollup(ctx, time.Hour); err != nil || n != 1 {
+		t.Fatalf("SweepReportRollup = %d, %v; want 1 day", n, err)
+	}
+	if n := itDay(); n != 0 {
+		t.Fatalf("it's day row counts %d cases after the sweep, want 0", n)
+	}
+	// A sweep whose lookback does not reach the change recomputes nothing.
+	if n, err := db.SweepReportRollup(ctx, time.Minute); err != nil || n != 0 {
+		t.Fatalf("short SweepReportRollup = %d, %v; want 0 days", n, err)
 	}
 }
