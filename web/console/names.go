@@ -20,7 +20,14 @@ type directoryNames struct {
 	mu  sync.Mutex
 	at  time.Time
 	cur lookup
+	// failed is when a read last failed: the next is tried namesMinAge
+	// later, so a slow or absent directory does not hold up every page.
+	failed time.Time
 }
+
+// namesReadTimeout bounds a read of the names: a page shows ids rather
+// than wait longer (the lock is held meanwhile).
+const namesReadTimeout = 3 * time.Second
 
 const namesTTL = 30 * time.Second
 
@@ -51,15 +58,21 @@ func (c *Console) namesWith(ctx context.Context, cl *clients, ops []string) look
 			}
 		}
 	}
-	if fresh {
+	if fresh || c.now().Sub(n.failed) < namesMinAge {
 		return n.cur
 	}
-	d, err := cl.directory.ListDepartments(ctx, &directoryv1.ListDepartmentsRequest{})
+	// The visitor's credentials, not their request's deadline: a page
+	// whose client went away must not count as the directory failing.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namesReadTimeout)
+	defer cancel()
+	d, err := cl.directory.ListDepartments(rctx, &directoryv1.ListDepartmentsRequest{})
 	if err != nil {
+		n.failed = c.now()
 		return n.cur
 	}
-	o, err := cl.directory.ListOperators(ctx, &directoryv1.ListOperatorsRequest{})
+	o, err := cl.directory.ListOperators(rctx, &directoryv1.ListOperatorsRequest{})
 	if err != nil {
+		n.failed = c.now()
 		return n.cur
 	}
 	// A new lookup each time: pages keep reading the one they got.
@@ -74,8 +87,11 @@ func (c *Console) namesWith(ctx context.Context, cl *clients, ops []string) look
 	}
 	l.operators = o.GetOperators()
 	for _, op := range l.operators {
-		if op.GetDisplayName() != "" {
-			l.op[op.GetId()] = op.GetDisplayName()
+		// Known without a display name: the id is the name (and no
+		// re-read is forced for it).
+		l.op[op.GetId()] = op.GetDisplayName()
+		if l.op[op.GetId()] == "" {
+			l.op[op.GetId()] = op.GetId()
 		}
 	}
 	n.cur, n.at = l, c.now()
