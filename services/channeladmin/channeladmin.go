@@ -50,6 +50,9 @@ type Report struct {
 // whose entries expire, so a stopped replica drops out).
 type Board interface {
 	Publish(ctx context.Context, reports []Report) error
+	// Withdraw removes reports published before, when their replica stops,
+	// so it is not counted until they expire.
+	Withdraw(ctx context.Context, reports []Report) error
 	// List returns the reports of the replicas alive.
 	List(ctx context.Context) ([]Report, error)
 }
@@ -72,14 +75,22 @@ func reports(replica string, list []channels.Adapter, now time.Time) []Report {
 func Share(ctx context.Context, board Board, replica string, list func() []channels.Adapter, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var last []Report
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := board.Publish(pctx, reports(replica, list(), time.Now())); err != nil && ctx.Err() == nil {
+		last = reports(replica, list(), time.Now())
+		if err := board.Publish(pctx, last); err != nil && ctx.Err() == nil {
 			log.Warn("channel health: could not publish this replica's view", "err", err)
 		}
 		cancel()
 		select {
 		case <-ctx.Done():
+			// This replica stops: its reports go now, not at their expiry.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			if err := board.Withdraw(wctx, last); err != nil {
+				log.Warn("channel health: could not withdraw this replica's view", "err", err)
+			}
+			cancel()
 			return
 		case <-t.C:
 		}

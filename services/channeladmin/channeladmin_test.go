@@ -3,6 +3,9 @@ package channeladmin
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +24,9 @@ func (a adapter) Health() channels.Health { return a.h }
 func (a adapter) Close() error            { return nil }
 
 type board struct {
-	reports []Report
-	err     error
+	reports   []Report
+	withdrawn []Report
+	err       error
 }
 
 func (b *board) Publish(_ context.Context, rs []Report) error {
@@ -30,6 +34,10 @@ func (b *board) Publish(_ context.Context, rs []Report) error {
 	return nil
 }
 func (b *board) List(context.Context) ([]Report, error) { return b.reports, b.err }
+func (b *board) Withdraw(_ context.Context, rs []Report) error {
+	b.withdrawn = append(b.withdrawn, rs...)
+	return nil
+}
 
 func TestListChannelsAcrossReplicas(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -77,5 +85,50 @@ func TestListChannelsAcrossReplicas(t *testing.T) {
 				t.Errorf("health %+v, want %+v", h, tt.want)
 			}
 		})
+	}
+}
+
+// lockedBoard is a board Share may use from its goroutine.
+type lockedBoard struct {
+	mu sync.Mutex
+	board
+}
+
+func (b *lockedBoard) Publish(ctx context.Context, rs []Report) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.board.Publish(ctx, rs)
+}
+
+func (b *lockedBoard) Withdraw(ctx context.Context, rs []Report) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.board.Withdraw(ctx, rs)
+}
+
+// TestShareWithdrawsOnStop: a replica that stops withdraws its last
+// reports, so the others stop counting it at once.
+func TestShareWithdrawsOnStop(t *testing.T) {
+	b := &lockedBoard{}
+	local := []channels.Adapter{adapter{"whatsapp", "wa", channels.Health{Received: 2}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Share(ctx, b, "r1", func() []channels.Adapter { return local }, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	for {
+		b.mu.Lock()
+		n := len(b.reports)
+		b.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if len(b.withdrawn) != 1 || b.withdrawn[0].Replica != "r1" || b.withdrawn[0].Kind != "whatsapp" || b.withdrawn[0].ID != "wa" {
+		t.Fatalf("withdrawn on stop: %+v", b.withdrawn)
 	}
 }

@@ -76,6 +76,20 @@ func (c *ChannelHealth) Publish(ctx context.Context, reports []channeladmin.Repo
 	return errors.Join(errs...)
 }
 
+// Withdraw implements channeladmin.Board.
+func (c *ChannelHealth) Withdraw(ctx context.Context, reports []channeladmin.Report) error {
+	var errs []error
+	for _, r := range reports {
+		if !channels.ValidID(r.ID) || !channels.ValidID(r.Kind) || r.Replica == "" {
+			continue
+		}
+		if err := c.kv.Delete(ctx, hex.EncodeToString([]byte(r.Replica))+"."+r.Kind+"."+r.ID); err != nil {
+			errs = append(errs, fmt.Errorf("channel health: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // List implements channeladmin.Board: the reports published within
 // ChannelHealthTTL.
 func (c *ChannelHealth) List(ctx context.Context) ([]channeladmin.Report, error) {
