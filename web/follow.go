@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -254,14 +253,7 @@ func (s *Site) FollowedFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer content.Close()
-	h := w.Header()
-	h.Set("Content-Type", a.GetContentType())
-	h.Set("Content-Disposition", attachments.ContentDisposition(a.GetFileName()))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox")
-	h.Set("Cache-Control", "private, no-cache")
-	h.Set("ETag", strconv.Quote(a.GetSha256()))
-	http.ServeContent(w, r, "", a.GetCreateTime().AsTime(), content)
+	attachments.Serve(w, r, a, content)
 }
 
 // FollowRoutes are the follow pages by pattern, for the server's mux; wrap

@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -131,14 +130,7 @@ func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer content.Close()
-	h := w.Header()
-	h.Set("Content-Type", a.GetContentType())
-	h.Set("Content-Disposition", attachments.ContentDisposition(a.GetFileName()))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox")
-	h.Set("Cache-Control", "private, no-cache")
-	h.Set("ETag", strconv.Quote(a.GetSha256()))
-	http.ServeContent(w, r, "", a.GetCreateTime().AsTime(), content)
+	attachments.Serve(w, r, a, content)
 }
 
 // bodyLimit notes whether the request body went past http.MaxBytesReader's

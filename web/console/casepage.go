@@ -15,6 +15,7 @@ import (
 	casesv1 "github.com/sportello/sportello/api/sportello/cases/v1"
 	contactsv1 "github.com/sportello/sportello/api/sportello/contacts/v1"
 	directoryv1 "github.com/sportello/sportello/api/sportello/directory/v1"
+	"github.com/sportello/sportello/services/attachments"
 	"github.com/sportello/sportello/services/cases"
 	"github.com/sportello/sportello/services/directory"
 )
@@ -328,12 +329,7 @@ func (c *Console) attachment(w http.ResponseWriter, r *http.Request, rq *request
 		return
 	}
 	defer content.Close()
-	h := w.Header()
-	h.Set("Content-Type", a.GetContentType())
-	h.Set("Content-Disposition", `attachment; filename*=UTF-8''`+url.PathEscape(a.GetFileName()))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox")
-	http.ServeContent(w, r, "", a.GetCreateTime().AsTime(), content)
+	attachments.Serve(w, r, a, content)
 }
 
 // Viewer is a member of staff looking at a case.
