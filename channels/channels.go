@@ -8,6 +8,7 @@ package channels
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -150,6 +151,34 @@ type PartSender interface {
 	Parts(m *outboundv1.OutboundMessage) (int, error)
 	// SendPart sends part i (from 0) of m; errors as for Send.
 	SendPart(ctx context.Context, m *outboundv1.OutboundMessage, i int) (Receipt, error)
+}
+
+// SendParts sends every part of m in turn through ps, for a PartSender's
+// SendReceipt; the receipt names the first part. A failure after a part
+// was accepted is permanent, so nothing is sent twice: the OUTBOUND
+// consumer uses SendPart instead and resumes where a failure stopped.
+func SendParts(ctx context.Context, ps interface {
+	Parts(m *outboundv1.OutboundMessage) (int, error)
+	SendPart(ctx context.Context, m *outboundv1.OutboundMessage, i int) (Receipt, error)
+}, m *outboundv1.OutboundMessage) (Receipt, error) {
+	n, err := ps.Parts(m)
+	if err != nil {
+		return Receipt{}, err
+	}
+	var first Receipt
+	for i := range n {
+		rc, err := ps.SendPart(ctx, m, i)
+		if err != nil {
+			if i > 0 {
+				return Receipt{}, Permanent(fmt.Errorf("part %d of %d was not sent after %s was: %w", i+1, n, first.ExternalID, err))
+			}
+			return Receipt{}, err
+		}
+		if i == 0 {
+			first = rc
+		}
+	}
+	return first, nil
 }
 
 // TemplateSyncer is an Adapter that fetches the message templates its

@@ -202,24 +202,7 @@ func (a *Adapter) Send(ctx context.Context, m *outboundv1.OutboundMessage) error
 // nothing is sent twice: the OUTBOUND consumer uses SendPart instead and
 // resumes where a failure stopped.
 func (a *Adapter) SendReceipt(ctx context.Context, m *outboundv1.OutboundMessage) (channels.Receipt, error) {
-	n, err := a.Parts(m)
-	if err != nil {
-		return channels.Receipt{}, err
-	}
-	var first channels.Receipt
-	for i := range n {
-		rc, err := a.SendPart(ctx, m, i)
-		if err != nil {
-			if i > 0 {
-				return channels.Receipt{}, channels.Permanent(fmt.Errorf("part %d of %d was not sent after %s was: %w", i+1, n, first.ExternalID, err))
-			}
-			return channels.Receipt{}, err
-		}
-		if i == 0 {
-			first = rc
-		}
-	}
-	return first, nil
+	return channels.SendParts(ctx, a, m)
 }
 
 // ErrOutsideWindow: the citizen's last message is older than the

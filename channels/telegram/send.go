@@ -39,24 +39,7 @@ var TextLimit = split.Limit{UTF16: 4096}
 // accepted is permanent so nothing is sent twice: the OUTBOUND consumer
 // uses SendPart instead and resumes where a failure stopped.
 func (b *Bot) SendReceipt(ctx context.Context, m *outboundv1.OutboundMessage) (channels.Receipt, error) {
-	n, err := b.Parts(m)
-	if err != nil {
-		return channels.Receipt{}, err
-	}
-	var first channels.Receipt
-	for i := range n {
-		rc, err := b.SendPart(ctx, m, i)
-		if err != nil {
-			if i > 0 {
-				return channels.Receipt{}, channels.Permanent(fmt.Errorf("part %d of %d was not sent after %s was: %w", i+1, n, first.ExternalID, err))
-			}
-			return channels.Receipt{}, err
-		}
-		if i == 0 {
-			first = rc
-		}
-	}
-	return first, nil
+	return channels.SendParts(ctx, b, m)
 }
 
 // plan is how m goes out: to chat, its text's parts then one message per
